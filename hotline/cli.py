@@ -1,0 +1,425 @@
+"""The ``hotline`` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .node.home import NodeError, NodeHome, init_node
+from .protocol.bundle import compare_bundles, read_bundle, verify_bundle
+from .protocol.errors import ProtocolError
+
+app = typer.Typer(
+    help="Hotline: sovereign nodes exchanging signed, encrypted messages with a provable record.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+link_app = typer.Typer(help="Set up links with other parties, out of band.", no_args_is_help=True)
+app.add_typer(link_app, name="link")
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+HomeOption = Annotated[
+    Path,
+    typer.Option(
+        "--home", "-H", envvar="HOTLINE_HOME", help="The node's data directory.", show_default=True
+    ),
+]
+DEFAULT_HOME = Path("hotline-data")
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    err.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(code)
+
+
+def when(ms: int | None) -> str:
+    if ms is None:
+        return "—"
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + "Z"
+
+
+def open_node(home: Path):  # type: ignore[no-untyped-def]
+    from .node.service import Node
+
+    try:
+        return Node(NodeHome(home))
+    except NodeError as exc:
+        fail(str(exc))
+
+
+@app.command()
+def init(
+    party: Annotated[str, typer.Argument(help="This party's name, e.g. 'washington'.")],
+    home: HomeOption = DEFAULT_HOME,
+    database_url: Annotated[
+        str | None, typer.Option(help="SQLAlchemy URL; default: SQLite in the data directory.")
+    ] = None,
+    peer_host: Annotated[str, typer.Option(help="Address the peer listener binds.")] = "127.0.0.1",
+    peer_port: Annotated[int, typer.Option(help="Port of the peer listener (mutual TLS).")] = 7443,
+    local_host: Annotated[str, typer.Option(help="Address of the local API.")] = "127.0.0.1",
+    local_port: Annotated[int, typer.Option(help="Port of the local API.")] = 7080,
+    endpoint: Annotated[
+        list[str] | None,
+        typer.Option(help="URL peers use to reach this node (repeatable); default from host/port."),
+    ] = None,
+) -> None:
+    """Create a node: keys, TLS certificate, API token and database."""
+    try:
+        node_home = init_node(
+            home,
+            party,
+            database_url=database_url,
+            peer_host=peer_host,
+            peer_port=peer_port,
+            local_host=local_host,
+            local_port=local_port,
+            endpoints=endpoint,
+        )
+    except NodeError as exc:
+        fail(str(exc))
+    identity = node_home.load_identity().public
+    out.print(f"Created node [bold]{party}[/] in {home}")
+    out.print(
+        f"Fingerprint (read it aloud when setting up a link):\n  [bold]{identity.fingerprint}[/]"
+    )
+    out.print(f"Local API token: {node_home.token_path} (mode 0600)")
+
+
+@app.command()
+def serve(
+    home: HomeOption = DEFAULT_HOME,
+    verbose: bool = False,
+    peer_port: Annotated[
+        int | None, typer.Option(help="Override the peer port (e.g. a second process).")
+    ] = None,
+    local_port: Annotated[int | None, typer.Option(help="Override the local API port.")] = None,
+) -> None:
+    """Run the node: peer listener, local API and background delivery.
+
+    Several processes may serve one node over one PostgreSQL database (each with its
+    own ports behind a load balancer): they share no state outside the database."""
+    from .web.server import NodeServer
+
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        server = NodeServer(NodeHome(home), peer_port=peer_port, local_port=local_port)
+    except NodeError as exc:
+        fail(str(exc))
+    config = server.node.config
+    out.print(
+        f"[bold]{config.party}[/] serving peers on "
+        f"https://{config.peer_host}:{peer_port or config.peer_port}, "
+        f"local API on http://{config.local_host}:{local_port or config.local_port}"
+    )
+    asyncio.run(server.serve())
+
+
+@link_app.command("invite")
+def link_invite(
+    name: Annotated[str, typer.Argument(help="Link name, e.g. 'defence'.")],
+    purpose: Annotated[str, typer.Option(help="What the link is for.")],
+    output: Annotated[Path, typer.Option("--out", "-o", help="Invitation file to write.")],
+    valid_hours: Annotated[float, typer.Option(help="Hours until the invitation expires.")] = 24,
+    home: HomeOption = DEFAULT_HOME,
+) -> None:
+    """Write a signed invitation file to hand to the other party out of band."""
+    node = open_node(home)
+    try:
+        invitation, text = node.create_invitation(name, purpose, valid_hours=valid_hours)
+    except (NodeError, ProtocolError) as exc:
+        fail(str(exc))
+    output.write_text(text)
+    out.print(f"Invitation {invitation.id} for link [bold]{name}[/] written to {output}")
+    out.print(f"Expires {when(invitation.expires_ms)}. Our fingerprint, to read aloud:")
+    out.print(f"  [bold]{node.identity.public.fingerprint}[/]")
+
+
+@link_app.command("accept")
+def link_accept(
+    invitation_file: Annotated[Path, typer.Argument(help="The invitation received.")],
+    output: Annotated[Path, typer.Option("--out", "-o", help="Acceptance file to write.")],
+    fingerprint: Annotated[
+        str | None,
+        typer.Option(
+            help="The inviter's fingerprint as read aloud; skips the prompt if it matches."
+        ),
+    ] = None,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask (needs --fingerprint).")] = False,
+    home: HomeOption = DEFAULT_HOME,
+) -> None:
+    """Verify an invitation, confirm the fingerprint, and write the acceptance file."""
+    node = open_node(home)
+    text = _read(invitation_file)
+    try:
+        invitation = node.preview_invitation(text)
+    except ProtocolError as exc:
+        fail(f"invitation refused: {exc.detail} ({exc.code.value})")
+    inviter = invitation.inviter.identity
+    out.print(f"Invitation from [bold]{inviter.party}[/] for link [bold]{invitation.link_name}[/]")
+    out.print(f"Purpose: {invitation.purpose}")
+    out.print(f"Endpoints: {', '.join(invitation.inviter.endpoints)}")
+    out.print(f"Fingerprint: [bold]{inviter.fingerprint}[/]")
+    if fingerprint is not None:
+        if _digits(fingerprint) != _digits(inviter.fingerprint):
+            fail("the fingerprint does not match the one read aloud: do not accept", 3)
+    elif yes:
+        fail("--yes needs --fingerprint, so that the fingerprint is still checked", 2)
+    elif not typer.confirm("Does this match the fingerprint read aloud by the other party?"):
+        fail("not accepted", 3)
+    try:
+        link, acceptance = node.accept_invitation(text)
+    except ProtocolError as exc:
+        fail(f"invitation refused: {exc.detail} ({exc.code.value})")
+    output.write_text(acceptance)
+    out.print(f"Link [bold]{link.name}[/] with {link.peer_party} is set up here.")
+    out.print(f"Send {output} to {link.peer_party}; they complete it with 'hotline link complete'.")
+    out.print(f"Our fingerprint, to read aloud: [bold]{node.identity.public.fingerprint}[/]")
+
+
+@link_app.command("complete")
+def link_complete(
+    acceptance_file: Annotated[Path, typer.Argument(help="The acceptance received.")],
+    fingerprint: Annotated[
+        str | None, typer.Option(help="The acceptor's fingerprint as read aloud.")
+    ] = None,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask (needs --fingerprint).")] = False,
+    home: HomeOption = DEFAULT_HOME,
+) -> None:
+    """Complete a link from the other party's acceptance of our invitation."""
+    node = open_node(home)
+    text = _read(acceptance_file)
+    from .protocol.invitation import dearmour, read_acceptance_body
+
+    try:
+        acceptor = read_acceptance_body(dearmour("ACCEPTANCE", text)[0]).acceptor.identity
+    except ProtocolError as exc:
+        fail(f"acceptance refused: {exc.detail} ({exc.code.value})")
+    out.print(
+        f"Acceptance from [bold]{acceptor.party}[/], fingerprint [bold]{acceptor.fingerprint}[/]"
+    )
+    if fingerprint is not None:
+        if _digits(fingerprint) != _digits(acceptor.fingerprint):
+            fail("the fingerprint does not match the one read aloud: do not complete", 3)
+    elif yes:
+        fail("--yes needs --fingerprint, so that the fingerprint is still checked", 2)
+    elif not typer.confirm("Does this match the fingerprint read aloud by the other party?"):
+        fail("not completed", 3)
+    try:
+        link = node.complete_link(text)
+    except ProtocolError as exc:
+        fail(f"acceptance refused: {exc.detail} ({exc.code.value})")
+    out.print(f"Link [bold]{link.name}[/] with {link.peer_party} is complete.")
+
+
+@link_app.command("list")
+def link_list(
+    home: HomeOption = DEFAULT_HOME, as_json: bool = typer.Option(False, "--json")
+) -> None:
+    """List this node's links."""
+    from .protocol.keys import fingerprint as fp
+    from .web.views import link_view
+
+    node = open_node(home)
+    links = node.links()
+    if as_json:
+        out.print_json(json.dumps([link_view(link) for link in links]))
+        return
+    table = Table("name", "peer", "purpose", "role", "sent", "received", "peer fingerprint")
+    for link in links:
+        table.add_row(
+            link.name,
+            link.peer_party,
+            link.purpose,
+            link.role,
+            str(link.own_seq),
+            str(link.peer_seq),
+            fp(link.peer_signing_key, link.peer_encryption_key),
+        )
+    out.print(table)
+
+
+@app.command()
+def send(
+    link: Annotated[str, typer.Argument(help="Link name.")],
+    text: Annotated[str, typer.Argument(help="Message text ('-' reads standard input).")],
+    lang: Annotated[str, typer.Option(help="Language of the text.")] = "en",
+    reply_to: Annotated[str | None, typer.Option(help="Id of the message this answers.")] = None,
+    home: HomeOption = DEFAULT_HOME,
+) -> None:
+    """Commit a message to the outbox; returns once it is durable."""
+    node = open_node(home)
+    if text == "-":
+        text = sys.stdin.read()
+    try:
+        message = node.send(link, {"text": text, "lang": lang}, ref=reply_to)
+    except (NodeError, ProtocolError) as exc:
+        fail(str(exc))
+    out.print(f"queued {message.id} (seq {message.seq}) on {link}")
+
+
+@app.command()
+def inbox(
+    link: Annotated[str | None, typer.Argument(help="Only this link.")] = None,
+    limit: int = 20,
+    as_json: bool = typer.Option(False, "--json"),
+    home: HomeOption = DEFAULT_HOME,
+) -> None:
+    """Messages in and out, with their receipt ladder."""
+    from .web.views import message_view
+
+    node = open_node(home)
+    try:
+        messages = node.messages(link, limit=limit)
+    except NodeError as exc:
+        fail(str(exc))
+    views = [message_view(m) for m in messages]
+    if as_json:
+        out.print_json(json.dumps(views, ensure_ascii=False))
+        return
+    table = Table("id", "dir", "from", "status", "text", "sent", "delivered", "ack", "answered")
+    for v in views:
+        ladder = v["ladder"]
+        table.add_row(
+            v["id"][-8:],
+            "→" if v["direction"] == "out" else "←",
+            v["sender"],
+            v["status"],
+            str(v["body"].get("text", ""))[:60],
+            when(v["created_ms"]),
+            when(ladder.get("delivered")),
+            when(ladder.get("acknowledged")),
+            when(ladder.get("answered")),
+        )
+    out.print(table)
+
+
+@app.command()
+def status(home: HomeOption = DEFAULT_HOME, as_json: bool = typer.Option(False, "--json")) -> None:
+    """Per link: outbox depth, held entries, delivered and waiting messages."""
+    from .web.views import status_view
+
+    node = open_node(home)
+    rows = [status_view(s) for s in node.status()]
+    if as_json:
+        out.print_json(json.dumps({"party": node.party, "links": rows}))
+        return
+    table = Table(
+        "link", "peer", "outbox", "oldest queued", "held", "out", "in", "awaiting receipt"
+    )
+    for r in rows:
+        table.add_row(
+            r["name"],
+            r["peer"],
+            str(r["outbox_depth"]),
+            when(r["oldest_queued_ms"]),
+            str(r["held"]),
+            str(r["messages_out"]),
+            str(r["messages_in"]),
+            str(r["awaiting_delivery"]),
+        )
+    out.print(table)
+
+
+@app.command()
+def export(
+    link: Annotated[str, typer.Argument(help="Link name.")],
+    output: Annotated[Path, typer.Option("--out", "-o", help="Bundle file to write.")],
+    without_payloads: Annotated[
+        bool, typer.Option(help="Leave out decrypted payloads (signatures still verify).")
+    ] = False,
+    home: HomeOption = DEFAULT_HOME,
+) -> None:
+    """Write the link's record as a self-contained, verifiable bundle."""
+    node = open_node(home)
+    try:
+        bundle = node.export(link, with_payloads=not without_payloads)
+    except NodeError as exc:
+        fail(str(exc))
+    output.write_text(bundle.to_json())
+    out.print(f"exported {len(bundle.entries)} entries of link {link} to {output}")
+
+
+@app.command()
+def verify(
+    bundle_file: Annotated[Path, typer.Argument(help="A bundle written by 'hotline export'.")],
+    against: Annotated[
+        Path | None, typer.Option(help="The other party's bundle: check that both agree.")
+    ] = None,
+) -> None:
+    """Verify a bundle offline: signatures, chains, sequence, references, payloads."""
+    bundle = _load_bundle(bundle_file)
+    summary, fault = verify_bundle(bundle)
+    if fault is not None:
+        fail(f"{bundle_file}: {fault.describe()}", 4)
+    parties = bundle.parties()
+    out.print(f"[green]✓[/] {bundle_file}: link {bundle.link_name} ({bundle.link_id})")
+    for party in parties.values():
+        count = summary.per_party.get(party.party, 0)
+        out.print(f"  {party.party}: {count} entries, fingerprint {party.fingerprint}")
+    out.print(
+        f"  {summary.entries} entries, {summary.receipts} receipts, "
+        f"{summary.payloads_checked} payloads checked against their signed digests"
+    )
+    if against is not None:
+        other = _load_bundle(against)
+        other_summary, other_fault = verify_bundle(other)
+        if other_fault is not None:
+            fail(f"{against}: {other_fault.describe()}", 4)
+        agreement = compare_bundles(bundle, other)
+        if not agreement.agree:
+            fail(
+                f"records disagree: only in {bundle_file}: {list(agreement.only_in_first)}; "
+                f"only in {against}: {list(agreement.only_in_second)}",
+                5,
+            )
+        out.print(
+            f"[green]✓[/] {against} verifies and holds the same {other_summary.entries} entries"
+        )
+
+
+@app.command()
+def demo(
+    keep_running: Annotated[
+        bool, typer.Option(help="Keep both nodes running after the script (Ctrl-C to stop).")
+    ] = False,
+    directory: Annotated[
+        Path | None, typer.Option(help="Where to put the two nodes' data (default: a temp dir).")
+    ] = None,
+) -> None:
+    """Two nodes, washington and beijing, replay the opening hours of the 2023 balloon incident."""
+    from .demo import run_demo
+
+    raise typer.Exit(run_demo(directory, keep_running=keep_running))
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError as exc:
+        fail(f"cannot read {path}: {exc.strerror}")
+
+
+def _load_bundle(path: Path):  # type: ignore[no-untyped-def]
+    try:
+        return read_bundle(path.read_bytes())
+    except OSError as exc:
+        fail(f"cannot read {path}: {exc.strerror}")
+    except ProtocolError as exc:
+        fail(f"{path}: {exc.detail} ({exc.code.value})", 4)
+
+
+def _digits(value: str) -> str:
+    return "".join(c for c in value if c.isdigit())

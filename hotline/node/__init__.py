@@ -1,0 +1,1 @@
+"""The node: one party's server, storage and keys around the protocol core."""

@@ -1,0 +1,79 @@
+"""The node's event log and the wake-up signal for live streams.
+
+Events are rows written in the same transaction as the change they describe, so
+a stream resumed from an event id misses nothing. Processes wake their own
+subscribers at once after a commit; a subscriber in another process sees new
+rows on its next poll.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from ..storage.models import Event
+
+
+def record_event(
+    session: Session, type_: str, data: dict[str, Any], *, link_id: str | None, now_ms: int
+) -> None:
+    if session.get_bind().dialect.name == "postgresql":
+        # Commit events in id order across concurrent transactions, so a reader
+        # that has seen id N never later finds a smaller id appear.
+        session.execute(text("SELECT pg_advisory_xact_lock(7220001)"))
+    session.add(Event(link_id=link_id, type=type_, data=data, created_ms=now_ms))
+
+
+def events_after(session: Session, after_id: int, limit: int = 500) -> list[Event]:
+    return list(
+        session.scalars(select(Event).where(Event.id > after_id).order_by(Event.id).limit(limit))
+    )
+
+
+def last_event_id(session: Session) -> int:
+    value = session.scalar(select(Event.id).order_by(Event.id.desc()).limit(1))
+    return int(value or 0)
+
+
+class Signal:
+    """Wakes waiting coroutines when something was committed (thread-safe).
+
+    Callers remember :attr:`generation` before reading, then ``wait(seen)``:
+    a notification between their read and their wait is never lost.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._generation = 0
+        self._waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
+
+    @property
+    def generation(self) -> int:
+        return self._generation
+
+    def notify(self) -> None:
+        with self._lock:
+            self._generation += 1
+            waiters = list(self._waiters)
+        for loop, event in waiters:
+            loop.call_soon_threadsafe(event.set)
+
+    async def wait(self, seen: int, timeout: float) -> int:
+        event = asyncio.Event()
+        key = (asyncio.get_running_loop(), event)
+        with self._lock:
+            if self._generation != seen:
+                return self._generation
+            self._waiters.add(key)
+        try:
+            await asyncio.wait_for(event.wait(), timeout)
+        except TimeoutError:
+            pass
+        finally:
+            with self._lock:
+                self._waiters.discard(key)
+        return self._generation

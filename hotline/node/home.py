@@ -1,0 +1,162 @@
+"""A node's data directory: configuration, keys, TLS material and the API token.
+
+Layout::
+
+    node.json            configuration (no secrets)
+    identity.key         signing seed + encryption secret (0600)
+    tls/cert.pem         self-signed certificate, pinned by peers at link set-up
+    tls/key.pem          its private key (0600)
+    api.token            the local API bearer token (0600)
+    hotline.db           SQLite database, unless database_url points elsewhere
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import secrets
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from ..files import write_private_file
+from ..protocol.encoding import decode, encode
+from ..protocol.envelope import NAME_PATTERN
+from ..protocol.keys import PrivateIdentity
+from ..storage.database import make_engine, sqlite_url, upgrade
+from ..transport.tls import certificate_der, make_certificate
+
+CONFIG_FILE = "node.json"
+IDENTITY_FILE = "identity.key"
+TOKEN_FILE = "api.token"
+
+
+class NodeError(Exception):
+    """An operator-facing error: the message says what is wrong and what to do."""
+
+
+class NodeConfig(BaseModel):
+    party: str
+    database_url: str
+    peer_host: str = "127.0.0.1"
+    peer_port: int = Field(default=7443, ge=0, le=65535)
+    local_host: str = "127.0.0.1"
+    local_port: int = Field(default=7080, ge=0, le=65535)
+    endpoints: list[str]
+    api_token_sha256: str
+
+
+class NodeHome:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @property
+    def config_path(self) -> Path:
+        return self.path / CONFIG_FILE
+
+    @property
+    def cert_path(self) -> Path:
+        return self.path / "tls" / "cert.pem"
+
+    @property
+    def key_path(self) -> Path:
+        return self.path / "tls" / "key.pem"
+
+    @property
+    def token_path(self) -> Path:
+        return self.path / TOKEN_FILE
+
+    def exists(self) -> bool:
+        return self.config_path.exists()
+
+    def load_config(self) -> NodeConfig:
+        if not self.exists():
+            raise NodeError(f"no node in {self.path}: run 'hotline init' first")
+        return NodeConfig.model_validate_json(self.config_path.read_text())
+
+    def save_config(self, config: NodeConfig) -> None:
+        tmp = self.config_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(config.model_dump(), indent=2) + "\n")
+        os.replace(tmp, self.config_path)
+
+    def load_identity(self) -> PrivateIdentity:
+        config = self.load_config()
+        value = decode((self.path / IDENTITY_FILE).read_bytes(), max_size=1024)
+        return PrivateIdentity.from_seeds(
+            config.party, value["signing_seed"], value["encryption_secret"]
+        )
+
+    def certificate_der(self) -> bytes:
+        return certificate_der(self.cert_path.read_bytes())
+
+    def api_token(self) -> str:
+        return self.token_path.read_text().strip()
+
+    def token_matches(self, token: str) -> bool:
+        expected = self.load_config().api_token_sha256
+        return hmac.compare_digest(hashlib.sha256(token.encode()).hexdigest(), expected)
+
+
+def init_node(
+    path: Path,
+    party: str,
+    *,
+    database_url: str | None = None,
+    peer_host: str = "127.0.0.1",
+    peer_port: int = 7443,
+    local_host: str = "127.0.0.1",
+    local_port: int = 7080,
+    endpoints: list[str] | None = None,
+) -> NodeHome:
+    """Create a node: keys, certificate, token, configuration and database schema."""
+    if not NAME_PATTERN.match(party):
+        raise NodeError(
+            f"party name {party!r} is invalid: use lower-case letters, digits and '-' "
+            "(for example 'washington')"
+        )
+    home = NodeHome(path)
+    if home.exists():
+        raise NodeError(f"{path} already holds a node; choose another directory")
+    path.mkdir(parents=True, exist_ok=True)
+    os.chmod(path, 0o700)
+    (path / "tls").mkdir(exist_ok=True)
+    identity = PrivateIdentity.from_seeds(party, os.urandom(32), os.urandom(32))
+    write_private_file(
+        path / IDENTITY_FILE,
+        encode(
+            {"signing_seed": identity.signing_seed, "encryption_secret": identity.encryption_secret}
+        ),
+    )
+    advertised = endpoints or [f"https://{peer_host}:{peer_port}"]
+    hosts = sorted({peer_host, *(_host_of(e) for e in advertised)})
+    cert_pem, key_pem = make_certificate(party, hosts)
+    write_private_file(home.key_path, key_pem)
+    home.cert_path.write_bytes(cert_pem)
+    token = secrets.token_urlsafe(32)
+    write_private_file(home.token_path, (token + "\n").encode())
+    config = NodeConfig(
+        party=party,
+        database_url=database_url or sqlite_url(path / "hotline.db"),
+        peer_host=peer_host,
+        peer_port=peer_port,
+        local_host=local_host,
+        local_port=local_port,
+        endpoints=advertised,
+        api_token_sha256=hashlib.sha256(token.encode()).hexdigest(),
+    )
+    home.save_config(config)
+    engine = make_engine(config.database_url)
+    try:
+        upgrade(engine)
+    finally:
+        engine.dispose()
+    return home
+
+
+def _host_of(endpoint: str) -> str:
+    rest = endpoint.split("://", 1)[-1].split("/", 1)[0]
+    if rest.startswith("["):
+        return rest[1 : rest.index("]")]
+    return rest.rsplit(":", 1)[0]

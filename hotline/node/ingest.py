@@ -1,0 +1,254 @@
+"""Taking in the peer's envelopes: verify everything first, then apply in order.
+
+An envelope is applied only when it is the next entry of the peer's chain. One
+that arrives ahead of a gap is verified and held; the gap is reported so the
+sender resends and the receiver can pull. Every refusal names a code and writes
+nothing. Each applied entry that warrants it is answered with a signed
+``receipt.delivered`` in our own chain.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from ..protocol.envelope import Envelope, Payload, open_payload, parse, verify
+from ..protocol.errors import Code, ProtocolError
+from ..protocol.keys import PrivateIdentity
+from ..protocol.kinds import RECEIPTED_KINDS, Kind
+from ..protocol.record import ChainHead, Placement, place
+from ..storage.models import Entry, Held, Link
+from .events import record_event
+from .ladder import apply_peer_entry
+from .record_store import Reference, append_own, append_peer, find_entry, peer_identity
+
+log = logging.getLogger("hotline.ingest")
+
+MAX_HELD_AHEAD = 10_000
+# Receipts ride back in the response; the outbox pushes them only if the peer
+# has not confirmed holding them by then.
+RECEIPT_PUSH_DELAY_MS = 2_000
+
+
+@dataclass(frozen=True)
+class Outcome:
+    id: str | None
+    status: str  # accepted | duplicate | held | refused
+    code: str | None = None
+    detail: str | None = None
+
+
+@dataclass
+class IngestResult:
+    outcomes: list[Outcome] = field(default_factory=list)
+    receipts: list[bytes] = field(default_factory=list)  # our receipt envelopes to return
+    missing: tuple[int, int] | None = None  # peer seqs we still need (inclusive)
+    have: int = 0  # how much of the peer's chain we now hold
+    applied: int = 0
+
+
+def ingest(
+    session: Session, link: Link, me: PrivateIdentity, raw_envelopes: list[bytes], *, now_ms: int
+) -> IngestResult:
+    """Verify and apply a batch from the peer. The caller holds the link lock and
+    commits. Stops at the first refusal: later envelopes of a chain cannot apply."""
+    result = IngestResult()
+    for raw in raw_envelopes:
+        try:
+            envelope, payload = _check(session, link, me, raw)
+        except ProtocolError as exc:
+            _refuse(session, link, result, raw, exc, now_ms)
+            break
+        outcome = _place_and_apply(session, link, me, envelope, payload, result, now_ms)
+        result.outcomes.append(outcome)
+        if outcome.status == "refused":
+            break
+    result.have = link.peer_seq
+    lowest_held = session.scalar(
+        select(Held.seq).where(Held.link_id == link.id).order_by(Held.seq).limit(1)
+    )
+    if lowest_held is not None and lowest_held > link.peer_seq + 1:
+        result.missing = (link.peer_seq + 1, lowest_held - 1)
+    return result
+
+
+def _check(
+    session: Session, link: Link, me: PrivateIdentity, raw: bytes
+) -> tuple[Envelope, Payload]:
+    envelope = parse(raw)
+    header = envelope.header
+    if header.link != link.id:
+        raise ProtocolError(Code.WRONG_LINK, f"envelope is for link {header.link}, not {link.id}")
+    if header.sender != link.peer_party:
+        raise ProtocolError(Code.UNKNOWN_SENDER, f"{header.sender!r} is not this link's peer")
+    if me.party not in header.recipients:
+        raise ProtocolError(Code.WRONG_RECIPIENT, f"envelope is not addressed to {me.party!r}")
+    peer = peer_identity(link)
+    verify(envelope, peer)
+    payload = open_payload(envelope, me, peer)
+    return envelope, payload
+
+
+def _place_and_apply(
+    session: Session,
+    link: Link,
+    me: PrivateIdentity,
+    envelope: Envelope,
+    payload: Payload,
+    result: IngestResult,
+    now_ms: int,
+) -> Outcome:
+    header = envelope.header
+    held_hash = None
+    if header.seq <= link.peer_seq:
+        held_hash = session.scalar(
+            select(Entry.hash).where(
+                Entry.link_id == link.id, Entry.sender == header.sender, Entry.seq == header.seq
+            )
+        )
+    try:
+        placement = place(ChainHead(link.peer_seq, link.peer_head), envelope, held_hash)
+        if placement is Placement.NEXT:
+            _check_reference(session, link, envelope)
+    except ProtocolError as exc:
+        _log_refusal(session, link, header.id, exc, now_ms)
+        return Outcome(header.id, "refused", exc.code.value, exc.detail)
+    if placement is Placement.DUPLICATE:
+        receipt = _receipt_for(session, link, header.id)
+        if receipt is not None:
+            result.receipts.append(receipt)
+        return Outcome(header.id, "duplicate")
+    if placement is Placement.AHEAD:
+        if header.seq - link.peer_seq > MAX_HELD_AHEAD:
+            too_far = ProtocolError(Code.SEQUENCE_GAP, f"seq {header.seq} is too far ahead")
+            _log_refusal(session, link, header.id, too_far, now_ms)
+            return Outcome(header.id, "refused", too_far.code.value, too_far.detail)
+        if session.get(Held, (link.id, header.seq)) is None:
+            session.add(
+                Held(
+                    link_id=link.id,
+                    seq=header.seq,
+                    envelope=envelope.to_bytes(),
+                    received_ms=now_ms,
+                )
+            )
+            record_event(
+                session,
+                "envelope.held",
+                {"id": header.id, "seq": header.seq, "expected": link.peer_seq + 1},
+                link_id=link.id,
+                now_ms=now_ms,
+            )
+        return Outcome(header.id, "held")
+    _apply(session, link, me, envelope, payload, result, now_ms)
+    _drain_held(session, link, me, result, now_ms)
+    return Outcome(header.id, "accepted")
+
+
+def _apply(
+    session: Session,
+    link: Link,
+    me: PrivateIdentity,
+    envelope: Envelope,
+    payload: Payload,
+    result: IngestResult,
+    now_ms: int,
+) -> None:
+    entry = append_peer(session, link, envelope, payload.to_bytes(), now_ms=now_ms)
+    apply_peer_entry(session, entry, envelope.header.kind, payload.body, now_ms=now_ms)
+    result.applied += 1
+    if envelope.header.kind in RECEIPTED_KINDS:
+        _, receipt = append_own(
+            session,
+            link,
+            me,
+            Kind.RECEIPT_DELIVERED,
+            {"stage": "delivered", "received_ms": now_ms},
+            now_ms=now_ms,
+            ref=Reference(entry.id, entry.hash),
+            deliver_after_ms=RECEIPT_PUSH_DELAY_MS,
+        )
+        result.receipts.append(receipt.to_bytes())
+
+
+def _drain_held(
+    session: Session, link: Link, me: PrivateIdentity, result: IngestResult, now_ms: int
+) -> None:
+    while True:
+        held = session.get(Held, (link.id, link.peer_seq + 1))
+        if held is None:
+            return
+        raw = held.envelope
+        session.delete(held)
+        try:
+            envelope, payload = _check(session, link, me, raw)
+            if (
+                place(ChainHead(link.peer_seq, link.peer_head), envelope, None)
+                is not Placement.NEXT
+            ):
+                raise ProtocolError(Code.CHAIN_BROKEN, "held entry does not follow")
+            _check_reference(session, link, envelope)
+        except ProtocolError as exc:
+            # A held entry that no longer fits (e.g. a fork) is dropped; the sender resends.
+            _log_refusal(session, link, None, exc, now_ms)
+            session.execute(delete(Held).where(Held.link_id == link.id))
+            return
+        _apply(session, link, me, envelope, payload, result, now_ms)
+
+
+def _check_reference(session: Session, link: Link, envelope: Envelope) -> None:
+    header = envelope.header
+    if header.ref is None:
+        return
+    target = find_entry(session, link.id, header.ref)
+    if target is None or target.hash != header.ref_hash:
+        raise ProtocolError(Code.BAD_REFERENCE, f"ref {header.ref} is not an entry of this record")
+
+
+def _receipt_for(session: Session, link: Link, entry_id: str) -> bytes | None:
+    return session.scalar(
+        select(Entry.envelope).where(
+            Entry.link_id == link.id,
+            Entry.ref == entry_id,
+            Entry.kind == Kind.RECEIPT_DELIVERED.value,
+            Entry.sender != link.peer_party,
+        )
+    )
+
+
+def _refuse(
+    session: Session,
+    link: Link,
+    result: IngestResult,
+    raw: bytes,
+    exc: ProtocolError,
+    now_ms: int,
+) -> None:
+    envelope_id = _id_if_readable(raw)
+    _log_refusal(session, link, envelope_id, exc, now_ms)
+    result.outcomes.append(Outcome(envelope_id, "refused", exc.code.value, exc.detail))
+
+
+def _log_refusal(
+    session: Session, link: Link, envelope_id: str | None, exc: ProtocolError, now_ms: int
+) -> None:
+    log.warning(
+        "refused envelope on link %s: id=%s code=%s detail=%s",
+        link.id,
+        envelope_id,
+        exc.code.value,
+        exc.detail,
+    )
+    data: dict[str, Any] = {"id": envelope_id, "code": exc.code.value, "detail": exc.detail}
+    record_event(session, "envelope.refused", data, link_id=link.id, now_ms=now_ms)
+
+
+def _id_if_readable(raw: bytes) -> str | None:
+    try:
+        return parse(raw).header.id
+    except ProtocolError:
+        return None

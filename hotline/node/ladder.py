@@ -1,0 +1,124 @@
+"""The receipt ladder: transmitted → delivered → displayed → acknowledged → answered.
+
+Each rung is set once, from an entry in the record (the peer's signed receipt or
+reply) or, for "transmitted", from the peer's transport-level acknowledgement.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from ..protocol.kinds import Kind
+from ..storage.models import Entry, Message
+from .events import record_event
+
+MESSAGE_KINDS = frozenset({Kind.MESSAGE, Kind.AGREED_TEXT})
+
+
+def message_row(entry: Entry, body: dict[str, Any], *, direction: str, now_ms: int) -> Message:
+    return Message(
+        id=entry.id,
+        link_id=entry.link_id,
+        direction=direction,
+        sender=entry.sender,
+        seq=entry.seq,
+        kind=entry.kind,
+        body=body,
+        ref=entry.ref,
+        created_ms=entry.time_ms,
+        queued_ms=now_ms if direction == "out" else None,
+        received_ms=now_ms if direction == "in" else None,
+    )
+
+
+def apply_peer_entry(
+    session: Session, entry: Entry, kind: Kind, body: dict[str, Any], *, now_ms: int
+) -> None:
+    """Update our view after the peer's entry ``entry`` entered the record."""
+    if kind in MESSAGE_KINDS:
+        session.add(message_row(entry, body, direction="in", now_ms=now_ms))
+        record_event(
+            session,
+            "message.received",
+            {
+                "id": entry.id,
+                "sender": entry.sender,
+                "seq": entry.seq,
+                "kind": kind.value,
+                "body": body,
+                "ref": entry.ref,
+                "sent_ms": entry.time_ms,
+                "received_ms": now_ms,
+            },
+            link_id=entry.link_id,
+            now_ms=now_ms,
+        )
+        if entry.ref is not None:
+            _set_rung(session, entry, entry.ref, "answered", by=entry.id, now_ms=now_ms)
+        return
+    rung = {
+        Kind.RECEIPT_DELIVERED: "delivered",
+        Kind.RECEIPT_DISPLAYED: "displayed",
+        Kind.RECEIPT_ACKNOWLEDGED: "acknowledged",
+    }.get(kind)
+    if rung is not None and entry.ref is not None:
+        by = body.get("by") if isinstance(body.get("by"), str) else None
+        _set_rung(session, entry, entry.ref, rung, by=by, at_ms=entry.time_ms, now_ms=now_ms)
+
+
+def _set_rung(
+    session: Session,
+    entry: Entry,
+    message_id: str,
+    rung: str,
+    *,
+    by: str | None,
+    now_ms: int,
+    at_ms: int | None = None,
+) -> None:
+    at = at_ms if at_ms is not None else now_ms
+    column = getattr(Message, f"{rung}_ms")
+    values: dict[str, Any] = {f"{rung}_ms": at}
+    if rung in ("displayed", "acknowledged", "answered"):
+        values[f"{rung}_by"] = by
+    result = session.execute(
+        update(Message)
+        .where(Message.id == message_id, Message.direction == "out", column.is_(None))
+        .values(**values)
+    )
+    if result.rowcount:  # type: ignore[attr-defined]
+        record_event(
+            session,
+            "message.ladder",
+            {"id": message_id, "rung": rung, "at_ms": at, "by": by, "entry": entry.id},
+            link_id=entry.link_id,
+            now_ms=now_ms,
+        )
+
+
+def mark_transmitted(session: Session, link_id: str, up_to_seq: int, *, now_ms: int) -> list[str]:
+    """The peer holds our chain up to ``up_to_seq``: set "transmitted" where unset."""
+    rows = session.execute(
+        update(Message)
+        .where(
+            Message.link_id == link_id,
+            Message.direction == "out",
+            Message.seq <= up_to_seq,
+            Message.transmitted_ms.is_(None),
+        )
+        .values(transmitted_ms=now_ms)
+        .returning(Message.id)
+    ).all()
+    ids = [r[0] for r in rows]
+    for message_id in ids:
+        record_event(
+            session,
+            "message.ladder",
+            {"id": message_id, "rung": "transmitted", "at_ms": now_ms, "by": None},
+            link_id=link_id,
+            now_ms=now_ms,
+        )
+    return ids

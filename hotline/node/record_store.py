@@ -1,0 +1,138 @@
+"""Appending to a link's record: our own new entries, and the peer's verified ones.
+
+Callers hold the link's row lock (``lock_link``) for the whole transaction, so
+sequence numbers, chain heads and record positions are allocated without races,
+also when several processes serve one node over one PostgreSQL database.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..protocol.envelope import Envelope, Payload, new_id, seal
+from ..protocol.keys import PrivateIdentity, PublicIdentity
+from ..protocol.kinds import Kind
+from ..storage.models import Entry, Link, Outbox
+from .events import record_event
+
+
+class LinkNotFound(LookupError):
+    pass
+
+
+def lock_link(session: Session, link_id: str) -> Link:
+    link = session.get(Link, link_id, with_for_update=True)
+    if link is None:
+        raise LinkNotFound(link_id)
+    return link
+
+
+def peer_identity(link: Link) -> PublicIdentity:
+    return PublicIdentity(link.peer_party, link.peer_signing_key, link.peer_encryption_key)
+
+
+@dataclass(frozen=True)
+class Reference:
+    id: str
+    hash: bytes
+
+
+def find_entry(session: Session, link_id: str, entry_id: str) -> Entry | None:
+    return session.scalar(select(Entry).where(Entry.link_id == link_id, Entry.id == entry_id))
+
+
+def append_own(
+    session: Session,
+    link: Link,
+    me: PrivateIdentity,
+    kind: Kind,
+    body: dict[str, Any],
+    *,
+    now_ms: int,
+    ref: Reference | None = None,
+    deliver_after_ms: int = 0,
+) -> tuple[Entry, Envelope]:
+    """Seal the next entry of our chain, store it in the record and queue it."""
+    salt = os.urandom(16)
+    envelope = seal(
+        sender=me,
+        recipients=[peer_identity(link)],
+        link=link.id,
+        envelope_id=new_id(now_ms, os.urandom(10)),
+        seq=link.own_seq + 1,
+        time_ms=now_ms,
+        kind=kind,
+        body=body,
+        prev=link.own_head,
+        ref=ref.id if ref else None,
+        ref_hash=ref.hash if ref else None,
+        salt=salt,
+        content_key=os.urandom(32),
+        nonce=os.urandom(24),
+        key_nonces=[os.urandom(24)],
+    )
+    payload = Payload(body, salt).to_bytes()
+    entry = _store(session, link, envelope, payload, now_ms)
+    link.own_seq = envelope.header.seq
+    link.own_head = envelope.hash
+    link.last_sent_ms = now_ms
+    session.add(
+        Outbox(
+            link_id=link.id,
+            seq=envelope.header.seq,
+            entry_id=entry.id,
+            attempts=0,
+            next_attempt_ms=now_ms + deliver_after_ms,
+        )
+    )
+    record_event(
+        session,
+        "entry.committed",
+        {
+            "id": entry.id,
+            "kind": kind.value,
+            "sender": me.party,
+            "seq": entry.seq,
+            "ref": entry.ref,
+        },
+        link_id=link.id,
+        now_ms=now_ms,
+    )
+    return entry, envelope
+
+
+def append_peer(
+    session: Session, link: Link, envelope: Envelope, payload: bytes, *, now_ms: int
+) -> Entry:
+    """Store the peer's next verified entry and advance our copy of its chain."""
+    entry = _store(session, link, envelope, payload, now_ms)
+    link.peer_seq = envelope.header.seq
+    link.peer_head = envelope.hash
+    link.last_received_ms = now_ms
+    return entry
+
+
+def _store(session: Session, link: Link, envelope: Envelope, payload: bytes, now_ms: int) -> Entry:
+    header = envelope.header
+    link.record_length += 1
+    entry = Entry(
+        link_id=link.id,
+        position=link.record_length,
+        id=header.id,
+        sender=header.sender,
+        seq=header.seq,
+        kind=header.kind.value,
+        ref=header.ref,
+        hash=envelope.hash,
+        time_ms=header.time_ms,
+        stored_ms=now_ms,
+        envelope=envelope.to_bytes(),
+        payload=payload,
+    )
+    session.add(entry)
+    return entry

@@ -1,0 +1,371 @@
+"""The node's operations, each one transaction: what the CLI, the local API, the
+peer API and the deliverer call. Synchronous; async callers run it in a thread."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from ..protocol.bundle import Bundle, make_bundle
+from ..protocol.errors import Code, ProtocolError
+from ..protocol.invitation import Invitation
+from ..protocol.keys import PrivateIdentity
+from ..protocol.kinds import Kind
+from ..protocol.record import RecordEntry
+from ..storage.database import make_engine, make_sessionmaker
+from ..storage.models import Entry, Event, Link, Message, Outbox
+from . import leases, linking
+from .clock import now_ms
+from .events import Signal, events_after, record_event
+from .home import NodeConfig, NodeError, NodeHome
+from .ingest import IngestResult, ingest
+from .ladder import MESSAGE_KINDS, mark_transmitted, message_row
+from .record_store import LinkNotFound, Reference, append_own, find_entry, lock_link
+
+MAX_TEXT_CHARS = 32_000
+BACKOFF_BASE_MS = 250
+BACKOFF_CAP_MS = 30_000
+
+
+@dataclass(frozen=True)
+class LinkStatus:
+    link: Link
+    outbox_depth: int
+    oldest_queued_ms: int | None
+    held: int
+    messages_out: int
+    messages_in: int
+    awaiting_delivery: int
+
+
+class Node:
+    def __init__(self, home: NodeHome, *, database_url: str | None = None) -> None:
+        self.home = home
+        self.config: NodeConfig = home.load_config()
+        self.identity: PrivateIdentity = home.load_identity()
+        self.engine = make_engine(database_url or self.config.database_url)
+        self.sessions = make_sessionmaker(self.engine)
+        self.committed = Signal()
+
+    @property
+    def party(self) -> str:
+        return self.identity.party
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        with self.sessions.begin() as session:
+            yield session
+        self.committed.notify()
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        with self.sessions() as session:
+            yield session
+
+    # Links -----------------------------------------------------------------
+
+    def create_invitation(
+        self, link_name: str, purpose: str, *, valid_hours: float = 24
+    ) -> tuple[Invitation, str]:
+        with self.transaction() as session:
+            return linking.create_invitation(
+                session,
+                self.identity,
+                link_name=link_name,
+                purpose=purpose,
+                tls_certificate=self.home.certificate_der(),
+                endpoints=self.config.endpoints,
+                now_ms=now_ms(),
+                valid_ms=int(valid_hours * 3_600_000),
+            )
+
+    def preview_invitation(self, text: str) -> Invitation:
+        return linking.preview_invitation(self.identity, text, now_ms=now_ms())
+
+    def accept_invitation(self, text: str) -> tuple[Link, str]:
+        with self.transaction() as session:
+            return linking.accept_invitation(
+                session,
+                self.identity,
+                text,
+                tls_certificate=self.home.certificate_der(),
+                endpoints=self.config.endpoints,
+                now_ms=now_ms(),
+            )
+
+    def complete_link(self, text: str) -> Link:
+        with self.transaction() as session:
+            return linking.complete_link(session, self.identity, text, now_ms=now_ms())
+
+    def links(self) -> list[Link]:
+        with self.reading() as session:
+            return list(session.scalars(select(Link).order_by(Link.created_ms)))
+
+    def find_link(self, name_or_id: str) -> Link:
+        with self.reading() as session:
+            link = session.scalar(
+                select(Link).where(or_(Link.name == name_or_id, Link.id == name_or_id))
+            )
+        if link is None:
+            raise NodeError(f"no link named {name_or_id!r}; see 'hotline link list'")
+        return link
+
+    # Sending ---------------------------------------------------------------
+
+    def send(
+        self,
+        link_name_or_id: str,
+        body: dict[str, Any],
+        *,
+        kind: Kind = Kind.MESSAGE,
+        ref: str | None = None,
+    ) -> Message:
+        """Commit a message to the record and the outbox; returns once it is durable."""
+        _check_body(kind, body)
+        link_id = self.find_link(link_name_or_id).id
+        with self.transaction() as session:
+            link = lock_link(session, link_id)
+            reference = None
+            if ref is not None:
+                target = find_entry(session, link.id, ref)
+                if target is None:
+                    raise NodeError(f"no entry {ref} on link {link.name}")
+                reference = Reference(target.id, target.hash)
+            stamp = now_ms()
+            entry, _ = append_own(
+                session, link, self.identity, kind, body, now_ms=stamp, ref=reference
+            )
+            message = message_row(entry, body, direction="out", now_ms=stamp)
+            session.add(message)
+            record_event(
+                session,
+                "message.queued",
+                {"id": entry.id, "seq": entry.seq, "kind": kind.value, "body": body, "ref": ref},
+                link_id=link.id,
+                now_ms=stamp,
+            )
+            if ref is not None:
+                session.execute(
+                    update(Message)
+                    .where(Message.id == ref, Message.direction == "in")
+                    .values(answered_ms=stamp, answered_by=entry.id)
+                )
+            return message
+
+    # Delivery (called by the deliverer and the peer API) ------------------
+
+    def pending(
+        self, link_id: str, *, limit: int, due_only: bool = True
+    ) -> list[tuple[int, bytes]]:
+        with self.reading() as session:
+            query = (
+                select(Outbox.seq, Entry.envelope)
+                .join(Entry, (Entry.link_id == Outbox.link_id) & (Entry.id == Outbox.entry_id))
+                .where(Outbox.link_id == link_id)
+                .order_by(Outbox.seq)
+                .limit(limit)
+            )
+            rows = session.execute(query).all()
+            if due_only and rows:
+                first_due = session.scalar(
+                    select(func.min(Outbox.next_attempt_ms)).where(Outbox.link_id == link_id)
+                )
+                if first_due is not None and first_due > now_ms():
+                    return []
+            return [(int(seq), bytes(env)) for seq, env in rows]
+
+    def next_due_ms(self) -> int | None:
+        with self.reading() as session:
+            value = session.scalar(select(func.min(Outbox.next_attempt_ms)))
+            return None if value is None else int(value)
+
+    def receive(self, link_id: str, envelopes: list[bytes], peer_has: int) -> IngestResult:
+        """The peer API: a batch of the peer's envelopes, plus how much of our chain it holds."""
+        with self.transaction() as session:
+            link = lock_link(session, link_id)
+            stamp = now_ms()
+            self._peer_holds(session, link, peer_has, stamp)
+            return ingest(session, link, self.identity, envelopes, now_ms=stamp)
+
+    def delivered(
+        self, link_id: str, peer_has: int, returned: list[bytes], *, sent_ms: int | None = None
+    ) -> IngestResult:
+        """The peer answered our push (sent at ``sent_ms``): it holds our chain up to
+        ``peer_has`` and sent back its entries (receipts) in ``returned``."""
+        with self.transaction() as session:
+            link = lock_link(session, link_id)
+            stamp = now_ms()
+            self._peer_holds(session, link, peer_has, sent_ms or stamp)
+            return ingest(session, link, self.identity, returned, now_ms=stamp)
+
+    def delivery_failed(self, link_id: str, error: str) -> int:
+        """Back off the link's outbox: exponential with full jitter. Returns the delay."""
+        with self.transaction() as session:
+            link = lock_link(session, link_id)
+            first = session.scalar(
+                select(Outbox).where(Outbox.link_id == link.id).order_by(Outbox.seq).limit(1)
+            )
+            if first is None:
+                return 0
+            attempts = first.attempts + 1
+            ceiling = min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** min(attempts, 16))
+            delay = random.randint(ceiling // 2, ceiling)
+            stamp = now_ms()
+            session.execute(
+                update(Outbox)
+                .where(Outbox.link_id == link.id)
+                .values(attempts=attempts, next_attempt_ms=stamp + delay, last_error=error[:500])
+            )
+            record_event(
+                session,
+                "delivery.failed",
+                {"error": error[:500], "attempts": attempts, "retry_in_ms": delay},
+                link_id=link.id,
+                now_ms=stamp,
+            )
+            return delay
+
+    def acquire_lease(self, name: str, holder: str) -> bool:
+        with self.transaction() as session:
+            return leases.acquire(session, name, holder, now_ms())
+
+    def commit_times(self, link_id: str, first_seq: int, last_seq: int) -> list[int]:
+        with self.reading() as session:
+            rows = session.scalars(
+                select(Entry.stored_ms).where(
+                    Entry.link_id == link_id,
+                    Entry.sender == self.party,
+                    Entry.seq.between(first_seq, last_seq),
+                )
+            )
+            return [int(r) for r in rows]
+
+    def own_entries_after(self, link_id: str, after_seq: int, limit: int) -> list[bytes]:
+        """Our chain after ``after_seq``: what the peer asks for when it sees a gap."""
+        with self.reading() as session:
+            rows = session.scalars(
+                select(Entry.envelope)
+                .where(Entry.link_id == link_id, Entry.sender == self.party, Entry.seq > after_seq)
+                .order_by(Entry.seq)
+                .limit(limit)
+            )
+            return [bytes(r) for r in rows]
+
+    def _peer_holds(self, session: Session, link: Link, peer_has: int, sent_ms: int) -> None:
+        if peer_has > link.own_seq:
+            raise ProtocolError(Code.SEQUENCE_GAP, "peer claims entries we never wrote")
+        if peer_has <= link.peer_has_seq:
+            return
+        link.peer_has_seq = peer_has
+        session.execute(delete(Outbox).where(Outbox.link_id == link.id, Outbox.seq <= peer_has))
+        mark_transmitted(session, link.id, peer_has, now_ms=sent_ms)
+
+    # Reading ---------------------------------------------------------------
+
+    def messages(
+        self, link_name_or_id: str | None = None, *, direction: str | None = None, limit: int = 50
+    ) -> list[Message]:
+        with self.reading() as session:
+            query = select(Message).order_by(Message.created_ms.desc(), Message.seq.desc())
+            if link_name_or_id is not None:
+                query = query.where(Message.link_id == self.find_link(link_name_or_id).id)
+            if direction is not None:
+                query = query.where(Message.direction == direction)
+            return list(reversed(list(session.scalars(query.limit(limit)))))
+
+    def message(self, message_id: str) -> Message | None:
+        with self.reading() as session:
+            return session.get(Message, message_id)
+
+    def status(self) -> list[LinkStatus]:
+        result = []
+        with self.reading() as session:
+            for link in session.scalars(select(Link).order_by(Link.created_ms)):
+                depth, oldest = session.execute(
+                    select(func.count(), func.min(Entry.stored_ms))
+                    .select_from(Outbox)
+                    .join(Entry, (Entry.link_id == Outbox.link_id) & (Entry.id == Outbox.entry_id))
+                    .where(Outbox.link_id == link.id)
+                ).one()
+                counts = dict(
+                    session.execute(
+                        select(Message.direction, func.count())
+                        .where(Message.link_id == link.id)
+                        .group_by(Message.direction)
+                    ).all()
+                )
+                awaiting = session.scalar(
+                    select(func.count()).where(
+                        Message.link_id == link.id,
+                        Message.direction == "out",
+                        Message.delivered_ms.is_(None),
+                    )
+                )
+                from ..storage.models import Held
+
+                held = session.scalar(select(func.count()).where(Held.link_id == link.id))
+                result.append(
+                    LinkStatus(
+                        link=link,
+                        outbox_depth=int(depth),
+                        oldest_queued_ms=None if oldest is None else int(oldest),
+                        held=int(held or 0),
+                        messages_out=int(counts.get("out", 0)),
+                        messages_in=int(counts.get("in", 0)),
+                        awaiting_delivery=int(awaiting or 0),
+                    )
+                )
+        return result
+
+    def outbox_depth(self) -> int:
+        with self.reading() as session:
+            return int(session.scalar(select(func.count()).select_from(Outbox)) or 0)
+
+    def events_after(self, after_id: int, limit: int = 500) -> list[Event]:
+        with self.reading() as session:
+            return events_after(session, after_id, limit)
+
+    def export(self, link_name_or_id: str, *, with_payloads: bool = True) -> Bundle:
+        link = self.find_link(link_name_or_id)
+        with self.reading() as session:
+            rows = session.execute(
+                select(Entry.envelope, Entry.payload)
+                .where(Entry.link_id == link.id)
+                .order_by(Entry.position)
+            ).all()
+        return make_bundle(
+            self.identity,
+            link_id=link.id,
+            link_name=link.name,
+            purpose=link.purpose,
+            invitation=(link.invitation_signed, link.invitation_signature),
+            acceptance=(link.acceptance_signed, link.acceptance_signature),
+            exported_ms=now_ms(),
+            entries=[
+                RecordEntry(bytes(env), bytes(payload) if with_payloads else None)
+                for env, payload in rows
+            ],
+        )
+
+
+def _check_body(kind: Kind, body: dict[str, Any]) -> None:
+    if kind not in MESSAGE_KINDS:
+        raise NodeError(f"{kind.value} is not a message kind")
+    if kind is Kind.MESSAGE:
+        text = body.get("text")
+        if not isinstance(text, str) or not text.strip():
+            raise NodeError("a message needs non-empty text")
+        if len(text) > MAX_TEXT_CHARS:
+            raise NodeError(f"text is {len(text)} characters; the limit is {MAX_TEXT_CHARS}")
+
+
+__all__ = ["LinkNotFound", "LinkStatus", "Node"]

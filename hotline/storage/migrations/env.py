@@ -1,0 +1,12 @@
+"""Alembic environment: runs on the connection handed over by hotline.storage.database."""
+
+from alembic import context
+
+from hotline.storage.models import Base
+
+connection = context.config.attributes.get("connection")
+if connection is None:
+    raise RuntimeError("run migrations through hotline.storage.database.upgrade()")
+context.configure(connection=connection, target_metadata=Base.metadata, render_as_batch=True)
+with context.begin_transaction():
+    context.run_migrations()

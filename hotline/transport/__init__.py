@@ -1,0 +1,1 @@
+"""Transport between nodes: HTTPS with mutual TLS and pinned peer certificates."""

@@ -1,0 +1,229 @@
+"""Mutual TLS between sovereign nodes, with each peer's certificate pinned.
+
+Every node has one self-signed certificate (Ed25519 key). Two linked nodes exchange their
+certificates out of band (during linking) and from then on trust *exactly* those certificates:
+no certificate authorities, no system trust store, no host-name checks.
+
+* :func:`server_context` requires a client certificate and accepts only pinned peers.
+* :func:`client_context` presents our certificate and accepts only the one pinned server.
+* :func:`trust_peer` pins one more peer on a live server context (a link completed at runtime).
+* :func:`make_uvicorn_server` makes uvicorn serve with *our* :class:`ssl.SSLContext`.
+
+Key type: Ed25519. With the OpenSSL 3 used by Python here, Ed25519 certificates work for TLS 1.3
+both as server and as client certificate (tests/test_tls.py exercises both directions). Both ends
+are Hotline nodes, so wider interoperability (browsers, old stacks) is not needed.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import ipaddress
+import os
+import ssl
+
+import uvicorn
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from starlette.types import ASGIApp
+
+__all__ = [
+    "certificate_der",
+    "certificate_fingerprint",
+    "certificate_pem",
+    "client_context",
+    "make_certificate",
+    "make_uvicorn_server",
+    "server_context",
+    "trust_peer",
+]
+
+StrPath = str | os.PathLike[str]
+
+# Tolerate clocks a little behind ours when the certificate is used right after creation.
+_CLOCK_SKEW = datetime.timedelta(minutes=5)
+
+
+def make_certificate(
+    party: str, endpoints_hosts: list[str], *, days: int = 3650
+) -> tuple[bytes, bytes]:
+    """Generate an Ed25519 key and a self-signed certificate for ``party``.
+
+    The subject and issuer common name is ``party``; ``endpoints_hosts`` go into the subject
+    alternative name, as IP addresses when they parse as one and as DNS names otherwise.
+    Returns ``(certificate PEM, private key PEM)``; the key is PKCS#8 and *unencrypted*, so the
+    caller must store it privately (see :func:`hotline.files.write_private_file`).
+    """
+    if days < 1:
+        raise ValueError("days must be at least 1")
+    key = ed25519.Ed25519PrivateKey.generate()
+    public_key = key.public_key()
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, party)])
+    now = datetime.datetime.now(datetime.UTC)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(public_key)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - _CLOCK_SKEW)
+        .not_valid_after(now + datetime.timedelta(days=days))
+        # An end-entity certificate: it must not be usable to issue other certificates, so a
+        # pinned peer cannot mint certificates that would chain to its own pin.
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=False,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(
+            x509.ExtendedKeyUsage(
+                [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
+    )
+    names = [_general_name(host) for host in endpoints_hosts]
+    if names:
+        builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
+    certificate = builder.sign(key, algorithm=None)  # Ed25519 signs without a separate hash.
+    cert_pem = certificate.public_bytes(serialization.Encoding.PEM)
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    return cert_pem, key_pem
+
+
+def _general_name(host: str) -> x509.GeneralName:
+    try:
+        return x509.IPAddress(ipaddress.ip_address(host))
+    except ValueError:
+        return x509.DNSName(host)
+
+
+def certificate_der(pem: bytes) -> bytes:
+    """Convert one PEM certificate to DER (parsing it, so malformed input raises ValueError)."""
+    return x509.load_pem_x509_certificate(pem).public_bytes(serialization.Encoding.DER)
+
+
+def certificate_pem(der: bytes) -> bytes:
+    """Convert one DER certificate to PEM (parsing it, so malformed input raises ValueError)."""
+    return x509.load_der_x509_certificate(der).public_bytes(serialization.Encoding.PEM)
+
+
+def certificate_fingerprint(der: bytes) -> str:
+    """SHA-256 of the DER certificate, as lowercase hex without colons."""
+    return hashlib.sha256(der).hexdigest()
+
+
+def server_context(
+    cert_pem_path: StrPath, key_pem_path: StrPath, peer_certs_der: list[bytes]
+) -> ssl.SSLContext:
+    """A TLS 1.3 server context that requires a client certificate from a pinned peer.
+
+    Only the certificates in ``peer_certs_der`` are trusted (as self-signed trust anchors); the
+    system trust store is never loaded. An empty list is allowed and refuses every client until
+    :func:`trust_peer` adds one.
+    """
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    ctx.load_cert_chain(cert_pem_path, key_pem_path)
+    # No session tickets: a resumed TLS 1.3 session skips client-certificate verification, so
+    # every connection does a full handshake and is checked against the current pins.
+    ctx.num_tickets = 0
+    for der in peer_certs_der:
+        trust_peer(ctx, der)
+    return ctx
+
+
+def trust_peer(ctx: ssl.SSLContext, der: bytes) -> None:
+    """Pin one more peer certificate on a context, including one a running server is using.
+
+    New handshakes see it at once; nothing needs restarting. (There is no way to *remove* a
+    certificate from a context: to unpin a peer, build a new context and restart the listener.)
+    """
+    _check_pin(der)
+    ctx.load_verify_locations(cadata=der)
+
+
+def _check_pin(der: bytes) -> None:
+    """Reject what cannot be a peer's pin, with a clear ValueError rather than an ssl.SSLError.
+
+    A pin is loaded as a trust anchor. If it were a CA certificate, its holder could issue other
+    certificates (other names, other keys) that would verify against it; as an end-entity
+    certificate (as :func:`make_certificate` makes) OpenSSL accepts only the certificate itself.
+    """
+    certificate = x509.load_der_x509_certificate(der)
+    try:
+        constraints = certificate.extensions.get_extension_for_class(x509.BasicConstraints)
+    except x509.ExtensionNotFound:
+        return
+    if constraints.value.ca:
+        raise ValueError("a pinned peer certificate must not be a CA certificate")
+
+
+def client_context(
+    cert_pem_path: StrPath, key_pem_path: StrPath, peer_cert_der: bytes
+) -> ssl.SSLContext:
+    """A TLS 1.3 client context that presents our certificate and trusts one pinned server."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+    # No host-name check: the peer is identified by the pinned certificate itself, which is the
+    # only trust anchor in this context, not by a name a CA vouched for. The peer's address may
+    # also change (or be reached through a tunnel or proxy) without its certificate changing.
+    # The chain is still fully verified (CERT_REQUIRED), so only the pinned key can succeed.
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    ctx.load_cert_chain(cert_pem_path, key_pem_path)
+    _check_pin(peer_cert_der)
+    ctx.load_verify_locations(cadata=peer_cert_der)
+    return ctx
+
+
+def make_uvicorn_server(
+    app: ASGIApp,
+    *,
+    host: str,
+    port: int,
+    ssl_context: ssl.SSLContext,
+    log_level: str = "warning",
+) -> uvicorn.Server:
+    """A uvicorn server for ``app`` that serves TLS with exactly ``ssl_context``.
+
+    uvicorn normally builds its own context from file paths. Its supported hook for a
+    caller-made context is ``Config(ssl_context_factory=...)``: ``Config.load()`` calls the
+    factory, stores the result as ``config.ssl`` and hands it to ``loop.create_server``; the
+    config then also counts as TLS (``is_ssl``), so logs and URLs say https. Because the very
+    same object is used, :func:`trust_peer` on ``ssl_context`` affects the running server.
+
+    Run it with ``await server.serve()`` (binds ``host``/``port``) or, to use a socket the
+    caller already bound (for example to port 0, reading the real port afterwards),
+    ``await server.serve(sockets=[sock])`` (``host``/``port`` are then only informational).
+    """
+
+    def factory(_config: uvicorn.Config, _default: object) -> ssl.SSLContext:
+        return ssl_context
+
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        ssl_context_factory=factory,
+    )
+    return uvicorn.Server(config)

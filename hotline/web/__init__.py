@@ -1,0 +1,1 @@
+"""HTTP edges: the peer API (mutual TLS, other nodes only) and the local API (operators)."""

@@ -1,0 +1,151 @@
+"""The local API, for operators and scripts on the node's own side (bearer token).
+
+Includes ``GET /api/v1/events``: a Server-Sent Events stream of everything that
+happens on the node's links, resumable with ``Last-Event-ID``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from anyio import to_thread
+from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, Field
+
+from ..node.home import NodeError
+from ..node.metrics import NodeMetrics
+from ..node.service import MAX_TEXT_CHARS, Node
+from ..protocol.errors import ProtocolError
+from .views import link_view, message_view, status_view
+
+KEEPALIVE_SECONDS = 15.0
+STREAM_POLL_SECONDS = 0.5
+
+
+class SendRequest(BaseModel):
+    text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS)
+    lang: str = Field(default="en", pattern=r"^[a-z]{2,3}(-[A-Za-z]{2,4})?$")
+    subject: str | None = Field(default=None, max_length=200)
+    ref: str | None = Field(default=None, pattern=r"^[0-9A-HJKMNP-TV-Z]{26}$")
+
+
+def create_local_app(node: Node, metrics: NodeMetrics) -> FastAPI:
+    app = FastAPI(title=f"Hotline local API ({node.party})", version="1")
+
+    def authorise(authorization: Annotated[str | None, Header()] = None) -> None:
+        scheme, _, token = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not token or not node.home.token_matches(token):
+            raise HTTPException(
+                401, "a valid bearer token is required", {"WWW-Authenticate": "Bearer"}
+            )
+
+    auth = [Depends(authorise)]
+
+    @app.exception_handler(NodeError)
+    async def node_error(request: Request, exc: NodeError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=400)
+
+    @app.exception_handler(ProtocolError)
+    async def protocol_error(request: Request, exc: ProtocolError) -> JSONResponse:
+        return JSONResponse({"detail": exc.detail, "code": exc.code.value}, status_code=400)
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "party": node.party}
+
+    @app.get("/metrics")
+    async def prometheus() -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/api/v1/links", dependencies=auth)
+    async def links() -> list[dict[str, Any]]:
+        return [link_view(link) for link in await to_thread.run_sync(node.links)]
+
+    @app.get("/api/v1/status", dependencies=auth)
+    async def status() -> dict[str, Any]:
+        rows = await to_thread.run_sync(node.status)
+        return {"party": node.party, "links": [status_view(s) for s in rows]}
+
+    @app.post("/api/v1/links/{link}/messages", dependencies=auth, status_code=201)
+    async def send(link: str, request: SendRequest) -> dict[str, Any]:
+        body: dict[str, Any] = {"text": request.text, "lang": request.lang}
+        if request.subject:
+            body["subject"] = request.subject
+        message = await to_thread.run_sync(lambda: node.send(link, body, ref=request.ref))
+        return message_view(message)
+
+    @app.get("/api/v1/links/{link}/messages", dependencies=auth)
+    async def messages(
+        link: str, limit: Annotated[int, Query(ge=1, le=1000)] = 50
+    ) -> list[dict[str, Any]]:
+        rows = await to_thread.run_sync(lambda: node.messages(link, limit=limit))
+        return [message_view(m) for m in rows]
+
+    @app.get("/api/v1/messages/{message_id}", dependencies=auth)
+    async def message(message_id: str) -> dict[str, Any]:
+        row = await to_thread.run_sync(node.message, message_id)
+        if row is None:
+            raise HTTPException(404, f"no message {message_id}")
+        return message_view(row)
+
+    @app.get("/api/v1/links/{link}/export", dependencies=auth)
+    async def export(link: str) -> PlainTextResponse:
+        bundle = await to_thread.run_sync(node.export, link)
+        return PlainTextResponse(bundle.to_json(), media_type="application/json")
+
+    @app.get("/api/v1/events", dependencies=auth)
+    async def events(
+        request: Request,
+        after: Annotated[int | None, Query(ge=0)] = None,
+        last_event_id: Annotated[str | None, Header()] = None,
+    ) -> StreamingResponse:
+        start = after
+        if start is None and last_event_id and last_event_id.isdigit():
+            start = int(last_event_id)
+        if start is None:
+            start = await to_thread.run_sync(_last_id, node)
+        return StreamingResponse(
+            _stream(node, request, start),
+            media_type="text/event-stream",
+            headers={"cache-control": "no-store", "x-accel-buffering": "no"},
+        )
+
+    return app
+
+
+def _last_id(node: Node) -> int:
+    from ..node.events import last_event_id
+
+    with node.reading() as session:
+        return last_event_id(session)
+
+
+async def _stream(node: Node, request: Request, after: int) -> AsyncIterator[str]:
+    yield f"retry: 1000\n: connected, after {after}\n\n"
+    idle = 0.0
+    while not await request.is_disconnected():
+        seen = node.committed.generation
+        rows = await to_thread.run_sync(node.events_after, after)
+        for row in rows:
+            after = row.id
+            data = {
+                "event_id": row.id,
+                "type": row.type,
+                "link_id": row.link_id,
+                "at_ms": row.created_ms,
+            }
+            data.update(row.data)
+            payload = json.dumps(data, ensure_ascii=False)
+            yield f"id: {row.id}\nevent: {row.type}\ndata: {payload}\n\n"
+        if rows:
+            idle = 0.0
+            continue
+        await node.committed.wait(seen, STREAM_POLL_SECONDS)
+        idle += STREAM_POLL_SECONDS
+        if idle >= KEEPALIVE_SECONDS:
+            idle = 0.0
+            yield ": keep-alive\n\n"

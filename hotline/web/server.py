@@ -1,0 +1,131 @@
+"""Running a node: the peer listener (mutual TLS), the local listener, the deliverer."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import uvicorn
+
+from ..node.deliverer import Deliverer
+from ..node.home import NodeHome
+from ..node.metrics import NodeMetrics
+from ..node.service import Node
+from ..storage.database import upgrade
+from ..transport.tls import client_context, server_context, trust_peer
+from .local_api import create_local_app
+from .peer_api import create_peer_app
+from .peer_protocol import PeerCertHttpProtocol
+
+log = logging.getLogger("hotline.server")
+
+
+class _Server(uvicorn.Server):
+    """A uvicorn server that leaves signal handling to :class:`NodeServer`."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+@dataclass
+class NodeServer:
+    home: NodeHome
+    database_url: str | None = None
+    peer_socket: socket.socket | None = None
+    local_socket: socket.socket | None = None
+    peer_port: int | None = None
+    local_port: int | None = None
+    node: Node = field(init=False)
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def __post_init__(self) -> None:
+        self.node = Node(self.home, database_url=self.database_url)
+        upgrade(self.node.engine)  # a node upgraded in place starts on the newest schema
+        self.metrics = NodeMetrics(lambda: float(self.node.outbox_depth()))
+        config = self.node.config
+        links = self.node.links()
+        self.tls = server_context(
+            self.home.cert_path, self.home.key_path, [link.peer_tls_certificate for link in links]
+        )
+        self._trusted = {link.peer_tls_certificate for link in links}
+        self.deliverer = Deliverer(
+            self.node,
+            self.metrics,
+            lambda der: client_context(self.home.cert_path, self.home.key_path, der),
+        )
+        peer_app = create_peer_app(self.node, self.metrics, on_gap=self.deliverer.request_pull)
+        local_app = create_local_app(self.node, self.metrics)
+        peer_config = uvicorn.Config(
+            peer_app,
+            host=config.peer_host,
+            port=self.peer_port if self.peer_port is not None else config.peer_port,
+            http=PeerCertHttpProtocol,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            timeout_graceful_shutdown=2,
+            # uvicorn's hook for a caller-made context: the very object we keep, so
+            # trust_peer() on it reaches the running listener.
+            ssl_context_factory=lambda _config, _default: self.tls,
+        )
+        self.peer_server = _Server(peer_config)
+        local_config = uvicorn.Config(
+            local_app,
+            host=config.local_host,
+            port=self.local_port if self.local_port is not None else config.local_port,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            timeout_graceful_shutdown=2,
+        )
+        self.local_server = _Server(local_config)
+
+    def trust_new_links(self) -> None:
+        """Pin the certificates of links completed since start (e.g. by the CLI)."""
+        for link in self.node.links():
+            if link.peer_tls_certificate not in self._trusted:
+                trust_peer(self.tls, link.peer_tls_certificate)
+                self._trusted.add(link.peer_tls_certificate)
+                log.info("now accepting %s on link %s", link.peer_party, link.name)
+
+    async def _watch_links(self) -> None:
+        while True:
+            await asyncio.to_thread(self.trust_new_links)
+            await asyncio.sleep(1.0)
+
+    def stop(self) -> None:
+        self.peer_server.should_exit = True
+        self.local_server.should_exit = True
+        self.deliverer.stop()
+
+    async def serve(self, *, handle_signals: bool = True) -> None:
+        loop = asyncio.get_running_loop()
+        if handle_signals:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, self.stop)
+        watcher = asyncio.create_task(self._watch_links())
+        deliverer = asyncio.create_task(self.deliverer.run())
+        peer = asyncio.create_task(
+            self.peer_server.serve(sockets=[self.peer_socket] if self.peer_socket else None)
+        )
+        local = asyncio.create_task(
+            self.local_server.serve(sockets=[self.local_socket] if self.local_socket else None)
+        )
+        while not (self.peer_server.started and self.local_server.started):
+            if peer.done() or local.done():
+                break
+            await asyncio.sleep(0.01)
+        self.ready.set()
+        try:
+            await asyncio.gather(peer, local)
+        finally:
+            self.deliverer.stop()
+            watcher.cancel()
+            await asyncio.gather(deliverer, watcher, return_exceptions=True)
+            self.node.close()

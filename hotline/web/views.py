@@ -1,0 +1,74 @@
+"""JSON views of stored rows, shared by the local API and the CLI."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..node.service import LinkStatus
+from ..storage.models import Link, Message
+
+LADDER = ("queued", "transmitted", "delivered", "displayed", "acknowledged", "answered")
+
+
+def message_view(message: Message) -> dict[str, Any]:
+    ladder = {rung: getattr(message, f"{rung}_ms", None) for rung in LADDER}
+    if message.direction == "in":
+        ladder["queued"] = None
+        ladder["received"] = message.received_ms
+    return {
+        "id": message.id,
+        "link_id": message.link_id,
+        "direction": message.direction,
+        "sender": message.sender,
+        "seq": message.seq,
+        "kind": message.kind,
+        "body": message.body,
+        "ref": message.ref,
+        "created_ms": message.created_ms,
+        "status": message_status(message),
+        "ladder": ladder,
+        "displayed_by": message.displayed_by,
+        "acknowledged_by": message.acknowledged_by,
+        "answered_by": message.answered_by,
+    }
+
+
+def message_status(message: Message) -> str:
+    if message.direction == "in":
+        for rung in ("answered", "acknowledged", "displayed"):
+            if getattr(message, f"{rung}_ms") is not None:
+                return rung
+        return "received"
+    for rung in reversed(LADDER):
+        if getattr(message, f"{rung}_ms", None) is not None:
+            return rung
+    return "queued"
+
+
+def link_view(link: Link) -> dict[str, Any]:
+    return {
+        "id": link.id,
+        "name": link.name,
+        "purpose": link.purpose,
+        "peer": link.peer_party,
+        "role": link.role,
+        "endpoints": link.peer_endpoints,
+        "own_seq": link.own_seq,
+        "peer_seq": link.peer_seq,
+        "peer_has_seq": link.peer_has_seq,
+        "record_length": link.record_length,
+        "last_sent_ms": link.last_sent_ms,
+        "last_received_ms": link.last_received_ms,
+    }
+
+
+def status_view(status: LinkStatus) -> dict[str, Any]:
+    return {
+        **link_view(status.link),
+        "outbox_depth": status.outbox_depth,
+        "oldest_queued_ms": status.oldest_queued_ms,
+        "held": status.held,
+        "messages_out": status.messages_out,
+        "messages_in": status.messages_in,
+        "awaiting_delivery": status.awaiting_delivery,
+    }

@@ -1,0 +1,207 @@
+"""Real nodes for tests: each ``hotline serve`` runs as its own process."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from hotline.demo import free_port
+from hotline.node.home import NodeHome, init_node
+from hotline.node.service import Node
+
+LINK = "defence"
+
+
+class NodeHandle:
+    def __init__(self, home: NodeHome, log_path: Path, *, extra_args: tuple[str, ...] = ()) -> None:
+        self.home = home
+        self.extra_args = extra_args
+        self.party = home.load_config().party
+        self.log_path = log_path
+        self.process: subprocess.Popen[bytes] | None = None
+        config = home.load_config()
+        local_port = config.local_port
+        if "--local-port" in extra_args:
+            local_port = int(extra_args[extra_args.index("--local-port") + 1])
+        self.local_url = f"http://{config.local_host}:{local_port}"
+
+    def start(self, timeout: float = 20) -> None:
+        assert self.process is None or self.process.poll() is not None
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "hotline",
+                "serve",
+                "--home",
+                str(self.home.path),
+                "--verbose",
+                *self.extra_args,
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + timeout
+        with self.client() as client:
+            while time.monotonic() < deadline:
+                if self.process.poll() is not None:
+                    raise RuntimeError(f"{self.party} exited:\n{self.log_path.read_text()[-3000:]}")
+                try:
+                    if client.get("/healthz").status_code == 200:
+                        return
+                except httpx.TransportError:
+                    time.sleep(0.05)
+        raise RuntimeError(f"{self.party} did not start")
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown code runs."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+
+    def client(self, **kwargs: Any) -> httpx.Client:
+        return httpx.Client(
+            base_url=self.local_url,
+            headers={"authorization": f"Bearer {self.home.api_token()}"},
+            timeout=kwargs.pop("timeout", 15.0),
+            **kwargs,
+        )
+
+    def node(self) -> Node:
+        """Direct access to the node's storage (as the CLI has)."""
+        return Node(self.home)
+
+
+class Cluster:
+    """Two nodes linked through the real invitation / acceptance path."""
+
+    def __init__(self, base: Path, database_url: Callable[[Path], str | None]) -> None:
+        self.base = base
+        homes = {}
+        for party in ("washington", "beijing"):
+            homes[party] = init_node(
+                base / party,
+                party,
+                database_url=database_url(base / party),
+                peer_port=free_port(),
+                local_port=free_port(),
+            )
+        self.washington = NodeHandle(homes["washington"], base / "washington.log")
+        self.beijing = NodeHandle(homes["beijing"], base / "beijing.log")
+        a, b = Node(homes["washington"]), Node(homes["beijing"])
+        try:
+            _, invitation = a.create_invitation(LINK, "Defence ministries' crisis link")
+            _, acceptance = b.accept_invitation(invitation)
+            a.complete_link(acceptance)
+        finally:
+            a.close()
+            b.close()
+
+    def __enter__(self) -> Cluster:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.washington.stop()
+        self.beijing.stop()
+
+    def start(self) -> None:
+        self.washington.start()
+        self.beijing.start()
+
+    @property
+    def nodes(self) -> tuple[NodeHandle, NodeHandle]:
+        return self.washington, self.beijing
+
+
+def send(client: httpx.Client, text: str, **extra: Any) -> dict[str, Any]:
+    response = client.post(f"/api/v1/links/{LINK}/messages", json={"text": text, **extra})
+    assert response.status_code == 201, response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 20, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def inbound_texts(handle: NodeHandle) -> list[str]:
+    node = handle.node()
+    try:
+        return [m.body["text"] for m in node.messages(LINK, direction="in", limit=100_000)]
+    finally:
+        node.close()
+
+
+class EventStream:
+    """Reads a node's SSE stream in a background thread."""
+
+    def __init__(self, handle: NodeHandle) -> None:
+        self.events: list[dict[str, Any]] = []
+        self._client = handle.client(timeout=httpx.Timeout(10.0, read=None))
+        self._stop = threading.Event()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        assert self._ready.wait(10), "event stream did not connect"
+
+    def _run(self) -> None:
+        try:
+            self._read()
+        except httpx.HTTPError:
+            if not self._stop.is_set():
+                raise
+
+    def _read(self) -> None:
+        with self._client.stream("GET", "/api/v1/events") as response:
+            self._ready.set()
+            data = None
+            for line in response.iter_lines():
+                if self._stop.is_set():
+                    return
+                if line.startswith("data: "):
+                    data = json.loads(line[6:])
+                elif line == "" and data is not None:
+                    self.events.append(data)
+                    data = None
+
+    def of_type(self, type_: str) -> list[dict[str, Any]]:
+        return [e for e in self.events if e["type"] == type_]
+
+    def close(self) -> None:
+        self._stop.set()
+        self._client.close()
+
+
+def iter_ids(events: list[dict[str, Any]]) -> Iterator[str]:
+    for event in events:
+        yield event["id"]
