@@ -1,0 +1,1 @@
+"""Published protocol test vectors: ``generate.py`` writes ``protocol-v1.json``."""
