@@ -121,7 +121,7 @@ def make_bundle(
 def read_bundle(text: str | bytes) -> Bundle:
     try:
         document = json.loads(text)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise ProtocolError(Code.MALFORMED, f"bundle is not JSON: {exc}") from None
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise ProtocolError(Code.MALFORMED, "not a Hotline record bundle")
@@ -145,7 +145,7 @@ def read_bundle(text: str | bytes) -> Bundle:
             entries=entries,
             signature=_b64(document["signature"]),
         )
-    except (KeyError, TypeError, IndexError, ValueError) as exc:
+    except (KeyError, TypeError, IndexError, ValueError, OverflowError) as exc:
         raise ProtocolError(Code.MALFORMED, f"bundle field missing or invalid: {exc}") from None
 
 
@@ -160,6 +160,9 @@ def verify_bundle(bundle: Bundle) -> tuple[RecordSummary, Fault | None]:
         verify_signature(acceptor.signing_key, *bundle.acceptance)
         if invitation.id != bundle.link_id:
             raise ProtocolError(Code.WRONG_LINK, "the invitation is for another link")
+        if (bundle.link_name, bundle.purpose) != (invitation.link_name, invitation.purpose):
+            # Not covered by the exporter's signature: they must be the invitation's.
+            raise ProtocolError(Code.WRONG_LINK, "link name or purpose differs from the invitation")
         if acceptance.invitation_hash != invitation.hash:
             raise ProtocolError(Code.BAD_REFERENCE, "the acceptance is for another invitation")
         parties = {inviter.party: inviter, acceptor.party: acceptor}

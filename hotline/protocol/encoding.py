@@ -23,6 +23,9 @@ def encode(value: Any) -> bytes:
 def _check_types(value: Any, depth: int = 0) -> None:
     if depth > MAX_DEPTH:
         raise ProtocolError(Code.MALFORMED, "nesting too deep")
+    if isinstance(value, int) and not isinstance(value, bool) and not -(2**64) <= value < 2**64:
+        # cbor2 decodes bignums (tags 2 and 3) itself, without calling the tag hook.
+        raise ProtocolError(Code.MALFORMED, "integers must fit in 64 bits (no bignum tags)")
     if value is None or isinstance(value, bool | int | str | bytes):
         return
     if isinstance(value, list):

@@ -203,6 +203,9 @@ def seal(
     payload = Payload(body, salt).to_bytes()
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise ProtocolError(Code.TOO_LARGE, f"payload of {len(payload)} bytes is over the limit")
+    # Refuse here what every receiver would refuse (floats, bignums, a 65-character link,
+    # seq 0, ...): an entry the peer cannot take would block the rest of the chain.
+    Payload.from_bytes(payload)
     header = Header(
         id=_ulid(envelope_id),
         link=link,
@@ -216,7 +219,7 @@ def seal(
         prev=prev,
         digest=hashlib.sha256(payload).digest(),
     )
-    header.check_shape()
+    header = Header.from_map(header.to_map())
     header_bytes = encode(header.to_map())
     ciphertext = crypto_aead_xchacha20poly1305_ietf_encrypt(
         payload, header_bytes, nonce, content_key

@@ -44,7 +44,9 @@ class PartyCard:
         }
 
     @classmethod
-    def from_map(cls, value: dict[str, Any]) -> PartyCard:
+    def from_map(cls, value: Any) -> PartyCard:
+        if not isinstance(value, dict):
+            raise ProtocolError(Code.MALFORMED, "party card must be a map")
         party = value.get("party")
         if not isinstance(party, str) or not NAME_PATTERN.match(party):
             raise ProtocolError(Code.MALFORMED, "party name is missing or invalid")
