@@ -112,11 +112,10 @@ class Deliverer:
                     await self.node.committed.wait(seen, POLL_SECONDS)
 
     async def _push(self, client: httpx.AsyncClient, link: Link) -> bool:
-        batch = await to_thread.run_sync(lambda: self.node.pending(link.id, limit=MAX_BATCH))
-        if not batch:
+        batch = await to_thread.run_sync(lambda: self.node.push_batch(link.id, limit=MAX_BATCH))
+        if batch is None:
             return False
-        fresh = await to_thread.run_sync(self.node.find_link, link.id)
-        body = encode_push(Push(have=fresh.peer_seq, envelopes=[env for _, env in batch]))
+        body = encode_push(Push(have=batch.peer_seq, envelopes=batch.envelopes))
         sent_ms = now_ms()
         response = await self._post(client, link, f"/peer/v1/links/{link.id}/push", body)
         reply = decode_reply(response)
@@ -127,15 +126,16 @@ class Deliverer:
         if refused:
             raise _refusal(refused[0])
         stamp = now_ms()
-        delivered = [seq for seq, _ in batch if seq <= reply.have]
-        if delivered:
-            self.metrics.deliveries.labels(link.name).inc(len(delivered))
-            for latency in await to_thread.run_sync(
-                self.node.commit_times, link.id, delivered[0], delivered[-1]
-            ):
-                self.metrics.delivery_latency.labels(link.name).observe(
-                    max(0, stamp - latency) / 1000
-                )
+        latencies = [
+            stamp - committed
+            for seq, committed in zip(batch.seqs, batch.committed_ms, strict=True)
+            if seq <= reply.have
+        ]
+        if latencies:
+            self.metrics.deliveries.labels(link.name).inc(len(latencies))
+            histogram = self.metrics.delivery_latency.labels(link.name)
+            for latency in latencies:
+                histogram.observe(max(0, latency) / 1000)
         if reply.missing or result.missing:
             self._pull_requested.add(link.id)
         return True

@@ -21,10 +21,13 @@ from ..storage.models import Event
 def record_event(
     session: Session, type_: str, data: dict[str, Any], *, link_id: str | None, now_ms: int
 ) -> None:
-    if session.get_bind().dialect.name == "postgresql":
+    transaction = session.get_transaction()
+    is_postgres = session.get_bind().dialect.name == "postgresql"
+    if is_postgres and session.info.get("event_lock") is not transaction:
         # Commit events in id order across concurrent transactions, so a reader
         # that has seen id N never later finds a smaller id appear.
         session.execute(text("SELECT pg_advisory_xact_lock(7220001)"))
+        session.info["event_lock"] = transaction  # once per transaction
     session.add(Event(link_id=link_id, type=type_, data=data, created_ms=now_ms))
 
 

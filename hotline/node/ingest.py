@@ -3,8 +3,9 @@
 An envelope is applied only when it is the next entry of the peer's chain. One
 that arrives ahead of a gap is verified and held; the gap is reported so the
 sender resends and the receiver can pull. Every refusal names a code and writes
-nothing. Each applied entry that warrants it is answered with a signed
-``receipt.delivered`` in our own chain.
+nothing. A batch that applied entries
+warranting it is answered with one signed, cumulative ``receipt.delivered`` in
+our own chain, naming the last of them.
 """
 
 from __future__ import annotations
@@ -49,6 +50,8 @@ class IngestResult:
     missing: tuple[int, int] | None = None  # peer seqs we still need (inclusive)
     have: int = 0  # how much of the peer's chain we now hold
     applied: int = 0
+    # The last receipted entry applied in this batch (and its seq): what our receipt names.
+    receipt_for: tuple[Reference, int] | None = None
 
 
 def ingest(
@@ -67,6 +70,8 @@ def ingest(
         result.outcomes.append(outcome)
         if outcome.status == "refused":
             break
+    if result.receipt_for is not None:
+        _append_receipt(session, link, me, result, now_ms)
     result.have = link.peer_seq
     lowest_held = session.scalar(
         select(Held.seq).where(Held.link_id == link.id).order_by(Held.seq).limit(1)
@@ -118,8 +123,12 @@ def _place_and_apply(
         _log_refusal(session, link, header.id, exc, now_ms)
         return Outcome(header.id, "refused", exc.code.value, exc.detail)
     if placement is Placement.DUPLICATE:
-        receipt = _receipt_for(session, link, header.id)
-        if receipt is not None:
+        receipt = _latest_receipt(session, link)
+        if (
+            receipt is not None
+            and header.kind in RECEIPTED_KINDS
+            and receipt not in result.receipts
+        ):
             result.receipts.append(receipt)
         return Outcome(header.id, "duplicate")
     if placement is Placement.AHEAD:
@@ -162,17 +171,27 @@ def _apply(
     apply_peer_entry(session, entry, envelope.header.kind, payload.body, now_ms=now_ms)
     result.applied += 1
     if envelope.header.kind in RECEIPTED_KINDS:
-        _, receipt = append_own(
-            session,
-            link,
-            me,
-            Kind.RECEIPT_DELIVERED,
-            {"stage": "delivered", "received_ms": now_ms},
-            now_ms=now_ms,
-            ref=Reference(entry.id, entry.hash),
-            deliver_after_ms=RECEIPT_PUSH_DELAY_MS,
-        )
-        result.receipts.append(receipt.to_bytes())
+        result.receipt_for = (Reference(entry.id, entry.hash), entry.seq)
+
+
+def _append_receipt(
+    session: Session, link: Link, me: PrivateIdentity, result: IngestResult, now_ms: int
+) -> None:
+    """One cumulative receipt for the batch: it names the last entry applied, whose
+    hash commits to the peer's whole chain up to it."""
+    assert result.receipt_for is not None
+    reference, seq = result.receipt_for
+    _, receipt = append_own(
+        session,
+        link,
+        me,
+        Kind.RECEIPT_DELIVERED,
+        {"stage": "delivered", "received_ms": now_ms, "through_seq": seq},
+        now_ms=now_ms,
+        ref=reference,
+        deliver_after_ms=RECEIPT_PUSH_DELAY_MS,
+    )
+    result.receipts.append(receipt.to_bytes())
 
 
 def _drain_held(
@@ -209,14 +228,17 @@ def _check_reference(session: Session, link: Link, envelope: Envelope) -> None:
         raise ProtocolError(Code.BAD_REFERENCE, f"ref {header.ref} is not an entry of this record")
 
 
-def _receipt_for(session: Session, link: Link, entry_id: str) -> bytes | None:
+def _latest_receipt(session: Session, link: Link) -> bytes | None:
+    """Our latest delivery receipt: being cumulative, it covers any duplicate."""
     return session.scalar(
-        select(Entry.envelope).where(
+        select(Entry.envelope)
+        .where(
             Entry.link_id == link.id,
-            Entry.ref == entry_id,
             Entry.kind == Kind.RECEIPT_DELIVERED.value,
             Entry.sender != link.peer_party,
         )
+        .order_by(Entry.position.desc())
+        .limit(1)
     )
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ..protocol.kinds import Kind
@@ -59,8 +59,10 @@ def apply_peer_entry(
         if entry.ref is not None:
             _set_rung(session, entry, entry.ref, "answered", by=entry.id, now_ms=now_ms)
         return
+    if kind is Kind.RECEIPT_DELIVERED and entry.ref is not None:
+        _mark_delivered(session, entry, at_ms=entry.time_ms, now_ms=now_ms)
+        return
     rung = {
-        Kind.RECEIPT_DELIVERED: "delivered",
         Kind.RECEIPT_DISPLAYED: "displayed",
         Kind.RECEIPT_ACKNOWLEDGED: "acknowledged",
     }.get(kind)
@@ -95,6 +97,41 @@ def _set_rung(
             "message.ladder",
             {"id": message_id, "rung": rung, "at_ms": at, "by": by, "entry": entry.id},
             link_id=entry.link_id,
+            now_ms=now_ms,
+        )
+
+
+def _mark_delivered(session: Session, receipt: Entry, *, at_ms: int, now_ms: int) -> None:
+    """A delivery receipt is cumulative: the entry it names (checked against its hash
+    on ingest) and, through that entry's chain, every earlier one of ours."""
+    through = session.scalar(
+        select(Entry.seq).where(Entry.link_id == receipt.link_id, Entry.id == receipt.ref)
+    )
+    if through is None:
+        return
+    rows = session.execute(
+        update(Message)
+        .where(
+            Message.link_id == receipt.link_id,
+            Message.direction == "out",
+            Message.seq <= through,
+            Message.delivered_ms.is_(None),
+        )
+        .values(delivered_ms=at_ms)
+        .returning(Message.id)
+    ).all()
+    for (message_id,) in rows:
+        record_event(
+            session,
+            "message.ladder",
+            {
+                "id": message_id,
+                "rung": "delivered",
+                "at_ms": at_ms,
+                "by": None,
+                "entry": receipt.id,
+            },
+            link_id=receipt.link_id,
             now_ms=now_ms,
         )
 

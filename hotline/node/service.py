@@ -4,8 +4,9 @@ peer API and the deliverer call. Synchronous; async callers run it in a thread."
 from __future__ import annotations
 
 import random
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,6 +52,10 @@ class Node:
         self.identity: PrivateIdentity = home.load_identity()
         self.engine = make_engine(database_url or self.config.database_url)
         self.sessions = make_sessionmaker(self.engine)
+        self.readers = make_sessionmaker(self.engine, read_only=True)
+        self._write_lock: AbstractContextManager[object] = (
+            threading.Lock() if self.engine.dialect.name == "sqlite" else nullcontext()
+        )
         self.committed = Signal()
 
     @property
@@ -62,13 +67,16 @@ class Node:
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        with self.sessions.begin() as session:
+        # SQLite has one writer at a time, and a writer that finds the lock taken
+        # sleeps in SQLite's busy handler (1, 2, 5, 10 ms...). Queueing this process's
+        # writers on a lock of our own instead hands the database over at once.
+        with self._write_lock, self.sessions.begin() as session:
             yield session
         self.committed.notify()
 
     @contextmanager
     def reading(self) -> Iterator[Session]:
-        with self.sessions() as session:
+        with self.readers() as session:
             yield session
 
     # Links -----------------------------------------------------------------
@@ -130,36 +138,28 @@ class Node:
         ref: str | None = None,
     ) -> Message:
         """Commit a message to the record and the outbox; returns once it is durable."""
-        _check_body(kind, body)
-        link_id = self.find_link(link_name_or_id).id
+        result = self.send_many([Outgoing(link_name_or_id, body, kind, ref)])[0]
+        if isinstance(result, NodeError):
+            raise result
+        return result
+
+    def send_many(self, items: list[Outgoing]) -> list[Message | NodeError]:
+        """Group commit: several messages, one transaction. Each item gets its message
+        or the error that refused it; refused items write nothing."""
+        results: list[Message | NodeError] = []
         with self.transaction() as session:
-            link = lock_link(session, link_id)
-            reference = None
-            if ref is not None:
-                target = find_entry(session, link.id, ref)
-                if target is None:
-                    raise NodeError(f"no entry {ref} on link {link.name}")
-                reference = Reference(target.id, target.hash)
+            links = _lock_links(session, {item.link for item in items})
             stamp = now_ms()
-            entry, _ = append_own(
-                session, link, self.identity, kind, body, now_ms=stamp, ref=reference
-            )
-            message = message_row(entry, body, direction="out", now_ms=stamp)
-            session.add(message)
-            record_event(
-                session,
-                "message.queued",
-                {"id": entry.id, "seq": entry.seq, "kind": kind.value, "body": body, "ref": ref},
-                link_id=link.id,
-                now_ms=stamp,
-            )
-            if ref is not None:
-                session.execute(
-                    update(Message)
-                    .where(Message.id == ref, Message.direction == "in")
-                    .values(answered_ms=stamp, answered_by=entry.id)
-                )
-            return message
+            for item in items:
+                try:
+                    _check_body(item.kind, item.body)
+                    link = links.get(item.link)
+                    if link is None:
+                        raise NodeError(f"no link named {item.link!r}; see 'hotline link list'")
+                    results.append(_append_message(session, self.identity, link, item, stamp))
+                except NodeError as exc:
+                    results.append(exc)
+        return results
 
     # Delivery (called by the deliverer and the peer API) ------------------
 
@@ -182,6 +182,28 @@ class Node:
                 if first_due is not None and first_due > now_ms():
                     return []
             return [(int(seq), bytes(env)) for seq, env in rows]
+
+    def push_batch(self, link_id: str, *, limit: int) -> PushBatch | None:
+        """What the deliverer pushes next, in one read: the due head of the outbox
+        (with commit times, for the latency metric) and how much of the peer's chain
+        we hold. None when nothing is due."""
+        with self.reading() as session:
+            peer_seq = session.scalar(select(Link.peer_seq).where(Link.id == link_id))
+            rows = session.execute(
+                select(Outbox.seq, Entry.envelope, Entry.stored_ms, Outbox.next_attempt_ms)
+                .join(Entry, (Entry.link_id == Outbox.link_id) & (Entry.id == Outbox.entry_id))
+                .where(Outbox.link_id == link_id)
+                .order_by(Outbox.seq)
+                .limit(limit)
+            ).all()
+        if peer_seq is None or not rows or min(r[3] for r in rows) > now_ms():
+            return None
+        return PushBatch(
+            peer_seq=int(peer_seq),
+            seqs=[int(r[0]) for r in rows],
+            envelopes=[bytes(r[1]) for r in rows],
+            committed_ms=[int(r[2]) for r in rows],
+        )
 
     def next_due_ms(self) -> int | None:
         with self.reading() as session:
@@ -237,17 +259,6 @@ class Node:
     def acquire_lease(self, name: str, holder: str) -> bool:
         with self.transaction() as session:
             return leases.acquire(session, name, holder, now_ms())
-
-    def commit_times(self, link_id: str, first_seq: int, last_seq: int) -> list[int]:
-        with self.reading() as session:
-            rows = session.scalars(
-                select(Entry.stored_ms).where(
-                    Entry.link_id == link_id,
-                    Entry.sender == self.party,
-                    Entry.seq.between(first_seq, last_seq),
-                )
-            )
-            return [int(r) for r in rows]
 
     def own_entries_after(self, link_id: str, after_seq: int, limit: int) -> list[bytes]:
         """Our chain after ``after_seq``: what the peer asks for when it sees a gap."""
@@ -357,6 +368,74 @@ class Node:
         )
 
 
+@dataclass(frozen=True)
+class PushBatch:
+    peer_seq: int
+    seqs: list[int]
+    envelopes: list[bytes]
+    committed_ms: list[int]
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A message to send: link name or id, body, kind, and the entry it answers."""
+
+    link: str
+    body: dict[str, Any]
+    kind: Kind = Kind.MESSAGE
+    ref: str | None = None
+
+
+def _lock_links(session: Session, names_or_ids: set[str]) -> dict[str, Link]:
+    """Lock the named links in id order (no deadlock between concurrent batches)."""
+    rows = session.execute(
+        select(Link.id, Link.name).where(
+            or_(Link.name.in_(names_or_ids), Link.id.in_(names_or_ids))
+        )
+    ).all()
+    locked = {link_id: lock_link(session, link_id) for link_id, _ in sorted(rows)}
+    found: dict[str, Link] = {}
+    for link_id, name in rows:
+        for key in (link_id, name):
+            if key in names_or_ids:
+                found[key] = locked[link_id]
+    return found
+
+
+def _append_message(
+    session: Session, me: PrivateIdentity, link: Link, item: Outgoing, stamp: int
+) -> Message:
+    reference = None
+    if item.ref is not None:
+        target = find_entry(session, link.id, item.ref)
+        if target is None:
+            raise NodeError(f"no entry {item.ref} on link {link.name}")
+        reference = Reference(target.id, target.hash)
+    entry, _ = append_own(session, link, me, item.kind, item.body, now_ms=stamp, ref=reference)
+    message = message_row(entry, item.body, direction="out", now_ms=stamp)
+    session.add(message)
+    record_event(
+        session,
+        "message.queued",
+        {
+            "id": entry.id,
+            "seq": entry.seq,
+            "kind": item.kind.value,
+            "body": item.body,
+            "ref": item.ref,
+        },
+        link_id=link.id,
+        now_ms=stamp,
+    )
+    if item.ref is not None:
+        session.execute(
+            update(Message)
+            .where(Message.id == item.ref, Message.direction == "in")
+            .values(answered_ms=stamp, answered_by=entry.id)
+        )
+    return message
+
+
 def _check_body(kind: Kind, body: dict[str, Any]) -> None:
     if kind not in MESSAGE_KINDS:
         raise NodeError(f"{kind.value} is not a message kind")
@@ -368,4 +447,4 @@ def _check_body(kind: Kind, body: dict[str, Any]) -> None:
             raise NodeError(f"text is {len(text)} characters; the limit is {MAX_TEXT_CHARS}")
 
 
-__all__ = ["LinkNotFound", "LinkStatus", "Node"]
+__all__ = ["LinkNotFound", "LinkStatus", "Node", "Outgoing"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from functools import cached_property
 
 from nacl.exceptions import BadSignatureError
 from nacl.public import PrivateKey, PublicKey
@@ -60,9 +61,13 @@ class PrivateIdentity:
         )
 
     def sign(self, message: bytes) -> bytes:
-        return SigningKey(self.signing_seed).sign(message).signature
+        return self._signing_key.sign(message).signature
 
-    @property
+    @cached_property
+    def _signing_key(self) -> SigningKey:  # derived once: deriving costs a scalar multiplication
+        return SigningKey(self.signing_seed)
+
+    @cached_property
     def box_secret(self) -> PrivateKey:
         return PrivateKey(self.encryption_secret)
 

@@ -16,9 +16,10 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response, Streami
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
 
+from ..node.group_commit import GroupCommit
 from ..node.home import NodeError
 from ..node.metrics import NodeMetrics
-from ..node.service import MAX_TEXT_CHARS, Node
+from ..node.service import MAX_TEXT_CHARS, Node, Outgoing
 from ..protocol.errors import ProtocolError
 from .views import link_view, message_view, status_view
 
@@ -35,6 +36,7 @@ class SendRequest(BaseModel):
 
 def create_local_app(node: Node, metrics: NodeMetrics) -> FastAPI:
     app = FastAPI(title=f"Hotline local API ({node.party})", version="1")
+    sends = GroupCommit(node)
 
     def authorise(authorization: Annotated[str | None, Header()] = None) -> None:
         scheme, _, token = (authorization or "").partition(" ")
@@ -75,7 +77,7 @@ def create_local_app(node: Node, metrics: NodeMetrics) -> FastAPI:
         body: dict[str, Any] = {"text": request.text, "lang": request.lang}
         if request.subject:
             body["subject"] = request.subject
-        message = await to_thread.run_sync(lambda: node.send(link, body, ref=request.ref))
+        message = await sends.send(Outgoing(link, body, ref=request.ref))
         return message_view(message)
 
     @app.get("/api/v1/links/{link}/messages", dependencies=auth)
