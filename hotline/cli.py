@@ -3,18 +3,27 @@
 from __future__ import annotations
 
 import asyncio
+import getpass
 import json
 import logging
+import secrets
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
+from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from .node.home import NodeError, NodeHome, init_node
+from .accounts import AccountError, AccountService, Role, UserInfo
+from .accounts.passwords import check_policy
+from .accounts.profile import check_username
+from .node.home import NodeError, NodeHome, check_new_node, init_node
 from .protocol.bundle import compare_bundles, read_bundle, verify_bundle
 from .protocol.errors import ProtocolError
 
@@ -25,6 +34,10 @@ app = typer.Typer(
 )
 link_app = typer.Typer(help="Set up links with other parties, out of band.", no_args_is_help=True)
 app.add_typer(link_app, name="link")
+user_app = typer.Typer(
+    help="Operator console accounts: add, list, disable, passwords, TOTP.", no_args_is_help=True
+)
+app.add_typer(user_app, name="user")
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
 
@@ -72,8 +85,32 @@ def init(
         list[str] | None,
         typer.Option(help="URL peers use to reach this node (repeatable); default from host/port."),
     ] = None,
+    admin: Annotated[
+        str, typer.Option(help="Username of the console's first administrator.")
+    ] = "admin",
+    admin_password_stdin: Annotated[
+        bool,
+        typer.Option(
+            help="Read the administrator's password from the first line of standard input."
+        ),
+    ] = False,
 ) -> None:
-    """Create a node: keys, TLS certificate, API token and database."""
+    """Create a node: keys, TLS certificate, API token, database, first administrator.
+
+    The administrator's password comes from standard input (--admin-password-stdin), or a
+    prompt on a terminal; otherwise a strong one is generated and shown once."""
+    try:
+        check_new_node(home, party)
+        admin = check_username(admin)
+    except NodeError as exc:
+        fail(str(exc))
+    except AccountError as exc:
+        fail(f"administrator account: {exc.message}")
+    generated = not admin_password_stdin and not sys.stdin.isatty()
+    if generated:
+        password = secrets.token_urlsafe(18)
+    else:
+        password = _new_password(admin, from_stdin=admin_password_stdin, who="administrator")
     try:
         node_home = init_node(
             home,
@@ -84,6 +121,8 @@ def init(
             local_host=local_host,
             local_port=local_port,
             endpoints=endpoint,
+            admin_username=admin,
+            admin_password=password,
         )
     except NodeError as exc:
         fail(str(exc))
@@ -93,6 +132,14 @@ def init(
         f"Fingerprint (read it aloud when setting up a link):\n  [bold]{identity.fingerprint}[/]"
     )
     out.print(f"Local API token: {node_home.token_path} (mode 0600)")
+    out.print(f"Console administrator: [bold]{escape(admin)}[/]")
+    if generated:
+        out.print(
+            "Generated password, shown this once and not stored anywhere in clear "
+            "(only its hash is kept). Note it now, or set another with "
+            f"'hotline user password {escape(admin)}':"
+        )
+        out.print(f"  {password}", markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -403,6 +450,221 @@ def demo(
     from .demo import run_demo
 
     raise typer.Exit(run_demo(directory, keep_running=keep_running))
+
+
+# Console accounts ------------------------------------------------------------
+
+RoleOption = Annotated[
+    str, typer.Option(help=f"One of: {', '.join(r.value for r in Role)}.", show_default=False)
+]
+PasswordStdinOption = Annotated[
+    bool, typer.Option(help="Read the password from the first line of standard input.")
+]
+
+
+@contextmanager
+def open_accounts(home: Path) -> Iterator[AccountService]:
+    """The node's accounts, on its database brought to the newest schema; an
+    AccountError inside ends the command with its message and code."""
+    from .storage.database import make_engine, make_sessionmaker, upgrade
+
+    try:
+        config = NodeHome(home).load_config()
+    except NodeError as exc:
+        fail(str(exc))
+    engine = make_engine(config.database_url)
+    try:
+        upgrade(engine)
+        yield AccountService(make_sessionmaker(engine), party=config.party)
+    except AccountError as exc:
+        fail(f"{exc.message} ({exc.code.value})")
+    finally:
+        engine.dispose()
+
+
+def _actor() -> str:
+    """Who ran the command, for the audit log: 'cli:<operating-system user>'."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli:unknown"
+
+
+def _new_password(username: str, *, from_stdin: bool, who: str = "user") -> str:
+    """A password that meets the policy: the first line of standard input, or typed twice
+    (hidden; up to three tries). Never echoed, never logged: standard input that is a
+    terminal is read as a hidden prompt too."""
+    if from_stdin and not sys.stdin.isatty():
+        line = sys.stdin.readline()
+        if not line:
+            fail("no password on standard input")
+        password = line.rstrip("\r\n")
+        try:
+            check_policy(password, username)
+        except AccountError as exc:
+            fail(f"{exc.message} ({exc.code.value})")
+        return password
+    for _ in range(3):
+        password = str(
+            typer.prompt(
+                f"New password for {who} {username}", hide_input=True, confirmation_prompt=True
+            )
+        )
+        try:
+            check_policy(password, username)
+            return password
+        except AccountError as exc:
+            err.print(f"{exc.message}; try again")
+    fail("no acceptable password given")
+
+
+def _user_row(user: UserInfo) -> dict[str, object]:
+    return {
+        "username": user.username,
+        "display_name": user.display_name,
+        "role": user.role.value,
+        "language": user.language,
+        "timezone": user.timezone,
+        "disabled": user.disabled,
+        "totp": user.totp_enabled,
+        "locked": user.locked,
+        "locked_until_ms": user.locked_until_ms,
+        "failed_logins": user.failed_logins,
+        "created_ms": user.created_ms,
+        "password_changed_ms": user.password_changed_ms,
+    }
+
+
+@user_app.command("add")
+def user_add(
+    username: Annotated[str, typer.Argument(help="Login name, e.g. 'li.wei'.")],
+    role: RoleOption,
+    display_name: Annotated[
+        str | None, typer.Option(help="Name shown in the console (default: the username).")
+    ] = None,
+    language: Annotated[str, typer.Option(help="Console language: en or zh-Hans.")] = "en",
+    timezone: Annotated[
+        str, typer.Option(help="IANA time zone for times shown, e.g. Europe/London.")
+    ] = "UTC",
+    password_stdin: PasswordStdinOption = False,
+    home: HomeOption = DEFAULT_HOME,
+) -> None:
+    """Add a console user (asks for the password twice unless --password-stdin)."""
+    with open_accounts(home) as accounts:
+        # Check everything else before asking for a password.
+        name = accounts.check_new_user(
+            username, role=role, display_name=display_name, language=language, timezone=timezone
+        )
+        password = _new_password(name, from_stdin=password_stdin)
+        user = accounts.add_user(
+            name,
+            password,
+            role=role,
+            display_name=display_name,
+            language=language,
+            timezone=timezone,
+            actor=_actor(),
+        )
+    out.print(f"Added user [bold]{escape(user.username)}[/] ({user.role.value})")
+
+
+@user_app.command("list")
+def user_list(
+    home: HomeOption = DEFAULT_HOME, as_json: bool = typer.Option(False, "--json")
+) -> None:
+    """List the console's users."""
+    with open_accounts(home) as accounts:
+        users = accounts.list_users()
+    if as_json:
+        out.print_json(json.dumps([_user_row(u) for u in users], ensure_ascii=False))
+        return
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    for column in ("username", "name", "role", "lang", "tz", "disabled", "totp", "locked"):
+        table.add_column(column, overflow="fold", min_width=4)
+    for u in users:
+        table.add_row(
+            escape(u.username),
+            escape(u.display_name),
+            u.role.value,
+            u.language,
+            u.timezone,
+            "yes" if u.disabled else "no",
+            "yes" if u.totp_enabled else "no",
+            f"until {_clock_time(u.locked_until_ms)}" if u.locked else "no",
+        )
+    out.print(table)
+
+
+def _clock_time(ms: int | None) -> str:
+    return "—" if ms is None else datetime.fromtimestamp(ms / 1000, UTC).strftime("%H:%M:%SZ")
+
+
+@user_app.command("disable")
+def user_disable(
+    username: Annotated[str, typer.Argument(help="The user to disable.")],
+    home: HomeOption = DEFAULT_HOME,
+) -> None:
+    """Refuse the user's logins and end their sessions (the record keeps their name)."""
+    with open_accounts(home) as accounts:
+        user = accounts.disable_user(username, actor=_actor())
+    out.print(f"Disabled [bold]{escape(user.username)}[/]; their sessions have ended.")
+
+
+@user_app.command("enable")
+def user_enable(
+    username: Annotated[str, typer.Argument(help="The user to enable or unlock.")],
+    home: HomeOption = DEFAULT_HOME,
+) -> None:
+    """Allow the user's logins again, and lift a lockout after failed logins."""
+    with open_accounts(home) as accounts:
+        user = accounts.enable_user(username, actor=_actor())
+    out.print(f"Enabled [bold]{escape(user.username)}[/].")
+
+
+@user_app.command("password")
+def user_password(
+    username: Annotated[str, typer.Argument(help="The user whose password to set.")],
+    password_stdin: PasswordStdinOption = False,
+    home: HomeOption = DEFAULT_HOME,
+) -> None:
+    """Set a user's password; ends their sessions and lifts any lockout."""
+    with open_accounts(home) as accounts:
+        name = accounts.get_user(username).username
+        password = _new_password(name, from_stdin=password_stdin)
+        accounts.set_password(name, password, actor=_actor())
+    out.print(f"Password set for [bold]{escape(name)}[/]; their sessions have ended.")
+
+
+@user_app.command("totp")
+def user_totp(
+    username: Annotated[str, typer.Argument(help="The user.")],
+    enable: Annotated[
+        bool | None,
+        typer.Option(
+            "--enable/--disable",
+            help="Require a code from an authenticator app at login, or stop requiring it.",
+            show_default=False,
+        ),
+    ] = None,
+    home: HomeOption = DEFAULT_HOME,
+) -> None:
+    """Turn two-factor login (TOTP) on (shows the new secret once) or off."""
+    if enable is None:
+        fail("say --enable or --disable", 2)
+    with open_accounts(home) as accounts:
+        if not enable:
+            user = accounts.disable_totp(username, actor=_actor())
+            out.print(f"TOTP disabled for [bold]{escape(user.username)}[/].")
+            return
+        name = accounts.get_user(username).username
+        enrolment = accounts.enable_totp(name, actor=_actor())
+    out.print(
+        f"TOTP enabled for [bold]{escape(name)}[/]. Enter this into the user's "
+        "authenticator app now; it is shown only once. Provisioning URI (for a QR code):"
+    )
+    out.print(f"  {enrolment.uri}", markup=False, highlight=False, soft_wrap=True)
+    out.print("Secret (to type in by hand):")
+    out.print(f"  {enrolment.secret}", markup=False, highlight=False, soft_wrap=True)
 
 
 def _read(path: Path) -> str:

@@ -21,11 +21,16 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from ..accounts.errors import AccountError
+from ..accounts.passwords import check_policy
+from ..accounts.profile import check_username
+from ..accounts.roles import Role
+from ..accounts.service import AccountService
 from ..files import write_private_file
 from ..protocol.encoding import decode, encode
 from ..protocol.envelope import NAME_PATTERN
 from ..protocol.keys import PrivateIdentity
-from ..storage.database import make_engine, sqlite_url, upgrade
+from ..storage.database import make_engine, make_sessionmaker, sqlite_url, upgrade
 from ..transport.tls import certificate_der, make_certificate
 
 CONFIG_FILE = "node.json"
@@ -109,16 +114,19 @@ def init_node(
     local_host: str = "127.0.0.1",
     local_port: int = 7080,
     endpoints: list[str] | None = None,
+    admin_username: str | None = None,
+    admin_password: str | None = None,
 ) -> NodeHome:
-    """Create a node: keys, certificate, token, configuration and database schema."""
-    if not NAME_PATTERN.match(party):
-        raise NodeError(
-            f"party name {party!r} is invalid: use lower-case letters, digits and '-' "
-            "(for example 'washington')"
-        )
+    """Create a node: keys, certificate, token, configuration and database schema.
+
+    With ``admin_username`` and ``admin_password``, also the console's first
+    administrator (checked before anything is written)."""
+    check_new_node(path, party)
+    if (admin_username is None) != (admin_password is None):
+        raise ValueError("give both admin_username and admin_password, or neither")
+    if admin_username is not None and admin_password is not None:
+        admin_username = check_admin(admin_username, admin_password)
     home = NodeHome(path)
-    if home.exists():
-        raise NodeError(f"{path} already holds a node; choose another directory")
     path.mkdir(parents=True, exist_ok=True)
     os.chmod(path, 0o700)
     (path / "tls").mkdir(exist_ok=True)
@@ -150,9 +158,35 @@ def init_node(
     engine = make_engine(config.database_url)
     try:
         upgrade(engine)
+        if admin_username is not None and admin_password is not None:
+            AccountService(make_sessionmaker(engine), party=party).add_user(
+                admin_username, admin_password, role=Role.ADMINISTRATOR, actor="system:init"
+            )
     finally:
         engine.dispose()
     return home
+
+
+def check_new_node(path: Path, party: str) -> None:
+    """Raise NodeError unless a node for ``party`` can be created in ``path``."""
+    if not NAME_PATTERN.match(party):
+        raise NodeError(
+            f"party name {party!r} is invalid: use lower-case letters, digits and '-' "
+            "(for example 'washington')"
+        )
+    if NodeHome(path).exists():
+        raise NodeError(f"{path} already holds a node; choose another directory")
+
+
+def check_admin(username: str, password: str) -> str:
+    """The first administrator's normalised username; NodeError if it or the password
+    would be refused."""
+    try:
+        name = check_username(username)
+        check_policy(password, name)
+    except AccountError as exc:
+        raise NodeError(f"administrator account: {exc.message}") from None
+    return name
 
 
 def _host_of(endpoint: str) -> str:

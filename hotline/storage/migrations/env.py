@@ -2,6 +2,7 @@
 
 from alembic import context
 
+import hotline.storage.account_models  # noqa: F401 (its tables join Base.metadata)
 from hotline.storage.models import Base
 
 connection = context.config.attributes.get("connection")

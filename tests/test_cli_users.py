@@ -1,0 +1,307 @@
+"""``hotline init`` and ``hotline user ...`` on real node homes (SQLite and PostgreSQL),
+with production argon2 parameters; logins are checked through the service itself."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pyotp
+import pytest
+from sqlalchemy import text
+from typer.testing import CliRunner
+
+from hotline.accounts import AccountService, ErrorCode, Role, passwords
+from hotline.cli import app
+from hotline.demo import free_port
+from hotline.node.home import NodeHome
+from hotline.storage.database import make_engine, make_sessionmaker
+from tests.conftest import DatabaseFactory
+
+ADMIN_PASSWORD = "first administrator passphrase"
+PASSWORD = "correct horse battery staple"
+runner = CliRunner()
+
+
+def hl(*args: str, input: str | None = None) -> tuple[int, str]:
+    result = runner.invoke(app, list(args), input=input)
+    return result.exit_code, " ".join(result.output.split())  # rich wraps long lines
+
+
+def init_args(home: Path, database_url: str | None) -> list[str]:
+    args = ["init", "washington", "--home", str(home)]
+    args += ["--peer-port", str(free_port()), "--local-port", str(free_port())]
+    if database_url:
+        args += ["--database-url", database_url]
+    return args
+
+
+@pytest.fixture
+def fast_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hash with small argon2id parameters in this process (the CLI runs in-process)."""
+    fast = dataclasses.replace(passwords.PRODUCTION, time_cost=1, memory_cost=8, parallelism=1)
+    monkeypatch.setattr(passwords, "DEFAULT", fast)
+
+
+@pytest.fixture
+def home(tmp_path: Path, database: DatabaseFactory, fast_argon2: None) -> Path:
+    home = tmp_path / "w"
+    code, output = hl(
+        *init_args(home, database.url_for(tmp_path)),
+        "--admin",
+        "chief",
+        "--admin-password-stdin",
+        input=ADMIN_PASSWORD + "\n",
+    )
+    assert code == 0, output
+    assert "Console administrator: chief" in output
+    assert ADMIN_PASSWORD not in output and "Generated password" not in output
+    return home
+
+
+@contextmanager
+def accounts_of(home: Path) -> Iterator[AccountService]:
+    engine = make_engine(NodeHome(home).load_config().database_url)
+    try:
+        yield AccountService(make_sessionmaker(engine))
+    finally:
+        engine.dispose()
+
+
+def users(home: Path) -> dict[str, dict[str, object]]:
+    code, output = hl("user", "list", "--json", "--home", str(home))
+    assert code == 0, output
+    return {u["username"]: u for u in json.loads(output)}
+
+
+def test_init_creates_the_first_administrator(home: Path) -> None:
+    listed = users(home)
+    assert list(listed) == ["chief"]
+    assert listed["chief"]["role"] == "administrator" and listed["chief"]["disabled"] is False
+    with accounts_of(home) as accounts:
+        [entry] = accounts.audit_entries()
+        assert accounts.authenticate("chief", ADMIN_PASSWORD).ok
+    assert (entry.action, entry.username, entry.target) == ("user.add", "system:init", "chief")
+
+
+def test_add_list_disable_enable_password_and_totp(home: Path) -> None:
+    h = ("--home", str(home))
+    code, output = hl(
+        "user",
+        "add",
+        "li.wei",
+        "--role",
+        "duty_officer",
+        "--display-name",
+        "李伟",
+        "--language",
+        "zh-Hans",
+        "--timezone",
+        "Asia/Shanghai",
+        "--password-stdin",
+        *h,
+        input=PASSWORD + "\n",
+    )
+    assert code == 0, output
+    assert "Added user li.wei (duty_officer)" in output and PASSWORD not in output
+    # Without --password-stdin: asked twice, hidden.
+    code, output = hl("user", "add", "Obs", "--role", "observer", *h, input=f"{PASSWORD}\n" * 2)
+    assert code == 0, output
+    assert "Added user obs (observer)" in output and PASSWORD not in output
+
+    listed = users(home)
+    assert list(listed) == ["chief", "li.wei", "obs"]
+    assert listed["li.wei"] | {"created_ms": 0, "password_changed_ms": 0} == {
+        "username": "li.wei",
+        "display_name": "李伟",
+        "role": "duty_officer",
+        "language": "zh-Hans",
+        "timezone": "Asia/Shanghai",
+        "disabled": False,
+        "totp": False,
+        "locked": False,
+        "locked_until_ms": None,
+        "failed_logins": 0,
+        "created_ms": 0,
+        "password_changed_ms": 0,
+    }
+    code, output = hl("user", "list", *h)
+    assert code == 0
+    assert "li.wei 李伟 duty_officer zh-Hans Asia/Shanghai no no no" in output
+    with accounts_of(home) as accounts:
+        assert accounts.authenticate("li.wei", PASSWORD).ok
+        assert accounts.authenticate("obs", PASSWORD).ok
+        token = accounts.create_session(accounts.get_user("li.wei").id).token
+
+    code, output = hl("user", "disable", "li.wei", *h)
+    assert code == 0 and "Disabled li.wei" in output
+    assert users(home)["li.wei"]["disabled"] is True
+    with accounts_of(home) as accounts:
+        assert accounts.authenticate("li.wei", PASSWORD).refusal == ErrorCode.DISABLED
+        assert accounts.lookup_session(token) is None
+    code, output = hl("user", "enable", "li.wei", *h)
+    assert code == 0 and "Enabled li.wei" in output
+    assert users(home)["li.wei"]["disabled"] is False
+
+    new_password = "a brand new passphrase"
+    code, output = hl("user", "password", "li.wei", "--password-stdin", *h, input=new_password)
+    assert code == 0 and "Password set for li.wei" in output and new_password not in output
+    with accounts_of(home) as accounts:
+        assert accounts.authenticate("li.wei", PASSWORD).refusal == ErrorCode.BAD_CREDENTIALS
+        assert accounts.authenticate("li.wei", new_password).ok
+
+    code, output = hl("user", "totp", "li.wei", "--enable", *h)
+    assert code == 0, output
+    uri = next(word for word in output.split() if word.startswith("otpauth://"))
+    assert uri.startswith("otpauth://totp/Hotline%20washington:li.wei?")
+    secret = output.split("Secret (to type in by hand): ")[1].split()[0]
+    assert f"secret={secret}" in uri
+    assert users(home)["li.wei"]["totp"] is True
+    with accounts_of(home) as accounts:
+        assert accounts.authenticate("li.wei", new_password).refusal == ErrorCode.TOTP_REQUIRED
+        assert accounts.authenticate("li.wei", new_password, pyotp.TOTP(secret).now()).ok
+    code, output = hl("user", "totp", "li.wei", "--disable", *h)
+    assert code == 0 and "TOTP disabled for li.wei" in output
+    assert users(home)["li.wei"]["totp"] is False
+
+    # Each change is in the audit log, attributed to the command line.
+    with accounts_of(home) as accounts:
+        changes = [
+            (e.action, e.target)
+            for e in reversed(accounts.audit_entries())
+            if e.username is not None and e.username.startswith("cli:")
+        ]
+    assert changes == [
+        ("user.add", "li.wei"),
+        ("user.add", "obs"),
+        ("user.disable", "li.wei"),
+        ("user.enable", "li.wei"),
+        ("user.password", "li.wei"),
+        ("user.totp.enable", "li.wei"),
+        ("user.totp.disable", "li.wei"),
+    ]
+
+
+def test_refusals_exit_non_zero_with_the_reason(home: Path) -> None:
+    h = ("--home", str(home))
+    add = ("user", "add", "li.wei", "--role", "duty_officer", "--password-stdin", *h)
+    assert hl(*add, input=PASSWORD + "\n")[0] == 0
+
+    code, output = hl(*add, input=PASSWORD + "\n")
+    assert code == 1 and "already taken (username_taken)" in output
+    code, output = hl("user", "add", "bob", "--role", "boss", "--password-stdin", *h, input="x\n")
+    assert code == 1 and "unknown role 'boss'" in output and "(unknown_role)" in output
+    code, output = hl(
+        "user", "add", "bob", "--role", "observer", "--password-stdin", *h, input="short\n"
+    )
+    assert code == 1 and "too short" in output and "(weak_password)" in output
+    code, output = hl("user", "add", "bob", "--role", "observer", "--password-stdin", *h, input="")
+    assert code == 1 and "no password on standard input" in output
+    code, output = hl(
+        "user", "add", "bob", "--role", "observer", "--timezone", "Mars/Base", *h, input=""
+    )
+    assert code == 1 and "(invalid_timezone)" in output
+    code, output = hl("user", "add", "bob", "--role", "observer", "--language", "fr", *h, input="")
+    assert code == 1 and "(invalid_language)" in output
+    # Typed twice but too short, three times: refused without adding.
+    code, output = hl("user", "add", "bob", "--role", "observer", *h, input="short\nshort\n" * 3)
+    assert (
+        code == 1
+        and "no acceptable password" in output
+        and "short" not in output.replace("too short", "")
+    )
+    code, output = hl("user", "password", "li.wei", "--password-stdin", *h, input="li.wei\n")
+    assert code == 1 and "(weak_password)" in output
+    for command in (
+        ("user", "disable", "ghost"),
+        ("user", "enable", "ghost"),
+        ("user", "password", "ghost", "--password-stdin"),
+        ("user", "totp", "ghost", "--enable"),
+    ):
+        code, output = hl(*command, *h, input=PASSWORD + "\n")
+        assert code == 1 and "no user named 'ghost'" in output, command
+        assert "(unknown_user)" in output, command
+    code, output = hl("user", "totp", "li.wei", *h)
+    assert code == 2 and "--enable or --disable" in output
+    code, output = hl("user", "disable", "chief", *h)
+    assert code == 1 and "(last_administrator)" in output
+    assert users(home)["chief"]["disabled"] is False
+    assert list(users(home)) == ["chief", "li.wei"]
+    code, output = hl("user", "list", "--home", str(home.parent / "nowhere"))
+    assert code == 1 and "run 'hotline init' first" in output
+
+
+def test_a_lockout_shows_in_the_list_and_enable_lifts_it(home: Path) -> None:
+    h = ("--home", str(home))
+    with accounts_of(home) as accounts:
+        for _ in range(5):
+            accounts.authenticate("chief", "not the password")
+    listed = users(home)["chief"]
+    assert listed["locked"] is True and listed["failed_logins"] == 5
+    code, output = hl("user", "list", *h)
+    assert code == 0 and "chief chief administrator en UTC no no until" in output
+    assert hl("user", "enable", "chief", *h)[0] == 0
+    assert users(home)["chief"]["locked"] is False
+    with accounts_of(home) as accounts:
+        assert accounts.authenticate("chief", ADMIN_PASSWORD).ok
+
+
+def test_init_without_a_terminal_generates_a_password_and_shows_it_once(tmp_path: Path) -> None:
+    """With the production argon2id parameters (64 MiB, 3 passes, 4 lanes)."""
+    home = tmp_path / "w"
+    result = runner.invoke(app, init_args(home, None))
+    assert result.exit_code == 0, result.output
+    assert "not stored anywhere in clear" in result.output
+    password = result.output.strip().splitlines()[-1].strip()
+    assert len(password) >= 24
+    assert result.output.count(password) == 1
+    with accounts_of(home) as accounts:
+        assert accounts.authenticate("admin", password).ok
+        assert accounts.get_user("admin").role is Role.ADMINISTRATOR
+    engine = make_engine(NodeHome(home).load_config().database_url)
+    try:
+        with engine.connect() as connection:
+            stored = connection.execute(text("SELECT password_hash FROM users")).scalar_one()
+    finally:
+        engine.dispose()
+    assert stored.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
+    # Nothing in the node's directory holds it in clear (the database included).
+    for path in home.rglob("*"):
+        if path.is_file():
+            assert password.encode() not in path.read_bytes(), path
+
+
+def test_init_refuses_a_bad_administrator_before_creating_anything(
+    tmp_path: Path, fast_argon2: None
+) -> None:
+    home = tmp_path / "w"
+    code, output = hl(*init_args(home, None), "--admin-password-stdin", input="short\n")
+    assert code == 1 and "too short" in output
+    assert not home.exists()
+    code, output = hl(
+        *init_args(home, None), "--admin", "Bad Name", "--admin-password-stdin", input=PASSWORD
+    )
+    assert code == 1 and "administrator account: username 'Bad Name' is invalid" in output
+    assert not home.exists()
+    code, output = hl(*init_args(home, None), "--admin-password-stdin", input="")
+    assert code == 1 and "no password on standard input" in output
+    assert not home.exists()
+
+
+def test_user_commands_have_help() -> None:
+    for command in (
+        ["user"],
+        ["user", "add"],
+        ["user", "list"],
+        ["user", "disable"],
+        ["user", "enable"],
+        ["user", "password"],
+        ["user", "totp"],
+    ):
+        code, output = hl(*command, "--help")
+        assert code == 0 and "Usage" in output, command
+    code, output = hl("init", "--help")
+    assert "--admin-password-stdin" in output
