@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Any
 
 import pytest
@@ -461,3 +462,29 @@ def test_negative_vector(vector: dict[str, Any]) -> None:
         else:
             pytest.fail(f"unknown operation {operation!r}")
     assert raised.value.code is code, raised.value
+
+
+# --- The specification quotes the vectors correctly ----------------------------------------
+
+SPEC = generate.VECTORS_PATH.parents[2] / "docs" / "protocol.md"
+
+
+def test_every_hex_value_quoted_in_the_specification_is_in_the_vectors() -> None:
+    spec = SPEC.read_text(encoding="utf-8")
+    committed = generate.VECTORS_PATH.read_text(encoding="utf-8")
+    quoted = re.findall(r"\b[0-9a-f]{16,}\b", spec)
+    assert len(quoted) > 60
+    missing = [h for h in quoted if h not in committed]
+    assert missing == []
+    for party in ("washington", "beijing", "geneva"):
+        assert PARTIES[party]["fingerprint"] in spec
+    assert VECTORS["invitation"]["armoured"] in spec
+    for vector in NEGATIVE:
+        assert f"`{vector['name']}`" in spec
+
+
+def test_the_specification_lists_every_error_code() -> None:
+    spec = SPEC.read_text(encoding="utf-8")
+    table = spec.split("## 12. Error codes", 1)[1].split("## 13.", 1)[0]
+    listed = re.findall(r"^\| `([a-z_]+)` \|", table, flags=re.MULTILINE)
+    assert sorted(listed) == sorted(c.value for c in Code)

@@ -209,7 +209,8 @@ RECEIPT_1 = SealInputs(
     time_ms=MESSAGE_1_MS + 450,
     seq=1,
     kind=Kind.RECEIPT_DELIVERED,
-    body={"received_ms": MESSAGE_1_MS + 450, "stage": "delivered"},
+    # The node's cumulative delivery receipt: it names the last entry of the batch applied.
+    body={"received_ms": MESSAGE_1_MS + 450, "stage": "delivered", "through_seq": 1},
     salt=fill(0x21, 16),
     content_key=fill(0x22, 32),
     nonce=fill(0x23, 24),
