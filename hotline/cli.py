@@ -161,6 +161,7 @@ def serve(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per push is noise
     try:
         server = NodeServer(NodeHome(home), peer_port=peer_port, local_port=local_port)
     except NodeError as exc:

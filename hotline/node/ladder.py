@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from ..protocol.kinds import Kind
 from ..storage.models import Entry, Message
+from .calls import CALL_KINDS, apply_peer_call_entry
 from .events import record_event
 
 MESSAGE_KINDS = frozenset({Kind.MESSAGE, Kind.AGREED_TEXT})
@@ -58,6 +59,9 @@ def apply_peer_entry(
         )
         if entry.ref is not None:
             _set_rung(session, entry, entry.ref, "answered", by=entry.id, now_ms=now_ms)
+        return
+    if kind in CALL_KINDS:
+        apply_peer_call_entry(session, entry, kind, body, now_ms=now_ms)
         return
     if kind is Kind.RECEIPT_DELIVERED and entry.ref is not None:
         _mark_delivered(session, entry, at_ms=entry.time_ms, now_ms=now_ms)

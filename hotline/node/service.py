@@ -156,7 +156,7 @@ class Node:
                     link = links.get(item.link)
                     if link is None:
                         raise NodeError(f"no link named {item.link!r}; see 'hotline link list'")
-                    results.append(_append_message(session, self.identity, link, item, stamp))
+                    results.append(append_message(session, self.identity, link, item, stamp))
                 except NodeError as exc:
                     results.append(exc)
         return results
@@ -402,7 +402,7 @@ def _lock_links(session: Session, names_or_ids: set[str]) -> dict[str, Link]:
     return found
 
 
-def _append_message(
+def append_message(
     session: Session, me: PrivateIdentity, link: Link, item: Outgoing, stamp: int
 ) -> Message:
     reference = None

@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -71,6 +72,9 @@ class Link(Base):
     record_length: Mapped[int] = mapped_column(default=0)
     last_sent_ms: Mapped[int | None]
     last_received_ms: Mapped[int | None]
+    # Settings for people's receipts and replies (policy work will make them signed by both).
+    share_displayed: Mapped[bool] = mapped_column(default=True, server_default=true())
+    replies_need_approval: Mapped[bool] = mapped_column(default=True, server_default=true())
 
 
 class Entry(Base):
@@ -119,6 +123,7 @@ class Message(Base):
     acknowledged_by: Mapped[str | None] = mapped_column(String(128))
     answered_ms: Mapped[int | None]
     answered_by: Mapped[str | None] = mapped_column(String(26))
+    __table_args__ = (Index("ix_messages_link_created", "link_id", "created_ms", "seq"),)
 
 
 class Outbox(Base):

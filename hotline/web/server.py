@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import uvicorn
 
 from ..node.deliverer import Deliverer
+from ..node.desk import Desk
 from ..node.home import NodeHome
 from ..node.metrics import NodeMetrics
 from ..node.service import Node
@@ -94,9 +95,15 @@ class NodeServer:
                 self._trusted.add(link.peer_tls_certificate)
                 log.info("now accepting %s on link %s", link.peer_party, link.name)
 
-    async def _watch_links(self) -> None:
+    async def _housekeeping(self) -> None:
+        """Every second: pin new links' certificates; calls that rang out become missed."""
+        desk = Desk(self.node)
         while True:
-            await asyncio.to_thread(self.trust_new_links)
+            try:
+                await asyncio.to_thread(self.trust_new_links)
+                await asyncio.to_thread(desk.expire_calls)
+            except Exception:  # a failed round is retried; the loop must outlive it
+                log.exception("housekeeping round failed")
             await asyncio.sleep(1.0)
 
     def stop(self) -> None:
@@ -109,7 +116,7 @@ class NodeServer:
         if handle_signals:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, self.stop)
-        watcher = asyncio.create_task(self._watch_links())
+        watcher = asyncio.create_task(self._housekeeping())
         deliverer = asyncio.create_task(self.deliverer.run())
         peer = asyncio.create_task(
             self.peer_server.serve(sockets=[self.peer_socket] if self.peer_socket else None)

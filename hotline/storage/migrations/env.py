@@ -2,7 +2,9 @@
 
 from alembic import context
 
-import hotline.storage.account_models  # noqa: F401 (its tables join Base.metadata)
+# Imported so that their tables join Base.metadata.
+import hotline.storage.account_models
+import hotline.storage.people_models  # noqa: F401
 from hotline.storage.models import Base
 
 connection = context.config.attributes.get("connection")
