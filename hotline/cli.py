@@ -440,17 +440,22 @@ def verify(
 
 @app.command()
 def demo(
-    keep_running: Annotated[
-        bool, typer.Option(help="Keep both nodes running after the script (Ctrl-C to stop).")
+    once: Annotated[
+        bool,
+        typer.Option(
+            "--once",
+            help="Exit after the script instead of keeping the nodes and consoles up.",
+        ),
     ] = False,
     directory: Annotated[
         Path | None, typer.Option(help="Where to put the two nodes' data (default: a temp dir).")
     ] = None,
 ) -> None:
-    """Two nodes, washington and beijing, replay the opening hours of the 2023 balloon incident."""
+    """Two nodes, washington and beijing, replay the opening hours of the 2023 balloon
+    incident, then serve both consoles (with demo accounts) until interrupted."""
     from .demo import run_demo
 
-    raise typer.Exit(run_demo(directory, keep_running=keep_running))
+    raise typer.Exit(run_demo(directory, keep_running=not once))
 
 
 # Console accounts ------------------------------------------------------------

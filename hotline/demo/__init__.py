@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import secrets
 import signal
 import socket
 import subprocess
@@ -23,6 +24,8 @@ from typing import Any
 import httpx
 from rich.console import Console
 
+from ..accounts.roles import Role
+from ..accounts.service import AccountService
 from ..node.home import NodeHome, init_node
 from ..node.service import Node
 from ..protocol.bundle import compare_bundles, read_bundle, verify_bundle
@@ -131,7 +134,55 @@ def wait_for(
     raise TimeoutError(f"{message_id} did not reach '{rung}' within {timeout} s")
 
 
-def run_demo(directory: Path | None = None, *, keep_running: bool = False) -> int:
+@dataclass(frozen=True)
+class DemoAccount:
+    party: str
+    username: str
+    password: str
+    role: Role
+    language: str
+
+
+# Who sits at each console in the demo: (username, role, shown name).
+DEMO_PEOPLE = (
+    ("duty", Role.DUTY_OFFICER, "Duty officer"),
+    ("principal", Role.PRINCIPAL, "Principal"),
+    ("observer", Role.OBSERVER, "Observer"),
+)
+PARTY_LOCALE = {"washington": ("en", "America/New_York"), "beijing": ("zh-Hans", "Asia/Shanghai")}
+
+
+def add_demo_accounts(home: NodeHome) -> list[DemoAccount]:
+    """Console accounts for the demo, each with a fresh random password."""
+    from ..storage.database import make_engine, make_sessionmaker, upgrade
+
+    config = home.load_config()
+    language, zone = PARTY_LOCALE.get(config.party, ("en", "UTC"))
+    engine = make_engine(config.database_url)
+    try:
+        upgrade(engine)
+        accounts = AccountService(make_sessionmaker(engine), party=config.party)
+        made = []
+        for username, role, shown in DEMO_PEOPLE:
+            password = secrets.token_urlsafe(12)
+            accounts.add_user(
+                username,
+                password,
+                role=role,
+                display_name=f"{config.party.title()} {shown.lower()}",
+                language=language,
+                timezone=zone,
+                actor="demo",
+            )
+            made.append(DemoAccount(config.party, username, password, role, language))
+        return made
+    finally:
+        engine.dispose()
+
+
+def run_demo(directory: Path | None = None, *, keep_running: bool = True) -> int:
+    """Replay the script; then, unless ``keep_running`` is off, keep both nodes and
+    their consoles up until interrupted."""
     script = json.loads(files("hotline.demo").joinpath("balloon.json").read_text())
     base = Path(directory or tempfile.mkdtemp(prefix="hotline-demo-"))
     base.mkdir(parents=True, exist_ok=True)
@@ -139,6 +190,7 @@ def run_demo(directory: Path | None = None, *, keep_running: bool = False) -> in
     homes = {party: create_node(base, party) for party in PARTIES}
     link = script["link"]
     link_nodes(homes["washington"], homes["beijing"], link["name"], link["purpose"], base)
+    accounts = [a for p in PARTIES for a in add_demo_accounts(homes[p])] if keep_running else []
     nodes = {p: start_node(homes[p], base / f"{p}.log") for p in PARTIES}
     try:
         clients = {p: nodes[p].client() for p in PARTIES}
@@ -169,11 +221,7 @@ def run_demo(directory: Path | None = None, *, keep_running: bool = False) -> in
         ok = _export_and_verify(clients, link["name"], base)
         console.print(f"\nData, logs and exported records: {base}")
         if keep_running and ok:
-            console.print("Both nodes keep running; press Ctrl-C to stop.")
-            for p in PARTIES:
-                console.print(
-                    f"  {p}: local API {nodes[p].local_url} (token in {homes[p].token_path})"
-                )
+            _print_consoles(nodes, homes, accounts)
             with contextlib.suppress(KeyboardInterrupt):
                 signal.pause()
         return 0 if ok else 1
@@ -227,6 +275,27 @@ def _print_timeline(steps: list[Step]) -> None:
     )
 
 
+def _print_consoles(
+    nodes: dict[str, RunningNode], homes: dict[str, NodeHome], accounts: list[DemoAccount]
+) -> None:
+    console.print()
+    console.rule("Consoles")
+    for party in PARTIES:
+        console.print(f"[bold]{party}[/]: console {nodes[party].local_url}/")
+        console.print(f"  local API token in {homes[party].token_path}")
+        for account in (a for a in accounts if a.party == party):
+            console.print(
+                f"  {account.username:<10} {account.password:<18} "
+                f"{account.role.value.replace('_', ' ')} ({account.language})"
+            )
+    console.print(
+        "Log in as washington's duty officer and beijing's duty officer in two browser "
+        "windows: request a call, answer it, send and acknowledge messages.\n"
+        "These passwords are random for this run. Both nodes keep running; "
+        "press Ctrl-C to stop (or run 'hotline demo --once' to exit after the script)."
+    )
+
+
 def _export_and_verify(clients: dict[str, httpx.Client], link: str, base: Path) -> bool:
     paths = {}
     for party, client in clients.items():
@@ -257,4 +326,4 @@ def _export_and_verify(clients: dict[str, httpx.Client], link: str, base: Path) 
     return ok
 
 
-__all__ = ["run_demo"]
+__all__ = ["DemoAccount", "add_demo_accounts", "run_demo"]

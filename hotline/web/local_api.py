@@ -21,6 +21,7 @@ from ..node.home import NodeError
 from ..node.metrics import NodeMetrics
 from ..node.service import MAX_TEXT_CHARS, Node, Outgoing
 from ..protocol.errors import ProtocolError
+from .console.app import create_console
 from .views import link_view, message_view, status_view
 
 KEEPALIVE_SECONDS = 15.0
@@ -116,6 +117,7 @@ def create_local_app(node: Node, metrics: NodeMetrics) -> FastAPI:
             headers={"cache-control": "no-store", "x-accel-buffering": "no"},
         )
 
+    create_console(app, node)
     return app
 
 

@@ -1,0 +1,746 @@
+"""The duty officer's console: server-rendered pages (Jinja2), in the operator's
+language, kept live by a Server-Sent Events stream and small HTML fragments.
+
+Mounted on the node's local listener beside the local API. Every endpoint checks
+the session and the permission it needs on the server; every action is audited.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import AsyncIterator, Callable
+from importlib.resources import files
+from typing import Annotated, Any
+
+from anyio import to_thread
+from fastapi import FastAPI, Form, HTTPException, Request
+from fastapi.exception_handlers import (
+    http_exception_handler,
+    request_validation_exception_handler,
+)
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.staticfiles import StaticFiles
+from jinja2 import Environment, PackageLoader, select_autoescape
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ...accounts.roles import Permission
+from ...accounts.service import AccountService
+from ...agreed_texts import CATALOGUE, DECLINE_REASONS
+from ...node.clock import now_ms
+from ...node.desk import Desk, Person
+from ...node.home import NodeError
+from ...node.service import MAX_TEXT_CHARS, Node
+from ...storage.database import make_sessionmaker
+from . import pages
+from .auth import (
+    CSRF_FIELD,
+    LANGUAGE_COOKIE,
+    LOGIN_CSRF_COOKIE,
+    SESSION_COOKIE,
+    Gate,
+    LoginRequired,
+    Operator,
+    client_address,
+    new_login_csrf,
+    request_language,
+    secure_cookies,
+)
+from .i18n import LANGUAGES, N_, local_and_utc, translations
+
+MAX_FORM_TEXT = MAX_TEXT_CHARS
+RESPOND_BY_HOURS = (1, 4, 12, 24, 72)
+STREAM_POLL_SECONDS = 0.5
+KEEPALIVE_SECONDS = 15.0
+LANGUAGE_TAGS = {"en", "zh-Hans"}
+
+
+class Invalid(Exception):
+    """Input refused before anything is written; ``message`` is an English source
+    string, translated when shown."""
+
+    def __init__(self, message: str, **values: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.values = values
+
+
+def create_console(app: FastAPI, node: Node) -> None:
+    """Add the console's routes to the local app."""
+    accounts = AccountService(
+        node.sessions, readers=make_sessionmaker(node.engine, read_only=True), party=node.party
+    )
+    gate = Gate(accounts)
+    desk = Desk(node)
+    env = Environment(
+        loader=PackageLoader("hotline.web", "templates"),
+        autoescape=select_autoescape(["html"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.globals.update(
+        LANGUAGES=LANGUAGES,
+        DECLINE_REASONS=DECLINE_REASONS,
+        RESPOND_BY_HOURS=RESPOND_BY_HOURS,
+        CSRF_FIELD=CSRF_FIELD,
+        MAX_TEXT=MAX_FORM_TEXT,
+        Permission=Permission,
+        party=node.party,
+    )
+    static = files("hotline.web").joinpath("static")
+    app.mount("/static", StaticFiles(directory=str(static)), name="static")
+
+    def render(
+        request: Request,
+        template: str,
+        operator: Operator | None,
+        *,
+        status: int = 200,
+        language: str | None = None,
+        **context: Any,
+    ) -> HTMLResponse:
+        lang = language or (operator.user.language if operator else request_language(request))
+        zone = operator.user.timezone if operator else "UTC"
+        catalogue = translations(lang)
+
+        def gettext(message: str, **values: Any) -> str:
+            text = catalogue.gettext(message)
+            return text.format(**values) if values else text
+
+        def when(ms: int | None) -> str:
+            return local_and_utc(ms, lang, zone)
+
+        def agreed(text_id: str, parameters: dict[str, Any]) -> str:
+            text = CATALOGUE.get(text_id)
+            if text is None:
+                return gettext("(unknown agreed text {id})", id=text_id)
+            try:
+                return text.render(lang, parameters)
+            except KeyError:
+                return gettext("(agreed text {id} with missing parameters)", id=text_id)
+
+        html = env.get_template(template).render(
+            request=request,
+            operator=operator,
+            lang=lang,
+            _=gettext,
+            when=when,
+            agreed=agreed,
+            now_ms=now_ms(),
+            csrf=operator.session.csrf_token if operator else "",
+            **context,
+        )
+        return HTMLResponse(html, status_code=status)
+
+    def for_people(request: Request) -> bool:
+        return not request.url.path.startswith(
+            ("/api/", "/peer/")
+        ) and "text/html" in request.headers.get("accept", "")
+
+    def refusal_page(request: Request, status: int) -> Response:
+        message = _REFUSALS.get(status, N_("The request was refused."))
+        shown = translations(request_language(request)).gettext(message)
+        return render(request, "error.html", None, status=status, message=shown, back="/")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def refused(request: Request, exc: StarletteHTTPException) -> Response:
+        """People get a page in their language; scripts (the API, fetches) get JSON."""
+        if not for_people(request):
+            return await http_exception_handler(request, exc)
+        return refusal_page(request, exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_form(request: Request, exc: RequestValidationError) -> Response:
+        if not for_people(request):
+            return await request_validation_exception_handler(request, exc)
+        return refusal_page(request, 422)
+
+    @app.exception_handler(LoginRequired)
+    async def login_required(request: Request, exc: LoginRequired) -> Response:
+        if request.method == "GET" and "text/html" in request.headers.get("accept", ""):
+            return RedirectResponse("/login", status_code=303)
+        return Response("login required", status_code=401)
+
+    async def operator_for(
+        request: Request, permission: Permission | None, csrf: str | None = None
+    ) -> Operator:
+        return await gate.operator(request, permission, form_csrf=csrf)
+
+    async def act(
+        request: Request,
+        operator: Operator,
+        action: str,
+        target: str,
+        work: Callable[[], Any],
+        back: str,
+    ) -> Response:
+        """Run a desk action, audit it, and answer: a redirect for forms, JSON for fetch."""
+        try:
+            await to_thread.run_sync(work)
+        except (NodeError, Invalid) as exc:
+            message, values = (
+                (exc.message, exc.values) if isinstance(exc, Invalid) else _desk_refusal(exc)
+            )
+            reason = str(exc)
+            await to_thread.run_sync(
+                lambda: accounts.audit(
+                    operator.user.username,
+                    action,
+                    target,
+                    "refused",
+                    {"reason": reason},
+                    client_address(request),
+                )
+            )
+            catalogue = translations(operator.user.language)
+            shown = (
+                catalogue.gettext(message).format(**values)
+                if values
+                else catalogue.gettext(message)
+            )
+            if _wants_json(request):
+                return Response(
+                    json.dumps({"error": shown}), status_code=400, media_type="application/json"
+                )
+            return render(request, "error.html", operator, status=400, message=shown, back=back)
+        await to_thread.run_sync(
+            lambda: accounts.audit(
+                operator.user.username, action, target, "ok", None, client_address(request)
+            )
+        )
+        if _wants_json(request):
+            return Response('{"ok": true}', media_type="application/json")
+        return RedirectResponse(back, status_code=303)
+
+    def person(operator: Operator) -> Person:
+        user = operator.user
+        return Person(user.username, user.display_name, user.role.value)
+
+    # Login -------------------------------------------------------------------
+
+    @app.get("/login", response_class=HTMLResponse)
+    async def login_page(request: Request, lang: str | None = None) -> Response:
+        language = lang if lang in LANGUAGES else request_language(request)
+        token = new_login_csrf()
+        response = render(request, "login.html", None, language=language, login_csrf=token)
+        _set_cookie(request, response, LOGIN_CSRF_COOKIE, token, max_age=3600)
+        response.set_cookie(LANGUAGE_COOKIE, language, max_age=31_536_000, samesite="strict")
+        return response
+
+    @app.post("/login")
+    async def login(
+        request: Request,
+        username: Annotated[str, Form(max_length=128)] = "",
+        password: Annotated[str, Form(max_length=1024)] = "",
+        totp: Annotated[str, Form(max_length=16)] = "",
+        csrf: Annotated[str, Form(max_length=128)] = "",
+    ) -> Response:
+        language = request_language(request)
+        expected = request.cookies.get(LOGIN_CSRF_COOKIE)
+        if not expected or not csrf or not _same(expected, csrf):
+            await gate.refuse(request, None, "csrf", "login without its CSRF token")
+            return render(
+                request,
+                "login.html",
+                None,
+                status=403,
+                language=language,
+                login_csrf=expected or "",
+                error=N_("The form has expired. Please try again."),
+            )
+        address = client_address(request)
+        agent = request.headers.get("user-agent")
+        result = await to_thread.run_sync(
+            lambda: accounts.authenticate(username, password, totp or None, address, agent)
+        )
+        if result.user is None:
+            return render(
+                request,
+                "login.html",
+                None,
+                status=401,
+                language=language,
+                login_csrf=expected,
+                error=N_("Wrong name, password or code, or the account is locked."),
+                username=username[:64],
+            )
+        user = result.user
+        new = await to_thread.run_sync(
+            lambda: accounts.create_session(user.id, address=address, user_agent=agent)
+        )
+        response = RedirectResponse("/", status_code=303)
+        _set_cookie(request, response, SESSION_COOKIE, new.token, max_age=12 * 3600)
+        response.delete_cookie(LOGIN_CSRF_COOKIE)
+        return response
+
+    @app.post("/logout")
+    async def logout(request: Request, csrf: Annotated[str, Form()] = "") -> Response:
+        operator = await operator_for(request, None, csrf)
+        token = request.cookies.get(SESSION_COOKIE, "")
+        await to_thread.run_sync(
+            lambda: accounts.revoke_session(token, address=client_address(request))
+        )
+        response = RedirectResponse(f"/login?lang={operator.user.language}", status_code=303)
+        response.delete_cookie(SESSION_COOKIE)
+        return response
+
+    @app.post("/language")
+    async def set_language(
+        request: Request,
+        language: Annotated[str, Form()] = "",
+        back: Annotated[str, Form()] = "/",
+        csrf: Annotated[str, Form()] = "",
+    ) -> Response:
+        operator = await operator_for(request, None, csrf)
+        if language not in LANGUAGES:
+            raise HTTPException(400, "unknown language")
+        await to_thread.run_sync(
+            lambda: accounts.update_user(
+                operator.user.username,
+                language=language,
+                actor=operator.user.username,
+                address=client_address(request),
+            )
+        )
+        response = RedirectResponse(_local_path(back), status_code=303)
+        response.set_cookie(LANGUAGE_COOKIE, language, max_age=31_536_000, samesite="strict")
+        return response
+
+    # Pages -------------------------------------------------------------------
+
+    @app.get("/", response_class=HTMLResponse)
+    async def board(request: Request) -> Response:
+        operator = await operator_for(request, Permission.VIEW_LINKS)
+        rows = await to_thread.run_sync(lambda: pages.link_board(node, now_ms()))
+        calls = await to_thread.run_sync(lambda: pages.live_calls(node))
+        return render(request, "board.html", operator, rows=rows, live_calls=calls)
+
+    @app.get("/fragments/board", response_class=HTMLResponse)
+    async def board_fragment(request: Request) -> Response:
+        operator = await operator_for(request, Permission.VIEW_LINKS)
+        rows = await to_thread.run_sync(lambda: pages.link_board(node, now_ms()))
+        return render(request, "_board.html", operator, rows=rows)
+
+    @app.get("/fragments/calls", response_class=HTMLResponse)
+    async def calls_fragment(request: Request) -> Response:
+        operator = await operator_for(request, Permission.VIEW_LINKS)
+        calls = await to_thread.run_sync(lambda: pages.live_calls(node))
+        return render(request, "_callbar.html", operator, live_calls=calls)
+
+    @app.get("/links/{link_name}", response_class=HTMLResponse)
+    async def conversation(request: Request, link_name: str, before: str | None = None) -> Response:
+        operator = await operator_for(request, Permission.VIEW_MESSAGES)
+        page = await to_thread.run_sync(lambda: pages.conversation(node, link_name, before=before))
+        if page is None:
+            raise HTTPException(404, "no such link")
+        if operator.can(Permission.ACKNOWLEDGE):
+            shown = [
+                r.id
+                for r in page.rows
+                if r.message.direction == "in" and r.message.displayed_ms is None
+            ]
+            if shown:
+                await to_thread.run_sync(lambda: _mark_displayed(desk, shown, person(operator)))
+                page = await to_thread.run_sync(
+                    lambda: pages.conversation(node, link_name, before=before)
+                )
+                assert page is not None
+        calls = await to_thread.run_sync(lambda: pages.live_calls(node))
+        return render(
+            request, "conversation.html", operator, page=page, live_calls=calls, before=before
+        )
+
+    @app.get("/messages/{message_id}/fragment", response_class=HTMLResponse)
+    async def message_fragment(request: Request, message_id: str) -> Response:
+        operator = await operator_for(request, Permission.VIEW_MESSAGES)
+        found = await to_thread.run_sync(lambda: pages.message_row(node, message_id))
+        if found is None:
+            raise HTTPException(404, "no such message")
+        link, row = found
+        return render(request, "_message.html", operator, link=link, row=row)
+
+    @app.get("/links/{link_name}/drafts/fragment", response_class=HTMLResponse)
+    async def drafts_fragment(request: Request, link_name: str) -> Response:
+        operator = await operator_for(request, Permission.VIEW_MESSAGES)
+        page = await to_thread.run_sync(lambda: pages.conversation(node, link_name))
+        if page is None:
+            raise HTTPException(404, "no such link")
+        return render(request, "_drafts.html", operator, page=page)
+
+    @app.get("/links/{link_name}/calls", response_class=HTMLResponse)
+    async def call_history(request: Request, link_name: str) -> Response:
+        operator = await operator_for(request, Permission.VIEW_MESSAGES)
+        try:
+            link = await to_thread.run_sync(lambda: node.find_link(link_name))
+        except NodeError:
+            raise HTTPException(404, "no such link") from None
+        calls = await to_thread.run_sync(lambda: pages.call_rows(node, link.id))
+        live = await to_thread.run_sync(lambda: pages.live_calls(node))
+        counts = {state: sum(1 for c in calls if c["state"] == state) for state in _CALL_STATES}
+        return render(
+            request, "calls.html", operator, link=link, calls=calls, counts=counts, live_calls=live
+        )
+
+    @app.get("/calls/{call_id}", response_class=HTMLResponse)
+    async def call_page(request: Request, call_id: str) -> Response:
+        operator = await operator_for(request, Permission.VIEW_MESSAGES)
+        found = await to_thread.run_sync(lambda: pages.call_detail(node, call_id))
+        if found is None:
+            raise HTTPException(404, "no such call")
+        call, link, lines = found
+        live = await to_thread.run_sync(lambda: pages.live_calls(node))
+        return render(
+            request,
+            "call.html",
+            operator,
+            call=call,
+            link=link,
+            lines=lines,
+            present=pages.presence(lines),
+            participants=pages.participants(lines),
+            live_calls=live,
+        )
+
+    @app.get("/calls/{call_id}/fragment", response_class=HTMLResponse)
+    async def call_fragment(request: Request, call_id: str) -> Response:
+        operator = await operator_for(request, Permission.VIEW_MESSAGES)
+        found = await to_thread.run_sync(lambda: pages.call_detail(node, call_id))
+        if found is None:
+            raise HTTPException(404, "no such call")
+        call, link, lines = found
+        return render(
+            request,
+            "_session.html",
+            operator,
+            call=call,
+            link=link,
+            lines=lines,
+            present=pages.presence(lines),
+            participants=pages.participants(lines),
+        )
+
+    # Actions -----------------------------------------------------------------
+
+    @app.post("/links/{link_name}/messages")
+    async def send_message(
+        request: Request,
+        link_name: str,
+        text: Annotated[str, Form(max_length=MAX_FORM_TEXT * 2)] = "",
+        lang: Annotated[str, Form(max_length=16)] = "en",
+        ref: Annotated[str, Form(max_length=26)] = "",
+        intent: Annotated[str, Form(max_length=8)] = "send",
+        csrf: Annotated[str, Form()] = "",
+    ) -> Response:
+        """Compose: a new message goes at once; a reply goes to a principal first when
+        the link requires it and the author may not approve replies. ``intent=draft``
+        only saves it."""
+        operator = await operator_for(request, Permission.SAVE_DRAFT, csrf)
+        back = f"/links/{link_name}"
+
+        def work() -> None:
+            clean = _message_text(text)
+            if lang not in LANGUAGE_TAGS:
+                raise Invalid("Unknown language.")
+            if intent not in ("send", "draft"):
+                raise Invalid("Choose send or save as draft.")
+            link = node.find_link(link_name)
+            who = person(operator)
+            draft = desk.save_draft(link.id, who, clean, lang=lang, ref=ref or None)
+            if intent == "send" and operator.can(Permission.SEND_MESSAGE):
+                may_send = operator.can(Permission.APPROVE_REPLY) or not ref
+                desk.submit_draft(draft.id, who, may_send=may_send)
+
+        return await act(request, operator, "message.compose", link_name, work, back)
+
+    @app.post("/drafts/{draft_id}/submit")
+    async def submit_draft(
+        request: Request,
+        draft_id: int,
+        back: Annotated[str, Form()] = "/",
+        csrf: Annotated[str, Form()] = "",
+    ) -> Response:
+        operator = await operator_for(request, Permission.SEND_MESSAGE, csrf)
+        may = operator.can(Permission.APPROVE_REPLY)
+        return await act(
+            request,
+            operator,
+            "draft.submit",
+            str(draft_id),
+            lambda: desk.submit_draft(draft_id, person(operator), may_send=may),
+            _local_path(back),
+        )
+
+    @app.post("/drafts/{draft_id}/decide")
+    async def decide_draft(
+        request: Request,
+        draft_id: int,
+        decision: Annotated[str, Form()] = "",
+        note: Annotated[str, Form(max_length=1000)] = "",
+        back: Annotated[str, Form()] = "/",
+        csrf: Annotated[str, Form()] = "",
+    ) -> Response:
+        operator = await operator_for(request, Permission.APPROVE_REPLY, csrf)
+
+        def work() -> None:
+            if decision not in ("approve", "reject"):
+                raise Invalid("Choose approve or send back.")
+            desk.decide_draft(draft_id, person(operator), approve=decision == "approve", note=note)
+
+        return await act(
+            request, operator, f"draft.{decision}", str(draft_id), work, _local_path(back)
+        )
+
+    @app.post("/messages/{message_id}/displayed")
+    async def displayed(
+        request: Request, message_id: str, csrf: Annotated[str, Form()] = ""
+    ) -> Response:
+        operator = await operator_for(request, Permission.ACKNOWLEDGE, csrf)
+        changed = await to_thread.run_sync(lambda: desk.displayed(message_id, person(operator)))
+        return Response(json.dumps({"recorded": changed}), media_type="application/json")
+
+    @app.post("/messages/{message_id}/acknowledge")
+    async def acknowledge(
+        request: Request,
+        message_id: str,
+        hours: Annotated[int, Form(ge=1, le=168)] = 24,
+        back: Annotated[str, Form()] = "/",
+        csrf: Annotated[str, Form()] = "",
+    ) -> Response:
+        operator = await operator_for(request, Permission.ACKNOWLEDGE, csrf)
+
+        def work() -> None:
+            if hours not in RESPOND_BY_HOURS:
+                raise Invalid("Choose one of the offered response times.")
+            desk.acknowledge(
+                message_id, person(operator), respond_by_ms=now_ms() + hours * 3_600_000
+            )
+
+        return await act(
+            request, operator, "message.acknowledge", message_id, work, _local_path(back)
+        )
+
+    @app.post("/links/{link_name}/calls")
+    async def request_call(
+        request: Request,
+        link_name: str,
+        topic: Annotated[str, Form(max_length=200)] = "",
+        csrf: Annotated[str, Form()] = "",
+    ) -> Response:
+        operator = await operator_for(request, Permission.REQUEST_CALL, csrf)
+
+        def work() -> None:
+            link = node.find_link(link_name)
+            desk.request_call(link.id, person(operator), topic=topic.strip())
+
+        return await act(request, operator, "call.request", link_name, work, f"/links/{link_name}")
+
+    @app.post("/calls/{call_id}/answer")
+    async def answer_call(
+        request: Request,
+        call_id: str,
+        decision: Annotated[str, Form()] = "",
+        reason: Annotated[str, Form(max_length=64)] = "",
+        csrf: Annotated[str, Form()] = "",
+    ) -> Response:
+        operator = await operator_for(request, Permission.ANSWER_CALL, csrf)
+
+        def work() -> None:
+            if decision not in ("accept", "decline"):
+                raise Invalid("Choose accept or decline.")
+            if reason and reason not in DECLINE_REASONS:
+                raise Invalid("Choose a reason from the agreed list.")
+            desk.answer_call(
+                call_id, person(operator), accept=decision == "accept", reason=reason or None
+            )
+
+        back = f"/calls/{call_id}" if decision == "accept" else "/"
+        return await act(request, operator, f"call.{decision}", call_id, work, back)
+
+    @app.post("/calls/{call_id}/end")
+    async def end_call(
+        request: Request,
+        call_id: str,
+        outcome: Annotated[str, Form()] = "end",
+        csrf: Annotated[str, Form()] = "",
+    ) -> Response:
+        operator = await operator_for(request, None, csrf)
+        if not (operator.can(Permission.ANSWER_CALL) or operator.can(Permission.REQUEST_CALL)):
+            await gate.refuse(request, operator, "forbidden", "end call")
+            raise HTTPException(403, "forbidden")
+
+        def work() -> None:
+            if outcome not in ("end", "cancel"):
+                raise Invalid("Unknown call action.")
+            desk.end_call(call_id, person(operator), outcome=outcome)
+
+        return await act(request, operator, f"call.{outcome}", call_id, work, f"/calls/{call_id}")
+
+    @app.post("/calls/{call_id}/text")
+    async def session_text(
+        request: Request,
+        call_id: str,
+        text: Annotated[str, Form(max_length=8000)] = "",
+        kind: Annotated[str, Form(max_length=8)] = "text",
+        csrf: Annotated[str, Form()] = "",
+    ) -> Response:
+        operator = await operator_for(request, Permission.SESSION_TEXT, csrf)
+
+        def work() -> None:
+            if kind not in ("text", "join", "leave"):
+                raise Invalid("Unknown session line.")
+            if kind == "text" and not text.strip():
+                raise Invalid("Write something first.")
+            desk.session_text(call_id, person(operator), text.strip(), kind=kind)
+
+        return await act(request, operator, f"session.{kind}", call_id, work, f"/calls/{call_id}")
+
+    # Live updates ---------------------------------------------------------------
+
+    @app.get("/console/events")
+    async def console_events(request: Request) -> StreamingResponse:
+        operator = await operator_for(request, Permission.VIEW_LINKS)
+        start = await to_thread.run_sync(lambda: _last_event_id(node))
+        resume = request.headers.get("last-event-id", "")
+        if resume.isdigit():
+            start = int(resume)
+        return StreamingResponse(
+            _stream(node, request, start, operator),
+            media_type="text/event-stream",
+            headers={"cache-control": "no-store", "x-accel-buffering": "no"},
+        )
+
+
+# The node's refusals, in words the console can translate (the log keeps the original).
+_DESK_REFUSALS: tuple[tuple[str, str], ...] = (
+    (
+        r"this message has already been acknowledged",
+        N_("This message has already been acknowledged."),
+    ),
+    (r"the promised response time", N_("The promised response time must be in the future.")),
+    (r"a draft needs text", N_("Write a message first.")),
+    (r"only the author can", N_("Only the author can change or submit a draft.")),
+    (
+        r"a call on this link is already",
+        N_("A call on this link is already ringing or in progress."),
+    ),
+    (r"no incoming message", N_("No such incoming message.")),
+    (r"no draft", N_("No such draft.")),
+    (r"draft \d+ is", N_("That draft is no longer waiting for this step.")),
+    (r"no (such )?call", N_("No such call.")),
+    (r"the call is", N_("That call has already been answered, or has ended.")),
+    (r"session text must be", N_("The line is too long.")),
+    (r"unknown decline reason", N_("Choose a reason from the agreed list.")),
+    (r"no link|unknown link|link .* not found", N_("No such link.")),
+)
+
+
+def _desk_refusal(exc: NodeError) -> tuple[str, dict[str, Any]]:
+    text = str(exc)
+    for pattern, message in _DESK_REFUSALS:
+        if re.match(pattern, text):
+            return message, {}
+    return N_("Refused by the node: {reason}"), {"reason": text}
+
+
+_REFUSALS = {
+    400: N_("The request was not valid."),
+    403: N_("Refused: your role does not allow this, or the form had expired."),
+    404: N_("Not found."),
+    405: N_("That is not allowed here."),
+    422: N_("The form was not filled in correctly."),
+}
+
+_CALL_STATES = ("accepted", "ended", "declined", "missed", "cancelled", "ringing")
+
+
+def _mark_displayed(desk: Desk, message_ids: list[str], who: Person) -> None:
+    for message_id in message_ids:
+        try:
+            desk.displayed(message_id, who)
+        except NodeError:
+            continue
+
+
+def _message_text(text: str) -> str:
+    clean = text.replace("\r\n", "\n").strip()
+    if not clean:
+        raise Invalid("Write a message first.")
+    if len(clean) > MAX_FORM_TEXT:
+        raise Invalid(
+            "The message is too long ({length} characters; the limit is {limit}).",
+            length=len(clean),
+            limit=MAX_FORM_TEXT,
+        )
+    if any(ord(c) < 32 and c not in "\n\t" for c in clean):
+        raise Invalid("The message contains control characters.")
+    return clean
+
+
+def _wants_json(request: Request) -> bool:
+    return "application/json" in request.headers.get("accept", "")
+
+
+def _local_path(back: str) -> str:
+    """Only paths on this console: never an open redirect."""
+    return back if back.startswith("/") and not back.startswith("//") else "/"
+
+
+def _same(a: str, b: str) -> bool:
+    import hmac
+
+    return hmac.compare_digest(a.encode(), b.encode())
+
+
+def _set_cookie(
+    request: Request, response: Response, name: str, value: str, *, max_age: int
+) -> None:
+    response.set_cookie(
+        name,
+        value,
+        max_age=max_age,
+        httponly=True,
+        samesite="strict",
+        secure=secure_cookies(request),
+        path="/",
+    )
+
+
+def _last_event_id(node: Node) -> int:
+    from ...node.events import last_event_id
+
+    with node.reading() as session:
+        return last_event_id(session)
+
+
+async def _stream(
+    node: Node, request: Request, after: int, operator: Operator
+) -> AsyncIterator[str]:
+    """Events as small JSON notes; the page fetches the fragments they name."""
+    yield "retry: 1000\n\n"
+    idle = 0.0
+    while not await request.is_disconnected():
+        seen = node.committed.generation
+        rows = await to_thread.run_sync(node.events_after, after)
+        for row in rows:
+            after = row.id
+            note = {"type": row.type, "link": row.link_id, **_note(row.data)}
+            yield f"id: {row.id}\ndata: {json.dumps(note)}\n\n"
+        if rows:
+            idle = 0.0
+            continue
+        await node.committed.wait(seen, STREAM_POLL_SECONDS)
+        idle += STREAM_POLL_SECONDS
+        if idle >= KEEPALIVE_SECONDS:
+            idle = 0.0
+            yield ": keep-alive\n\n"
+
+
+def _note(data: dict[str, Any]) -> dict[str, Any]:
+    """Only identifiers go to the page: content comes with the fragment, rendered
+    and escaped by the server in the operator's language."""
+    keys = ("id", "call", "draft", "state", "rung", "message")
+    return {k: data[k] for k in keys if k in data and isinstance(data[k], (str, int))}
+
+
+__all__ = ["create_console"]

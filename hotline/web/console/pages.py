@@ -1,0 +1,302 @@
+"""What the console shows, read from the node in one place: the link board, a page
+of a conversation with each message's ladder, drafts, calls and a call's session.
+
+Pages and the live fragments that update them are rendered from these same rows,
+so the screen after a reload is the screen the live updates built.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from ...agreed_texts import CATALOGUE
+from ...node.calls import call_view
+from ...node.service import Node
+from ...protocol.envelope import Payload
+from ...protocol.kinds import Kind
+from ...storage.models import Entry, Link, Message, Outbox
+from ...storage.people_models import Call, Draft
+
+PAGE_SIZE = 50
+DELAYED_MS = 10_000
+
+
+@dataclass
+class LinkRow:
+    link: Link
+    health: str  # ok | delayed | no_contact
+    outbox_depth: int
+    last_traffic_ms: int | None
+    unanswered: int
+    ringing: int
+
+
+@dataclass
+class HumanReceipt:
+    """A displayed / acknowledged receipt with the agreed text it carried."""
+
+    at_ms: int
+    by: str | None
+    agreed_text: str | None = None
+    parameters: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class MessageRow:
+    message: Message
+    acknowledgement: HumanReceipt | None  # the holding reply, either direction
+    answer_id: str | None
+
+    @property
+    def id(self) -> str:
+        return self.message.id
+
+
+@dataclass
+class ConversationPage:
+    link: Link
+    rows: list[MessageRow]
+    older: str | None  # cursor for the previous page, if any
+    drafts: list[Draft]
+    calls: list[Call]
+
+
+def link_board(node: Node, now: int) -> list[LinkRow]:
+    with node.reading() as session:
+        links = list(session.scalars(select(Link).order_by(Link.name)))
+        depth = dict(
+            session.execute(select(Outbox.link_id, func.count()).group_by(Outbox.link_id))
+            .tuples()
+            .all()
+        )
+        oldest = dict(
+            session.execute(
+                select(Outbox.link_id, func.min(Entry.stored_ms))
+                .join(Entry, (Entry.link_id == Outbox.link_id) & (Entry.id == Outbox.entry_id))
+                .group_by(Outbox.link_id)
+            )
+            .tuples()
+            .all()
+        )
+        unanswered = dict(
+            session.execute(
+                select(Message.link_id, func.count())
+                .where(
+                    Message.direction == "in",
+                    Message.acknowledged_ms.is_(None),
+                    Message.answered_ms.is_(None),
+                )
+                .group_by(Message.link_id)
+            )
+            .tuples()
+            .all()
+        )
+        ringing = dict(
+            session.execute(
+                select(Call.link_id, func.count())
+                .where(Call.state == "ringing", Call.direction == "in")
+                .group_by(Call.link_id)
+            )
+            .tuples()
+            .all()
+        )
+    rows = []
+    for link in links:
+        queued_since = oldest.get(link.id)
+        if queued_since is None or now - queued_since < DELAYED_MS:
+            health = "ok"
+        elif now - queued_since < 6 * DELAYED_MS:
+            health = "delayed"
+        else:
+            health = "no_contact"
+        traffic = [t for t in (link.last_sent_ms, link.last_received_ms) if t is not None]
+        rows.append(
+            LinkRow(
+                link=link,
+                health=health,
+                outbox_depth=int(depth.get(link.id, 0)),
+                last_traffic_ms=max(traffic) if traffic else None,
+                unanswered=int(unanswered.get(link.id, 0)),
+                ringing=int(ringing.get(link.id, 0)),
+            )
+        )
+    return rows
+
+
+def find_link(session: Session, name: str) -> Link | None:
+    return session.scalar(select(Link).where(or_(Link.name == name, Link.id == name)))
+
+
+def conversation(
+    node: Node, link_name: str, *, before: str | None = None
+) -> ConversationPage | None:
+    """The newest ``PAGE_SIZE`` messages (or those before a cursor), oldest first."""
+    with node.reading() as session:
+        link = find_link(session, link_name)
+        if link is None:
+            return None
+        query = select(Message).where(Message.link_id == link.id)
+        cursor = _parse_cursor(before)
+        if cursor is not None:
+            created, seq = cursor
+            query = query.where(
+                or_(
+                    Message.created_ms < created,
+                    and_(Message.created_ms == created, Message.seq < seq),
+                )
+            )
+        newest_first = list(
+            session.scalars(
+                query.order_by(Message.created_ms.desc(), Message.seq.desc()).limit(PAGE_SIZE + 1)
+            )
+        )
+        older = None
+        if len(newest_first) > PAGE_SIZE:
+            newest_first = newest_first[:PAGE_SIZE]
+            last = newest_first[-1]
+            older = f"{last.created_ms}.{last.seq}"
+        messages = list(reversed(newest_first))
+        rows = _message_rows(session, link.id, messages)
+        drafts = list(
+            session.scalars(
+                select(Draft)
+                .where(Draft.link_id == link.id, Draft.state != "sent")
+                .order_by(Draft.updated_ms.desc())
+            )
+        )
+        calls = list(
+            session.scalars(
+                select(Call)
+                .where(Call.link_id == link.id)
+                .order_by(Call.requested_ms.desc())
+                .limit(5)
+            )
+        )
+    return ConversationPage(link, rows, older, drafts, calls)
+
+
+def message_row(node: Node, message_id: str) -> tuple[Link, MessageRow] | None:
+    with node.reading() as session:
+        message = session.get(Message, message_id)
+        if message is None:
+            return None
+        link = session.get(Link, message.link_id)
+        assert link is not None
+        return link, _message_rows(session, link.id, [message])[0]
+
+
+def _message_rows(session: Session, link_id: str, messages: list[Message]) -> list[MessageRow]:
+    acknowledged = [m.id for m in messages if m.acknowledged_ms is not None]
+    receipts: dict[str, HumanReceipt] = {}
+    if acknowledged:
+        for ref, time_ms, payload in session.execute(
+            select(Entry.ref, Entry.time_ms, Entry.payload).where(
+                Entry.link_id == link_id,
+                Entry.kind == Kind.RECEIPT_ACKNOWLEDGED.value,
+                Entry.ref.in_(acknowledged),
+            )
+        ):
+            body = Payload.from_bytes(bytes(payload)).body
+            parameters = body.get("parameters")
+            receipts[str(ref)] = HumanReceipt(
+                at_ms=int(time_ms),
+                by=body.get("by") if isinstance(body.get("by"), str) else None,
+                agreed_text=body.get("agreed_text")
+                if body.get("agreed_text") in CATALOGUE
+                else None,
+                parameters=parameters if isinstance(parameters, dict) else {},
+            )
+    return [MessageRow(m, receipts.get(m.id), m.answered_by) for m in messages]
+
+
+def _parse_cursor(value: str | None) -> tuple[int, int] | None:
+    if not value:
+        return None
+    created, _, seq = value.partition(".")
+    if not (created.isdigit() and seq.isdigit()):
+        return None
+    return int(created), int(seq)
+
+
+def call_rows(node: Node, link_id: str | None = None, *, limit: int = 200) -> list[dict[str, Any]]:
+    with node.reading() as session:
+        query = select(Call).order_by(Call.requested_ms.desc()).limit(limit)
+        if link_id is not None:
+            query = query.where(Call.link_id == link_id)
+        names = dict(session.execute(select(Link.id, Link.name)).tuples().all())
+        return [
+            {**call_view(c), "link": names.get(c.link_id, c.link_id)}
+            for c in session.scalars(query)
+        ]
+
+
+def live_calls(node: Node) -> list[dict[str, Any]]:
+    """Calls that need the operator now: ringing (either way) and in progress."""
+    with node.reading() as session:
+        names = dict(session.execute(select(Link.id, Link.name)).tuples().all())
+        peers = dict(session.execute(select(Link.id, Link.peer_party)).tuples().all())
+        calls = session.scalars(
+            select(Call).where(Call.state.in_(("ringing", "accepted"))).order_by(Call.requested_ms)
+        )
+        return [
+            {**call_view(c), "link": names.get(c.link_id), "peer": peers.get(c.link_id)}
+            for c in calls
+        ]
+
+
+def call_detail(
+    node: Node, call_id: str
+) -> tuple[dict[str, Any], Link, list[dict[str, Any]]] | None:
+    with node.reading() as session:
+        call = session.get(Call, call_id)
+        if call is None:
+            return None
+        link = session.get(Link, call.link_id)
+        assert link is not None
+        lines = []
+        for entry in session.scalars(
+            select(Entry)
+            .where(
+                Entry.link_id == call.link_id,
+                Entry.ref == call_id,
+                Entry.kind == Kind.SESSION_TEXT.value,
+            )
+            .order_by(Entry.time_ms, Entry.position)
+        ):
+            body = Payload.from_bytes(bytes(entry.payload)).body
+            lines.append(
+                {
+                    "id": entry.id,
+                    "from": entry.sender,
+                    "at_ms": entry.time_ms,
+                    "type": str(body.get("type", "text")),
+                    "by": str(body.get("by", "")),
+                    "text": str(body.get("text", "")),
+                }
+            )
+        return call_view(call), link, lines
+
+
+def presence(lines: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """Who is in the session now (party, person), from its join/leave lines."""
+    present: dict[tuple[str, str], bool] = {}
+    for line in lines:
+        key = (line["from"], line["by"])
+        if line["type"] == "join":
+            present[key] = True
+        elif line["type"] == "leave":
+            present[key] = False
+        else:
+            present.setdefault(key, True)
+    return [key for key, here in present.items() if here]
+
+
+def participants(lines: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    seen: dict[tuple[str, str], None] = {}
+    for line in lines:
+        seen[(line["from"], line["by"])] = None
+    return list(seen)
