@@ -1,0 +1,1 @@
+"""The duty officer's web console, served on the node's local listener."""
