@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint typecheck bench clean
+.PHONY: demo test lint typecheck bench catalogue clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,12 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/delivery.py
+
+# After changing console strings: refresh the template and merge it into the
+# Chinese catalogue, then translate the new entries (tests/test_console_catalogue.py checks).
+catalogue: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k N_ -k Invalid --no-location --omit-header -o hotline/locale/messages.pot .
+	$(BIN)/pybabel update -i hotline/locale/messages.pot -d hotline/locale -l zh_Hans --no-fuzzy-matching
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache demo-data test-artifacts

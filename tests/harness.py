@@ -18,6 +18,8 @@ import httpx
 from hotline.demo import free_port
 from hotline.node.home import NodeHome, init_node
 from hotline.node.service import Node
+from hotline.protocol.bundle import verify_bundle
+from hotline.protocol.envelope import Envelope, Payload, parse
 
 LINK = "defence"
 
@@ -205,3 +207,22 @@ class EventStream:
 def iter_ids(events: list[dict[str, Any]]) -> Iterator[str]:
     for event in events:
         yield event["id"]
+
+
+def record(handle: NodeHandle) -> list[tuple[Envelope, dict[str, Any]]]:
+    """The node's record, verified as a bundle, with each entry's opened payload body."""
+    node = handle.node()
+    try:
+        bundle = node.export(LINK)
+    finally:
+        node.close()
+    _, fault = verify_bundle(bundle)
+    assert fault is None, fault
+    return [
+        (parse(e.envelope_bytes), Payload.from_bytes(e.payload_bytes or b"").body)
+        for e in bundle.entries
+    ]
+
+
+def kinds_in_record(handle: NodeHandle) -> list[str]:
+    return [envelope.header.kind.value for envelope, _ in record(handle)]

@@ -13,10 +13,9 @@ from hotline.agreed_texts import HOLDING_REPLY
 from hotline.node.clock import now_ms
 from hotline.node.desk import Desk, Person
 from hotline.node.home import NodeError
-from hotline.protocol.bundle import compare_bundles, verify_bundle
-from hotline.protocol.envelope import Envelope, Payload, parse
+from hotline.protocol.bundle import compare_bundles
 from hotline.protocol.kinds import Kind
-from tests.harness import LINK, Cluster, NodeHandle, send, wait_until
+from tests.harness import LINK, Cluster, NodeHandle, kinds_in_record, record, send, wait_until
 
 OFFICER_W = Person("jmiller", "J. Miller", "duty_officer")
 OFFICER_B = Person("lwei", "Li Wei", "duty_officer")
@@ -55,25 +54,6 @@ def link_id(handle: NodeHandle) -> str:
         return node.find_link(LINK).id
     finally:
         node.close()
-
-
-def record(handle: NodeHandle) -> list[tuple[Envelope, dict[str, Any]]]:
-    """The node's record, verified as a bundle, with each entry's opened payload body."""
-    node = handle.node()
-    try:
-        bundle = node.export(LINK)
-    finally:
-        node.close()
-    _, fault = verify_bundle(bundle)
-    assert fault is None, fault
-    return [
-        (parse(e.envelope_bytes), Payload.from_bytes(e.payload_bytes or b"").body)
-        for e in bundle.entries
-    ]
-
-
-def kinds_in_record(handle: NodeHandle) -> list[str]:
-    return [envelope.header.kind.value for envelope, _ in record(handle)]
 
 
 def test_displayed_acknowledged_answered_fill_the_senders_ladder(cluster: Cluster) -> None:

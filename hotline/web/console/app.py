@@ -312,9 +312,12 @@ def create_console(app: FastAPI, node: Node) -> None:
     @app.get("/", response_class=HTMLResponse)
     async def board(request: Request) -> Response:
         operator = await operator_for(request, Permission.VIEW_LINKS)
+        after = await to_thread.run_sync(lambda: _last_event_id(node))
         rows = await to_thread.run_sync(lambda: pages.link_board(node, now_ms()))
         calls = await to_thread.run_sync(lambda: pages.live_calls(node))
-        return render(request, "board.html", operator, rows=rows, live_calls=calls)
+        return render(
+            request, "board.html", operator, rows=rows, live_calls=calls, events_after=after
+        )
 
     @app.get("/fragments/board", response_class=HTMLResponse)
     async def board_fragment(request: Request) -> Response:
@@ -331,6 +334,7 @@ def create_console(app: FastAPI, node: Node) -> None:
     @app.get("/links/{link_name}", response_class=HTMLResponse)
     async def conversation(request: Request, link_name: str, before: str | None = None) -> Response:
         operator = await operator_for(request, Permission.VIEW_MESSAGES)
+        after = await to_thread.run_sync(lambda: _last_event_id(node))
         page = await to_thread.run_sync(lambda: pages.conversation(node, link_name, before=before))
         if page is None:
             raise HTTPException(404, "no such link")
@@ -348,7 +352,13 @@ def create_console(app: FastAPI, node: Node) -> None:
                 assert page is not None
         calls = await to_thread.run_sync(lambda: pages.live_calls(node))
         return render(
-            request, "conversation.html", operator, page=page, live_calls=calls, before=before
+            request,
+            "conversation.html",
+            operator,
+            page=page,
+            live_calls=calls,
+            before=before,
+            events_after=after,
         )
 
     @app.get("/messages/{message_id}/fragment", response_class=HTMLResponse)
@@ -371,6 +381,7 @@ def create_console(app: FastAPI, node: Node) -> None:
     @app.get("/links/{link_name}/calls", response_class=HTMLResponse)
     async def call_history(request: Request, link_name: str) -> Response:
         operator = await operator_for(request, Permission.VIEW_MESSAGES)
+        after = await to_thread.run_sync(lambda: _last_event_id(node))
         try:
             link = await to_thread.run_sync(lambda: node.find_link(link_name))
         except NodeError:
@@ -379,12 +390,20 @@ def create_console(app: FastAPI, node: Node) -> None:
         live = await to_thread.run_sync(lambda: pages.live_calls(node))
         counts = {state: sum(1 for c in calls if c["state"] == state) for state in _CALL_STATES}
         return render(
-            request, "calls.html", operator, link=link, calls=calls, counts=counts, live_calls=live
+            request,
+            "calls.html",
+            operator,
+            link=link,
+            calls=calls,
+            counts=counts,
+            live_calls=live,
+            events_after=after,
         )
 
     @app.get("/calls/{call_id}", response_class=HTMLResponse)
     async def call_page(request: Request, call_id: str) -> Response:
         operator = await operator_for(request, Permission.VIEW_MESSAGES)
+        after = await to_thread.run_sync(lambda: _last_event_id(node))
         found = await to_thread.run_sync(lambda: pages.call_detail(node, call_id))
         if found is None:
             raise HTTPException(404, "no such call")
@@ -400,6 +419,7 @@ def create_console(app: FastAPI, node: Node) -> None:
             present=pages.presence(lines),
             participants=pages.participants(lines),
             live_calls=live,
+            events_after=after,
         )
 
     @app.get("/calls/{call_id}/fragment", response_class=HTMLResponse)
@@ -541,6 +561,7 @@ def create_console(app: FastAPI, node: Node) -> None:
         call_id: str,
         decision: Annotated[str, Form()] = "",
         reason: Annotated[str, Form(max_length=64)] = "",
+        back: Annotated[str, Form()] = "/",
         csrf: Annotated[str, Form()] = "",
     ) -> Response:
         operator = await operator_for(request, Permission.ANSWER_CALL, csrf)
@@ -554,14 +575,15 @@ def create_console(app: FastAPI, node: Node) -> None:
                 call_id, person(operator), accept=decision == "accept", reason=reason or None
             )
 
-        back = f"/calls/{call_id}" if decision == "accept" else "/"
-        return await act(request, operator, f"call.{decision}", call_id, work, back)
+        after = f"/calls/{call_id}" if decision == "accept" else _local_path(back)
+        return await act(request, operator, f"call.{decision}", call_id, work, after)
 
     @app.post("/calls/{call_id}/end")
     async def end_call(
         request: Request,
         call_id: str,
         outcome: Annotated[str, Form()] = "end",
+        back: Annotated[str, Form()] = "",
         csrf: Annotated[str, Form()] = "",
     ) -> Response:
         operator = await operator_for(request, None, csrf)
@@ -574,7 +596,8 @@ def create_console(app: FastAPI, node: Node) -> None:
                 raise Invalid("Unknown call action.")
             desk.end_call(call_id, person(operator), outcome=outcome)
 
-        return await act(request, operator, f"call.{outcome}", call_id, work, f"/calls/{call_id}")
+        after = _local_path(back) if back else f"/calls/{call_id}"
+        return await act(request, operator, f"call.{outcome}", call_id, work, after)
 
     @app.post("/calls/{call_id}/text")
     async def session_text(
@@ -598,12 +621,17 @@ def create_console(app: FastAPI, node: Node) -> None:
     # Live updates ---------------------------------------------------------------
 
     @app.get("/console/events")
-    async def console_events(request: Request) -> StreamingResponse:
+    async def console_events(request: Request, after: str = "") -> StreamingResponse:
+        """From the event after the one the page was rendered at (``after``), or
+        after ``Last-Event-ID`` when the browser reconnects, or from now."""
         operator = await operator_for(request, Permission.VIEW_LINKS)
-        start = await to_thread.run_sync(lambda: _last_event_id(node))
         resume = request.headers.get("last-event-id", "")
         if resume.isdigit():
             start = int(resume)
+        elif after.isdigit():
+            start = int(after)
+        else:
+            start = await to_thread.run_sync(lambda: _last_event_id(node))
         return StreamingResponse(
             _stream(node, request, start, operator),
             media_type="text/event-stream",

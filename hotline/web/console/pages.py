@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from ...agreed_texts import CATALOGUE
 from ...node.calls import call_view
+from ...node.clock import now_ms
 from ...node.service import Node
 from ...protocol.envelope import Payload
 from ...protocol.kinds import Kind
@@ -23,6 +24,7 @@ from ...storage.people_models import Call, Draft
 
 PAGE_SIZE = 50
 DELAYED_MS = 10_000
+RECENT_OUTCOME_MS = 120_000
 
 
 @dataclass
@@ -234,17 +236,34 @@ def call_rows(node: Node, link_id: str | None = None, *, limit: int = 200) -> li
         ]
 
 
-def live_calls(node: Node) -> list[dict[str, Any]]:
-    """Calls that need the operator now: ringing (either way) and in progress."""
+def live_calls(node: Node, now: int | None = None) -> list[dict[str, Any]]:
+    """Calls that need the operator now: ringing (either way) and in progress, then
+    those that ended in the last ``RECENT_OUTCOME_MS`` so both sides see how they ended."""
+    since = (now if now is not None else now_ms()) - RECENT_OUTCOME_MS
     with node.reading() as session:
         names = dict(session.execute(select(Link.id, Link.name)).tuples().all())
         peers = dict(session.execute(select(Link.id, Link.peer_party)).tuples().all())
-        calls = session.scalars(
-            select(Call).where(Call.state.in_(("ringing", "accepted"))).order_by(Call.requested_ms)
+        live = list(
+            session.scalars(
+                select(Call)
+                .where(Call.state.in_(("ringing", "accepted")))
+                .order_by(Call.requested_ms)
+            )
+        )
+        finished = list(
+            session.scalars(
+                select(Call)
+                .where(
+                    Call.state.in_(("declined", "missed", "cancelled", "ended")),
+                    or_(Call.ended_ms >= since, Call.answered_ms >= since),
+                )
+                .order_by(Call.requested_ms.desc())
+                .limit(5)
+            )
         )
         return [
             {**call_view(c), "link": names.get(c.link_id), "peer": peers.get(c.link_id)}
-            for c in calls
+            for c in [*live, *finished]
         ]
 
 

@@ -169,6 +169,15 @@
     document.getElementById("compose-replying").hidden = true;
   });
 
+  // Forms in the call bar come back to the page they were used on.
+  document.addEventListener("submit", (event) => {
+    const form = event.target;
+    if (!(form instanceof HTMLFormElement)) return;
+    form.querySelectorAll("input[data-here]").forEach((input) => {
+      input.value = window.location.pathname + window.location.search;
+    });
+  }, true);
+
   // Session text goes without reloading the page; the stream brings it back.
   document.addEventListener("submit", async (event) => {
     const form = event.target;
@@ -225,7 +234,9 @@
     }
   }
 
-  const stream = new EventSource("/console/events");
+  // Resume from the moment the server rendered this page: nothing in between is missed.
+  const after = body.dataset.eventsAfter || "";
+  const stream = new EventSource("/console/events" + (after ? "?after=" + encodeURIComponent(after) : ""));
   stream.onopen = () => { setLive(true); refreshCalls(); };
   stream.onerror = () => setLive(false);
   stream.onmessage = (event) => {

@@ -1,0 +1,301 @@
+"""The console as people use it: real Chromium against two real nodes.
+
+Washington's duty officer works in English, Beijing's in Chinese. Everything a
+person on one side does must appear on the other side's open page without a
+reload, and end up as signed entries in both records.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page
+
+from hotline.demo import add_demo_accounts
+from hotline.node.service import MAX_TEXT_CHARS
+from hotline.protocol.kinds import Kind
+from tests.browser import chromium, screenshot
+from tests.harness import LINK, Cluster, NodeHandle, inbound_texts, kinds_in_record, record
+
+pytestmark = pytest.mark.browser
+TIMEOUT_MS = 15_000
+
+
+class Desks:
+    """Two started nodes with console accounts (duty, principal, observer on each)."""
+
+    def __init__(self, cluster: Cluster) -> None:
+        self.cluster = cluster
+        self.passwords: dict[tuple[str, str], str] = {}
+        for handle in cluster.nodes:
+            for account in add_demo_accounts(handle.home):
+                self.passwords[(account.party, account.username)] = account.password
+        cluster.start()
+
+    def log_in(self, page: Page, handle: NodeHandle, username: str) -> None:
+        page.goto(f"{handle.local_url}/login")
+        page.fill("input[name=username]", username)
+        page.fill("input[name=password]", self.passwords[(handle.party, username)])
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{handle.local_url}/")
+
+    def open_link(self, page: Page, handle: NodeHandle) -> None:
+        page.goto(f"{handle.local_url}/links/{LINK}")
+        page.wait_for_selector("#live[data-state=on]", timeout=TIMEOUT_MS)
+        mark(page)
+
+
+def mark(page: Page) -> None:
+    """Tag the loaded document; ``kept`` tells whether it is still the same one."""
+    page.evaluate("window.__sameDocument = true")
+
+
+def kept(page: Page) -> bool:
+    return bool(page.evaluate("window.__sameDocument === true"))
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    with chromium() as launched:
+        yield launched
+
+
+@pytest.fixture
+def desks(cluster: Cluster) -> Desks:
+    return Desks(cluster)
+
+
+@pytest.fixture
+def sqlite_desks(tmp_path: Path) -> Iterator[Desks]:
+    """For the refusal tests: the storage engine is not what they are about."""
+    with Cluster(tmp_path, lambda _: None) as cluster:
+        yield Desks(cluster)
+
+
+def test_call_declined_and_message_acknowledged_live(desks: Desks, browser: Browser) -> None:
+    washington, beijing = desks.cluster.nodes
+    w = browser.new_page(locale="en-US")
+    b = browser.new_page(locale="zh-CN")
+    desks.log_in(w, washington, "duty")
+    assert w.title().startswith("Link board")
+    desks.log_in(b, beijing, "duty")
+    assert b.title().startswith("线路总览")
+    assert "线路" in b.locator("table.board").inner_text()
+    screenshot(w, "board-washington-en")
+    desks.open_link(w, washington)
+    desks.open_link(b, beijing)
+
+    # Washington requests a call; Beijing's open page rings, with a repeating tone.
+    w.fill("input[name=topic]", "Balloon over Montana")
+    w.click("button.call-button")
+    w.wait_for_selector("#callbar .call-out[data-state=ringing]", timeout=TIMEOUT_MS)
+    desks.open_link(w, washington)
+    b.wait_for_selector("#callbar [data-ringing-in]", timeout=TIMEOUT_MS)
+    assert kept(b)
+    assert b.locator("#alarm").is_visible()
+    assert "washington" in b.locator("#alarm").inner_text()
+    b.wait_for_function("Number(document.body.dataset.beeps || 0) >= 2", timeout=TIMEOUT_MS)
+    assert b.evaluate("document.body.dataset.soundError") is None
+    screenshot(b, "call-ringing-beijing-zh")
+
+    # Beijing declines with an agreed reason; Washington sees it without reloading.
+    b.select_option("#callbar select[name=reason]", "decline-in-writing")
+    b.click("#callbar button.decline")
+    outcome = w.locator("#callbar [data-state=declined]")
+    outcome.wait_for(timeout=TIMEOUT_MS)
+    assert kept(w)
+    assert "declined" in outcome.inner_text()
+    assert "Please send your message in writing." in outcome.inner_text()
+    b.wait_for_url(re.compile(rf"/links/{LINK}$"))  # the decline brings Beijing back here
+    b.wait_for_function("document.body.dataset.alarm === 'off'", timeout=TIMEOUT_MS)
+    b.wait_for_selector("#live[data-state=on]", timeout=TIMEOUT_MS)
+    mark(b)
+    assert "请以书面形式发送贵方信息" in b.locator("#callbar [data-state=declined]").inner_text()
+    screenshot(w, "call-declined-washington-en")
+
+    # A message: shown on Beijing's screen live, "displayed" and "acknowledged"
+    # (with the agreed holding reply) climb Washington's ladder live.
+    text = "Request for information: <b>who</b> operates the balloon?"
+    w.fill("#compose textarea", text)
+    w.click("#compose button.send")
+    w.wait_for_url(re.compile(rf"/links/{LINK}$"))
+    mark(w)
+    message_id = w.locator("article.msg-out").last.get_attribute("data-id")
+    assert message_id
+    row = f"#m-{message_id}"
+    b.wait_for_selector(row, timeout=TIMEOUT_MS)
+    assert kept(b)
+    assert b.locator(f"{row} .text").inner_text() == text  # markup shown as text
+    w.wait_for_selector(f"{row} [data-rung=delivered].done", timeout=TIMEOUT_MS)
+    w.wait_for_selector(f"{row} [data-rung=displayed].done", timeout=TIMEOUT_MS)
+    assert "Beijing duty officer" in w.locator(f"{row} [data-rung=displayed]").inner_text()
+    assert kept(w)
+
+    b.select_option(f"{row} select[name=hours]", "4")
+    b.click(f"{row} button.ack")
+    w.wait_for_selector(f"{row} [data-rung=acknowledged].done", timeout=TIMEOUT_MS)
+    assert kept(w)
+    holding = w.locator(f"{row} .holding").inner_text()
+    assert "Received. Your message is under review. We will respond by" in holding
+    b.wait_for_selector(f"{row} .holding", timeout=TIMEOUT_MS)
+    assert "已收到。贵方来文正在研究中" in b.locator(f"{row} .holding").inner_text()
+    screenshot(w, "ladder-washington-en")
+    screenshot(b, "conversation-beijing-zh")
+
+    # The page after a reload is the page the live updates built.
+    live_html = w.locator(row).inner_html()
+    w.reload()
+    assert w.locator(row).inner_html() == live_html
+
+    # Both records hold every step, signed.
+    for handle in (washington, beijing):
+        kinds = kinds_in_record(handle)
+        for kind in (
+            Kind.CALL_REQUEST,
+            Kind.CALL_DECLINE,
+            Kind.MESSAGE,
+            Kind.RECEIPT_DISPLAYED,
+            Kind.RECEIPT_ACKNOWLEDGED,
+        ):
+            assert kind.value in kinds, (handle.party, kind)
+    decline = [body for env, body in record(beijing) if env.header.kind is Kind.CALL_DECLINE]
+    assert decline[0]["reason"] == "decline-in-writing"
+
+
+def test_accepted_call_carries_session_text_and_history(
+    sqlite_desks: Desks, browser: Browser
+) -> None:
+    washington, beijing = sqlite_desks.cluster.nodes
+    w, b = browser.new_page(), browser.new_page()
+    sqlite_desks.log_in(w, washington, "duty")
+    sqlite_desks.log_in(b, beijing, "duty")
+    sqlite_desks.open_link(w, washington)
+    sqlite_desks.open_link(b, beijing)
+    w.click("button.call-button")
+    b.wait_for_selector("#callbar [data-ringing-in]", timeout=TIMEOUT_MS)
+    b.click("#callbar button.accept")
+    b.wait_for_url(re.compile(r"/calls/"), timeout=TIMEOUT_MS)
+    b.wait_for_selector("#live[data-state=on]", timeout=TIMEOUT_MS)
+
+    w.wait_for_selector("#callbar .call-out[data-state=accepted]", timeout=TIMEOUT_MS)
+    w.click("#callbar a.button")
+    w.wait_for_selector("#live[data-state=on]", timeout=TIMEOUT_MS)
+    mark(w)
+    mark(b)
+    w.click(".session-form button[value=join]")
+    b.wait_for_selector(".presence .person:has-text('Washington duty officer')", timeout=TIMEOUT_MS)
+    w.fill(".session-form input[name=text]", "We see the object over Billings.")
+    w.click(".session-form button[value=text]")
+    b.wait_for_selector("#session-lines :text('We see the object over Billings.')")
+    b.fill(".session-form input[name=text]", "收到，正在核实。")
+    b.click(".session-form button[value=text]")
+    w.wait_for_selector("#session-lines :text('收到，正在核实。')", timeout=TIMEOUT_MS)
+    assert kept(w) and kept(b)
+    screenshot(w, "call-session-washington-en")
+
+    w.click("button[value=end]")
+    b.wait_for_selector(".call-facts[data-state=ended]", timeout=TIMEOUT_MS)
+    w.goto(f"{washington.local_url}/links/{LINK}/calls")
+    history = w.locator("table.calls").inner_text()
+    assert "Beijing duty officer" in history and "ended" in history
+    assert "answered: 1" in w.locator(".counts").inner_text()
+    assert [k for k in kinds_in_record(beijing) if k == Kind.SESSION_TEXT.value]
+
+
+def test_reply_waits_for_a_principal_then_answers(sqlite_desks: Desks, browser: Browser) -> None:
+    washington, beijing = sqlite_desks.cluster.nodes
+    w, duty, principal = browser.new_page(), browser.new_page(), browser.new_page()
+    sqlite_desks.log_in(w, washington, "duty")
+    sqlite_desks.log_in(duty, beijing, "duty")
+    sqlite_desks.log_in(principal, beijing, "principal")
+    for page, handle in ((w, washington), (duty, beijing), (principal, beijing)):
+        sqlite_desks.open_link(page, handle)
+    w.fill("#compose textarea", "Please explain the object's purpose.")
+    w.click("#compose button.send")
+    w.wait_for_url(re.compile(rf"/links/{LINK}$"))
+    mark(w)
+    message_id = w.locator("article.msg-out").last.get_attribute("data-id")
+    duty.wait_for_selector(f"#m-{message_id}", timeout=TIMEOUT_MS)
+
+    duty.click(f"#m-{message_id} button.reply")
+    duty.fill("#compose textarea", "该飞艇为民用气象研究飞艇。")
+    duty.click("#compose button.send")
+    duty.wait_for_selector(".draft-awaiting_approval", timeout=TIMEOUT_MS)
+    principal.wait_for_selector(".draft-awaiting_approval", timeout=TIMEOUT_MS)
+    screenshot(principal, "approval-beijing-zh")
+    assert "该飞艇为民用气象研究飞艇" not in " ".join(inbound_texts(washington))
+
+    principal.click(".draft-awaiting_approval button[value=approve]")
+    w.wait_for_selector(f"#m-{message_id} [data-rung=answered].done", timeout=TIMEOUT_MS)
+    w.wait_for_selector("article.msg-in:has-text('该飞艇为民用气象研究飞艇')", timeout=TIMEOUT_MS)
+    assert kept(w)
+    assert "approved by" in w.locator("article.msg-in").last.inner_text()
+
+
+def test_refusals_wrong_password_csrf_observer_oversized(
+    sqlite_desks: Desks, browser: Browser
+) -> None:
+    washington, beijing = sqlite_desks.cluster.nodes
+    page = browser.new_page()
+    page.goto(f"{washington.local_url}/login")
+    page.fill("input[name=username]", "duty")
+    page.fill("input[name=password]", "not the password at all")
+    with page.expect_response(
+        lambda r: r.url.endswith("/login") and r.request.method == "POST"
+    ) as answer:
+        page.click("button[type=submit]")
+    assert answer.value.status == 401
+    assert "Wrong name, password or code" in page.locator(".error").inner_text()
+    assert page.context.cookies() and not any(
+        c["name"] == "hotline_session" for c in page.context.cookies()
+    )
+
+    sqlite_desks.log_in(page, washington, "duty")
+    sent_before = len(kinds_in_record(washington))
+    # A post without the session's CSRF token (as a forged cross-site form would be).
+    refused = page.request.post(
+        f"{washington.local_url}/links/{LINK}/messages", form={"text": "forged", "lang": "en"}
+    )
+    assert refused.status == 403
+    # An oversized message: a clear error, nothing written.
+    sqlite_desks.open_link(page, washington)
+    csrf = page.evaluate("document.body.dataset.csrf")
+    too_long = page.request.post(
+        f"{washington.local_url}/links/{LINK}/messages",
+        form={"text": "x" * (MAX_TEXT_CHARS + 1), "lang": "en", "csrf": csrf},
+        headers={"accept": "text/html"},
+    )
+    assert too_long.status == 400
+    assert f"the limit is {MAX_TEXT_CHARS}" in too_long.text()
+    assert len(kinds_in_record(washington)) == sent_before
+
+    # An observer sees the link but cannot send, even by posting the form directly.
+    observer = browser.new_page()
+    sqlite_desks.log_in(observer, washington, "observer")
+    sqlite_desks.open_link(observer, washington)
+    assert observer.locator("#compose").count() == 0
+    assert observer.locator("button.call-button").count() == 0
+    token = observer.evaluate("document.body.dataset.csrf")
+    forbidden = observer.request.post(
+        f"{washington.local_url}/links/{LINK}/messages",
+        form={"text": "observers may not send", "lang": "en", "csrf": token},
+    )
+    assert forbidden.status == 403
+    call = observer.request.post(f"{washington.local_url}/links/{LINK}/calls", form={"csrf": token})
+    assert call.status == 403
+    assert len(kinds_in_record(washington)) == sent_before
+
+    # Beijing's duty officer gets the same refusal in Chinese.
+    zh = browser.new_page()
+    sqlite_desks.log_in(zh, beijing, "duty")
+    sqlite_desks.open_link(zh, beijing)
+    zh_token = zh.evaluate("document.body.dataset.csrf")
+    zh_long = zh.request.post(
+        f"{beijing.local_url}/links/{LINK}/messages",
+        form={"text": "长" * (MAX_TEXT_CHARS + 1), "lang": "zh-Hans", "csrf": zh_token},
+        headers={"accept": "text/html"},
+    )
+    assert zh_long.status == 400 and "消息过长" in zh_long.text()
