@@ -682,12 +682,13 @@ def test_a_refused_change_changes_nothing(accounts: AccountService, engine: Engi
 EXPECTED = {
     Role.OBSERVER: "view_links view_messages export_record",
     Role.DUTY_OFFICER: "view_links view_messages send_message acknowledge save_draft "
-    "request_call answer_call session_text",
+    "request_call answer_call session_text activate_emergency",
     Role.PRINCIPAL: "view_links view_messages send_message acknowledge save_draft "
-    "request_call answer_call session_text approve_reply",
+    "request_call answer_call session_text activate_emergency approve_reply",
     Role.TRANSLATOR: "view_links view_messages verify_translation save_draft",
     Role.SUPERVISOR: "view_links view_messages send_message acknowledge save_draft "
-    "request_call answer_call session_text approve_reply approve_emergency view_audit",
+    "request_call answer_call session_text activate_emergency approve_reply approve_emergency "
+    "view_audit",
     Role.ADMINISTRATOR: "view_links view_messages export_record view_audit manage_users "
     "manage_links",
 }

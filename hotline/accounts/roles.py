@@ -3,7 +3,8 @@
 The table is the whole policy; there is no inheritance to trace. Read it row by row:
 
 * **observer** (auditor) reads the links and their messages and exports the record.
-* **duty_officer** (on watch) also sends, acknowledges, drafts, and makes and answers calls.
+* **duty_officer** (on watch) also sends, acknowledges, drafts, makes and answers calls, and
+  activates the emergency channel (naming an agreed criterion).
 * **principal** has everything the duty officer has, and approves substantive replies.
 * **translator** reads, verifies translations, and may save drafts (a corrected wording).
 * **supervisor** has everything the principal has, approves emergency activations (the
@@ -44,6 +45,7 @@ class Permission(StrEnum):
     ANSWER_CALL = "answer_call"
     SESSION_TEXT = "session_text"  # type into a live call session
     VERIFY_TRANSLATION = "verify_translation"
+    ACTIVATE_EMERGENCY = "activate_emergency"  # send on the emergency channel
     APPROVE_EMERGENCY = "approve_emergency"
     EXPORT_RECORD = "export_record"
     MANAGE_USERS = "manage_users"
@@ -64,6 +66,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             _P.REQUEST_CALL,
             _P.ANSWER_CALL,
             _P.SESSION_TEXT,
+            _P.ACTIVATE_EMERGENCY,
         }
     ),
     Role.PRINCIPAL: frozenset(
@@ -76,6 +79,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             _P.REQUEST_CALL,
             _P.ANSWER_CALL,
             _P.SESSION_TEXT,
+            _P.ACTIVATE_EMERGENCY,
             _P.APPROVE_REPLY,
         }
     ),
@@ -92,6 +96,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             _P.REQUEST_CALL,
             _P.ANSWER_CALL,
             _P.SESSION_TEXT,
+            _P.ACTIVATE_EMERGENCY,
             _P.APPROVE_REPLY,
             _P.APPROVE_EMERGENCY,
             _P.VIEW_AUDIT,

@@ -22,6 +22,7 @@ from .calls import DEFAULT_RING_MS, call_event
 from .clock import now_ms
 from .events import record_event
 from .home import NodeError
+from .line import LineDesk
 from .record_store import Reference, append_own, find_entry, lock_link
 from .service import Node, Outgoing, append_message
 
@@ -41,7 +42,10 @@ class Person:
         return f"{self.display_name} ({self.role.replace('_', ' ')})"
 
 
-class Desk:
+class Desk(LineDesk):
+    """What people at a console do; the link's rules (policy, emergency channel,
+    escalation, link tests, alerts, statistics) come from :class:`LineDesk`."""
+
     def __init__(self, node: Node) -> None:
         self.node = node
 

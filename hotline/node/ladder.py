@@ -14,12 +14,17 @@ from sqlalchemy.orm import Session
 from ..protocol.kinds import Kind
 from ..storage.models import Entry, Message
 from .calls import CALL_KINDS, apply_peer_call_entry
+from .emergency import on_incoming as on_emergency
 from .events import record_event
+from .link_policy import apply_peer_policy_entry
+from .link_tests import TEST_KINDS, apply_peer_test_entry
 
 MESSAGE_KINDS = frozenset({Kind.MESSAGE, Kind.AGREED_TEXT})
 
 
 def message_row(entry: Entry, body: dict[str, Any], *, direction: str, now_ms: int) -> Message:
+    emergency = body.get("channel") == "emergency"
+    criterion = body.get("criterion") if emergency else None
     return Message(
         id=entry.id,
         link_id=entry.link_id,
@@ -32,6 +37,8 @@ def message_row(entry: Entry, body: dict[str, Any], *, direction: str, now_ms: i
         created_ms=entry.time_ms,
         queued_ms=now_ms if direction == "out" else None,
         received_ms=now_ms if direction == "in" else None,
+        channel="emergency" if emergency else "routine",
+        criterion=criterion[:64] if isinstance(criterion, str) else None,
     )
 
 
@@ -40,7 +47,8 @@ def apply_peer_entry(
 ) -> None:
     """Update our view after the peer's entry ``entry`` entered the record."""
     if kind in MESSAGE_KINDS:
-        session.add(message_row(entry, body, direction="in", now_ms=now_ms))
+        message = message_row(entry, body, direction="in", now_ms=now_ms)
+        session.add(message)
         record_event(
             session,
             "message.received",
@@ -53,15 +61,24 @@ def apply_peer_entry(
                 "ref": entry.ref,
                 "sent_ms": entry.time_ms,
                 "received_ms": now_ms,
+                "channel": message.channel,
             },
             link_id=entry.link_id,
             now_ms=now_ms,
         )
+        if message.channel == "emergency":
+            on_emergency(session, entry, message, body, now_ms)
         if entry.ref is not None:
             _set_rung(session, entry, entry.ref, "answered", by=entry.id, now_ms=now_ms)
         return
     if kind in CALL_KINDS:
         apply_peer_call_entry(session, entry, kind, body, now_ms=now_ms)
+        return
+    if kind in (Kind.POLICY_PROPOSE, Kind.POLICY_ACCEPT):
+        apply_peer_policy_entry(session, entry, kind, body, now_ms=now_ms)
+        return
+    if kind in TEST_KINDS:
+        apply_peer_test_entry(session, entry, kind, body, now_ms=now_ms)
         return
     if kind is Kind.RECEIPT_DELIVERED and entry.ref is not None:
         _mark_delivered(session, entry, at_ms=entry.time_ms, now_ms=now_ms)

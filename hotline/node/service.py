@@ -439,6 +439,24 @@ def append_message(
 def _check_body(kind: Kind, body: dict[str, Any]) -> None:
     if kind not in MESSAGE_KINDS:
         raise NodeError(f"{kind.value} is not a message kind")
+    channel = body.get("channel", "routine")
+    if channel != "routine":
+        from .refusals import Refused
+
+        if channel != "emergency":
+            raise Refused("unknown_channel", f"channel {channel!r}: 'emergency' or 'routine'")
+        if not body.get("criterion"):
+            raise Refused(
+                "not_an_emergency",
+                "the emergency channel is for the agreed criteria only, and this names none: "
+                "send it as routine instead",
+            )
+        raise Refused(
+            "activation_required",
+            "emergency messages leave through an activation (console, 'Desk.activate_emergency' "
+            "or POST /api/v1/links/{link}/emergency), which checks the criterion and the "
+            "two-person rule",
+        )
     if kind is Kind.MESSAGE:
         text = body.get("text")
         if not isinstance(text, str) or not text.strip():

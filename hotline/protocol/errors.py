@@ -23,6 +23,9 @@ class Code(StrEnum):
     BAD_REFERENCE = "bad_reference"
     EXPIRED = "expired"
     ALREADY_USED = "already_used"
+    # Link policies (hotline.protocol.policy).
+    UNKNOWN_FIELD = "unknown_field"
+    WRONG_VERSION = "wrong_version"
 
 
 class ProtocolError(Exception):

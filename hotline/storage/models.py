@@ -123,6 +123,10 @@ class Message(Base):
     acknowledged_by: Mapped[str | None] = mapped_column(String(128))
     answered_ms: Mapped[int | None]
     answered_by: Mapped[str | None] = mapped_column(String(26))
+    # emergency | routine (from the body's "channel"; absent means routine), and the
+    # agreed criterion an emergency activation named.
+    channel: Mapped[str] = mapped_column(String(16), default="routine", server_default="routine")
+    criterion: Mapped[str | None] = mapped_column(String(64))
     __table_args__ = (Index("ix_messages_link_created", "link_id", "created_ms", "seq"),)
 
 
