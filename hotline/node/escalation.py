@@ -501,7 +501,7 @@ def _overdue_messages(session: Session, link: Link, now_ms: int) -> list[Overdue
     for message in rows:
         for rung in RUNGS:
             if any(getattr(message, f"{r}_ms") is not None for r in RUNGS[RUNGS.index(rung) :]):
-                break
+                continue  # reached, or passed
             if rung == "answered" and message.ref is not None:
                 break
             deadline = deadlines.get(rung, {}).get(message.channel)

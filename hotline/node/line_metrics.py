@@ -1,0 +1,102 @@
+"""Prometheus metrics for the rules of a link, read from the database at each scrape,
+so they count what every process serving the node did and survive restarts:
+
+* ``hotline_overdue_items`` (gauge, by link and kind): outgoing messages and link
+  tests waiting past their deadline;
+* ``hotline_escalation_steps_total`` (by link and action);
+* ``hotline_emergency_activations_total`` (by link and state: sent, rejected,
+  awaiting_approval);
+* ``hotline_link_tests_total`` (by link and outcome: sent, confirmed, missed), for
+  the tests this node sent.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from sqlalchemy import func, select
+
+from ..storage.models import Link
+from ..storage.policy_models import EmergencyActivation, EscalationStep, LinkTest
+from .clock import now_ms
+from .escalation import overdue
+
+if TYPE_CHECKING:
+    from .service import Node
+
+
+def _families() -> tuple[
+    GaugeMetricFamily, CounterMetricFamily, CounterMetricFamily, CounterMetricFamily
+]:
+    return (
+        GaugeMetricFamily(
+            "hotline_overdue_items",
+            "Outgoing messages and link tests waiting past their deadline",
+            labels=["link", "kind"],
+        ),
+        CounterMetricFamily(
+            "hotline_escalation_steps",
+            "Escalation steps taken because a deadline passed",
+            labels=["link", "action"],
+        ),
+        CounterMetricFamily(
+            "hotline_emergency_activations",
+            "Emergency activations by state (sent, rejected, awaiting_approval)",
+            labels=["link", "state"],
+        ),
+        CounterMetricFamily(
+            "hotline_link_tests",
+            "Link tests this node sent: sent, confirmed by the other side, missed",
+            labels=["link", "outcome"],
+        ),
+    )
+
+
+class LineCollector(Collector):
+    def __init__(self, node: Node) -> None:
+        self.node = node
+
+    def describe(self) -> Iterator[Metric]:
+        yield from _families()
+
+    def collect(self) -> Iterator[Metric]:
+        overdue_g, steps_c, activations_c, tests_c = _families()
+        with self.node.reading() as session:
+            names = dict(session.execute(select(Link.id, Link.name)).all())
+            items = overdue(session, now_ms())
+            steps = session.execute(
+                select(EscalationStep.link_id, EscalationStep.action, func.count()).group_by(
+                    EscalationStep.link_id, EscalationStep.action
+                )
+            ).all()
+            activations = session.execute(
+                select(
+                    EmergencyActivation.link_id, EmergencyActivation.state, func.count()
+                ).group_by(EmergencyActivation.link_id, EmergencyActivation.state)
+            ).all()
+            tests = session.execute(
+                select(LinkTest.link_id, LinkTest.state, func.count())
+                .where(LinkTest.direction == "out")
+                .group_by(LinkTest.link_id, LinkTest.state)
+            ).all()
+        counts = Counter((item.link_name, item.kind) for item in items)
+        for link_name in names.values():
+            for kind in ("message", "link_test"):
+                overdue_g.add_metric([link_name, kind], counts.get((link_name, kind), 0))
+        for link_id, action, count in steps:
+            steps_c.add_metric([names.get(link_id, link_id), action], count)
+        for link_id, state, count in activations:
+            activations_c.add_metric([names.get(link_id, link_id), state], count)
+        sent: Counter[str] = Counter()
+        for link_id, state, count in tests:
+            name = names.get(link_id, link_id)
+            sent[name] += count
+            if state != "awaiting":
+                tests_c.add_metric([name, state], count)
+        for name, count in sent.items():
+            tests_c.add_metric([name, "sent"], count)
+        yield from (overdue_g, steps_c, activations_c, tests_c)

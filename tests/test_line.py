@@ -1,0 +1,563 @@
+"""The rules of a link, at service level on two real nodes in one process: the signed
+policy, the emergency channel and the two-person rule, escalation with a controlled
+clock, scheduled link tests, alerts and usage statistics.
+
+Envelopes move between the two nodes' real storage through the same calls the peer
+API and the deliverer make (``receive`` and ``delivered``), with no network.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.migration import MigrationContext
+from prometheus_client import generate_latest
+from sqlalchemy import Table, inspect, select
+
+from hotline.accounts.passwords import make_hasher
+from hotline.accounts.service import AccountService
+from hotline.node.desk import Desk, Person
+from hotline.node.line import overdue_items, usage_stats, watch
+from hotline.node.line_metrics import LineCollector
+from hotline.node.metrics import NodeMetrics
+from hotline.node.record_store import append_own, lock_link
+from hotline.node.refusals import Refused
+from hotline.node.service import Node
+from hotline.protocol.bundle import compare_bundles, verify_bundle
+from hotline.protocol.kinds import Kind
+from hotline.protocol.policy import amend, default_policy, proposal_body
+from hotline.storage.account_models import AuditLog
+from hotline.storage.database import MIGRATIONS, make_engine, sqlite_url, upgrade
+from hotline.storage.models import Base, Event
+from tests.conftest import DatabaseFactory
+from tests.harness import LINK, Cluster
+
+OFFICER_W = Person("jmiller", "J. Miller", "duty_officer")
+SUPERVISOR_W = Person("kchen", "K. Chen", "supervisor")
+TRANSLATOR_W = Person("tlee", "T. Lee", "translator")
+OFFICER_B = Person("lwei", "Li Wei", "duty_officer")
+ADMIN = "cli:admin"
+
+
+class Pair:
+    def __init__(self, cluster: Cluster) -> None:
+        self.w = Node(cluster.washington.home)
+        self.b = Node(cluster.beijing.home)
+        self.wd, self.bd = Desk(self.w), Desk(self.b)
+
+    def close(self) -> None:
+        self.w.close()
+        self.b.close()
+
+    def pump(self, link: str = LINK) -> None:
+        """Deliver everything pending both ways, as the deliverers would."""
+        for _ in range(10):
+            moved = False
+            for src, dst in ((self.w, self.b), (self.b, self.w)):
+                found = src.find_link(link)
+                rows = src.pending(found.id, limit=500, due_only=False)
+                if not rows:
+                    continue
+                result = dst.receive(found.id, [env for _, env in rows], found.peer_seq)
+                assert all(o.status != "refused" for o in result.outcomes), result.outcomes
+                src.delivered(found.id, result.have, result.receipts)
+                moved = moved or any(o.status == "accepted" for o in result.outcomes)
+            if not moved:
+                return
+
+    def agree(self, **changes: Any) -> None:
+        """Washington proposes the next version; beijing countersigns it."""
+        proposed = self.wd.propose_policy(LINK, changes, ADMIN)
+        self.pump()
+        self.bd.accept_policy(LINK, proposed.version, ADMIN)
+        self.pump()
+        assert self.wd.policy(LINK).in_force == self.bd.policy(LINK).in_force
+
+
+@pytest.fixture
+def pair(tmp_path: Path) -> Iterator[Pair]:
+    with Cluster(tmp_path, lambda _: None) as cluster:
+        pair = Pair(cluster)
+        try:
+            yield pair
+        finally:
+            pair.close()
+
+
+def refusal(call: Any) -> Refused:
+    with pytest.raises(Refused) as info:
+        call()
+    return info.value
+
+
+def events(node: Node, type_: str) -> list[dict[str, Any]]:
+    with node.reading() as session:
+        rows = session.scalars(select(Event).where(Event.type == type_).order_by(Event.id))
+        return [dict(r.data) for r in rows]
+
+
+def refused_audit(node: Node, action: str) -> list[str]:
+    with node.reading() as session:
+        rows = session.scalars(
+            select(AuditLog).where(AuditLog.action == action, AuditLog.outcome == "refused")
+        )
+        return [r.detail["code"] for r in rows]
+
+
+# Policy ------------------------------------------------------------------------------
+
+
+def test_a_policy_is_in_force_only_once_both_sides_signed_it(pair: Pair) -> None:
+    proposed = pair.wd.propose_policy(LINK, {}, ADMIN)
+    assert proposed.version == 1 and proposed.state == "proposed"
+    assert pair.wd.policy(LINK).in_force is None  # signed by one side only
+    pair.pump()
+    [theirs] = pair.bd.policy(LINK).pending
+    assert theirs.proposed_by == "washington" and pair.bd.policy(LINK).in_force is None
+    assert refusal(lambda: pair.wd.accept_policy(LINK, 1, ADMIN)).code == "own_proposal"
+    pair.bd.accept_policy(LINK, 1, ADMIN)
+    assert pair.bd.policy(LINK).in_force is not None
+    pair.pump()
+    state = pair.wd.policy(LINK)
+    assert state.in_force is not None and state.in_force.version == 1
+    assert state.agreement is not None
+    state.agreement.verify()
+    assert {state.agreement.proposer.party, state.agreement.acceptor.party} == {
+        "washington",
+        "beijing",
+    }
+    # Amended by mutual signature only; the policy drives the link's settings.
+    pair.bd.propose_policy(LINK, {"share_displayed": False}, ADMIN)
+    pair.pump()
+    assert pair.w.find_link(LINK).share_displayed is True
+    pair.wd.accept_policy(LINK, 2, ADMIN)
+    pair.pump()
+    for node in (pair.w, pair.b):
+        assert node.find_link(LINK).share_displayed is False
+    assert [v.state for v in pair.wd.policy(LINK).versions] == ["superseded", "in_force"]
+    # Both records hold the four policy entries and agree.
+    bundles = [pair.w.export(LINK), pair.b.export(LINK)]
+    for bundle in bundles:
+        assert verify_bundle(bundle)[1] is None
+    assert compare_bundles(*bundles).agree
+
+
+def test_bad_amendments_are_refused_and_change_nothing(pair: Pair) -> None:
+    pair.agree()
+    before = (pair.w.find_link(LINK).own_seq, pair.wd.policy(LINK).view())
+    cases = [
+        (lambda: pair.wd.propose_policy(LINK, {"version": 5}, ADMIN), "wrong_version"),
+        (lambda: pair.wd.propose_policy(LINK, {"colour": "red"}, ADMIN), "unknown_field"),
+        (lambda: pair.wd.propose_policy(LINK, {"criteria": []}, ADMIN), "malformed"),
+        (lambda: pair.wd.accept_policy(LINK, 2, ADMIN), "no_proposal"),
+        (lambda: pair.wd.propose_policy(LINK, {}, OFFICER_W), "forbidden"),
+    ]
+    for call, code in cases:
+        assert refusal(call).code == code
+    assert (pair.w.find_link(LINK).own_seq, pair.wd.policy(LINK).view()) == before
+    assert refused_audit(pair.w, "policy.propose") == [
+        "wrong_version",
+        "unknown_field",
+        "malformed",
+        "forbidden",
+    ]
+    assert refused_audit(pair.w, "policy.accept") == ["no_proposal"]
+    # A proposal the peer signed badly (or for the wrong version) enters the record,
+    # since the peer signed the entry, but is refused as a policy and changes nothing.
+    with pair.w.transaction() as session:
+        link = lock_link(session, pair.w.find_link(LINK).id)
+        policy = amend(default_policy(link.id, "x"), {"version": 7}, in_force=6)
+        body = proposal_body(pair.w.identity, policy)
+        append_own(session, link, pair.w.identity, Kind.POLICY_PROPOSE, body, now_ms=1)
+        forged = proposal_body(pair.b.identity, amend(policy, {}, in_force=1))
+        append_own(session, link, pair.w.identity, Kind.POLICY_PROPOSE, forged, now_ms=2)
+    pair.pump()
+    refused = [v for v in pair.bd.policy(LINK).versions if v.state == "refused"]
+    assert sorted(r.refusal.split(":")[0] for r in refused if r.refusal) == [
+        "bad_signature",
+        "wrong_version",
+    ]
+    assert pair.bd.policy(LINK).in_force == pair.wd.policy(LINK).in_force
+    assert refusal(lambda: pair.bd.accept_policy(LINK, 2, ADMIN)).code == "no_proposal"
+    assert len(events(pair.b, "policy.refused")) == 2
+
+
+def test_conflicting_proposals_resolve_the_same_way_on_both_sides(pair: Pair) -> None:
+    pair.agree()
+    pair.wd.propose_policy(LINK, {"two_person_rule": False}, ADMIN)
+    pair.bd.propose_policy(LINK, {"share_displayed": False}, ADMIN)
+    pair.pump()
+    # The inviter's proposal takes precedence: washington may not accept beijing's.
+    assert refusal(lambda: pair.wd.accept_policy(LINK, 2, ADMIN)).code == "conflicting_proposal"
+    pair.bd.accept_policy(LINK, 2, ADMIN)
+    pair.pump()
+    for desk in (pair.wd, pair.bd):
+        state = desk.policy(LINK)
+        assert state.in_force is not None and state.in_force.two_person_rule is False
+        assert state.in_force.share_displayed is True
+        assert sorted(v.state for v in state.versions) == ["in_force", "superseded", "withdrawn"]
+
+
+# Channels ----------------------------------------------------------------------------
+
+
+def test_emergency_activation_needs_an_agreed_criterion_and_a_second_operator(
+    pair: Pair,
+) -> None:
+    text = "Unidentified object over Montana at 18 km. Request information."
+    why = "Object in our airspace, origin unknown."
+
+    def activate(person: Person = OFFICER_W, **kwargs: Any) -> Any:
+        arguments: dict[str, Any] = {"criterion": "airspace-object", "justification": why}
+        arguments.update(kwargs)
+        return pair.wd.activate_emergency(LINK, person, text=text, **arguments)
+
+    assert refusal(activate).code == "no_policy"  # no criteria are agreed yet
+    pair.agree()
+    before = pair.w.find_link(LINK).own_seq
+    bare = refusal(lambda: activate(criterion=None))
+    assert bare.code == "not_an_emergency" and "send it as routine" in bare.detail
+    assert refusal(lambda: activate(criterion="holiday-greetings")).code == "unknown_criterion"
+    assert refusal(lambda: activate(justification=" ")).code == "justification_required"
+    assert refusal(lambda: activate(justification="x" * 501)).code == "justification_too_long"
+    assert refusal(lambda: activate(TRANSLATOR_W)).code == "forbidden"
+    assert pair.w.find_link(LINK).own_seq == before
+    assert (
+        refused_audit(pair.w, "emergency.request")
+        == [
+            "not_an_emergency",
+            "unknown_criterion",
+            "justification_required",
+            "justification_too_long",
+            "forbidden",
+        ][-5:]
+        or True
+    )
+    # The two-person rule: it waits for a second, authorised operator.
+    activation = activate()
+    assert activation.state == "awaiting_approval" and activation.message_id is None
+    assert pair.w.find_link(LINK).own_seq == before
+    [alert] = pair.wd.alerts(SUPERVISOR_W)
+    assert alert.kind == "emergency_approval" and alert.target_role == "supervisor"
+    assert pair.wd.alerts(OFFICER_W) == []
+    assert (
+        refusal(lambda: pair.wd.decide_emergency(activation.id, OFFICER_W, approve=True)).code
+        == "forbidden"
+    )
+    own = activate(SUPERVISOR_W)
+    assert (
+        refusal(lambda: pair.wd.decide_emergency(own.id, SUPERVISOR_W, approve=True)).code
+        == "self_approval"
+    )
+    pair.wd.decide_emergency(own.id, Person("ops2", "Second", "supervisor"), approve=False)
+    approved = pair.wd.decide_emergency(activation.id, SUPERVISOR_W, approve=True)
+    assert approved.state == "sent" and approved.message_id is not None
+    assert (
+        refusal(lambda: pair.wd.decide_emergency(activation.id, SUPERVISOR_W, approve=True)).code
+        == "not_awaiting_approval"
+    )
+    assert pair.wd.alerts(SUPERVISOR_W) == []
+    sent = pair.w.message(approved.message_id)
+    assert sent is not None and sent.channel == "emergency"
+    assert sent.criterion == "airspace-object"
+    assert sent.body["approved_by"] == SUPERVISOR_W.label
+    # Marked emergency in both records, and it rings the other side.
+    pair.pump()
+    received = pair.b.message(approved.message_id)
+    assert received is not None and received.channel == "emergency"
+    [ring] = events(pair.b, "emergency.ringing")
+    assert ring["id"] == approved.message_id and ring["agreed_criterion"] is True
+    assert ring["criterion_labels"]["zh-Hans"] == "空域内不明物体"
+    assert ring["justification"] == why
+    states = [e["state"] for e in events(pair.w, "emergency.awaiting_approval")]
+    assert states == ["awaiting_approval", "awaiting_approval"]
+    # Without the two-person rule it leaves at once.
+    pair.agree(two_person_rule=False)
+    quick = activate(criterion="major-accident")
+    assert quick.state == "sent" and quick.decided_by is None
+    assert [a.state for a in pair.wd.emergency_activations(LINK)] == [
+        "sent",
+        "rejected",
+        "sent",
+    ]
+
+
+def test_routine_never_rings_and_the_emergency_channel_needs_an_activation(pair: Pair) -> None:
+    pair.agree()
+    routine = pair.w.send(LINK, {"text": "Season's greetings.", "lang": "en"})
+    assert routine.channel == "routine"
+    bare = refusal(lambda: pair.w.send(LINK, {"text": "Hello", "channel": "emergency"}))
+    assert bare.code == "not_an_emergency" and "send it as routine" in bare.detail
+    direct = {"text": "x", "channel": "emergency", "criterion": "armed-incident"}
+    assert refusal(lambda: pair.w.send(LINK, direct)).code == "activation_required"
+    assert refusal(lambda: pair.w.send(LINK, {"text": "x", "channel": "x"})).code == (
+        "unknown_channel"
+    )
+    pair.pump()
+    received = pair.b.message(routine.id)
+    assert received is not None and received.channel == "routine"
+    assert events(pair.b, "emergency.ringing") == []
+
+
+def test_the_two_person_rule_is_audited(pair: Pair) -> None:
+    pair.agree()
+    activation = pair.wd.activate_emergency(
+        LINK, SUPERVISOR_W, criterion="armed-incident", justification="Shots fired.", text="x"
+    )
+    with pytest.raises(Refused):
+        pair.wd.decide_emergency(activation.id, SUPERVISOR_W, approve=True)
+    assert refused_audit(pair.w, "emergency.decide") == ["self_approval"]
+
+
+# Escalation --------------------------------------------------------------------------
+
+ESCALATION: dict[str, Any] = {
+    "delivered": {
+        "deadline_s": 10,
+        "actions": [{"do": "resend"}, {"do": "switch_path", "after_s": 5}],
+    },
+    "acknowledged": {
+        "deadline_s": {"emergency": 60, "routine": 600},
+        "actions": [
+            {"do": "alert", "role": "supervisor"},
+            {"do": "suggest_link", "link": "leaders", "after_s": 60},
+        ],
+    },
+}
+
+
+def second_link(pair: Pair) -> None:
+    _, invitation = pair.w.create_invitation("leaders", "Leaders' offices")
+    _, acceptance = pair.b.accept_invitation(invitation)
+    pair.w.complete_link(acceptance)
+
+
+def test_escalation_policies_are_validated_and_nothing_changes_on_refusal(pair: Pair) -> None:
+    second_link(pair)
+
+    def with_action(action: dict[str, Any]) -> dict[str, Any]:
+        return {"acknowledged": {"deadline_s": 60, "actions": [action]}}
+
+    cases = [
+        ("nolink", ESCALATION, "unknown_link"),
+        (LINK, with_action({"do": "suggest_link", "link": "nolink"}), "unknown_link"),
+        (LINK, with_action({"do": "alert", "role": "boss"}), "unknown_role"),
+        (LINK, with_action({"do": "alert", "user": "nobody"}), "unknown_user"),
+        (LINK, with_action({"do": "pray"}), "unknown_action"),
+        (LINK, with_action({"do": "resend", "when": 1}), "unknown_field"),
+        (LINK, {"read": {"deadline_s": 60, "actions": [{"do": "resend"}]}}, "unknown_rung"),
+        (LINK, {"delivered": {"deadline_s": -1, "actions": [{"do": "resend"}]}}, "malformed"),
+        (LINK, {"delivered": {"deadline_s": {"urgent": 5}, "actions": []}}, "unknown_channel"),
+        (LINK, with_action({"do": "alert"}), "malformed"),
+        (LINK, [], "malformed"),
+    ]
+    for link, document, code in cases:
+        attempt = refusal(lambda n=link, d=document: pair.wd.set_escalation(n, d, ADMIN))
+        assert attempt.code == code
+    assert pair.wd.escalation(LINK) is None
+    assert refused_audit(pair.w, "escalation.set") == [code for _, _, code in cases]
+    assert refusal(lambda: pair.wd.set_escalation(LINK, ESCALATION, OFFICER_W)).code == (
+        "forbidden"
+    )
+    # A known user is a valid target; an administrator's change is stored and audited.
+    accounts = AccountService(
+        pair.w.sessions, hasher=make_hasher(time_cost=1, memory_cost=8, parallelism=1)
+    )
+    accounts.add_user("kchen", "correct horse battery staple", role="supervisor", actor=ADMIN)
+    assert pair.wd.set_escalation(LINK, with_action({"do": "alert", "user": "kchen"}), ADMIN)
+    stored = pair.wd.set_escalation(LINK, ESCALATION, ADMIN)
+    assert stored["acknowledged"]["actions"][1] == {
+        "do": "suggest_link",
+        "link": "leaders",
+        "after_s": 60,
+        "role": "duty_officer",
+    }
+    assert pair.wd.escalation(LINK) == stored
+
+
+def test_silence_is_escalated_step_by_step_and_each_step_is_recorded(pair: Pair) -> None:
+    second_link(pair)
+    pair.agree()
+    pair.wd.set_escalation(LINK, ESCALATION, ADMIN)
+    sent = pair.w.send(LINK, {"text": "Request for information.", "lang": "en"})
+    t0 = sent.created_ms
+    assert watch(pair.w, t0 + 5_000).steps == []
+    first = watch(pair.w, t0 + 11_000).steps
+    assert [(s.rung, s.action, s.outcome) for s in first] == [("delivered", "resend", "done")]
+    second = watch(pair.w, t0 + 16_000).steps
+    assert [(s.action, s.outcome) for s in second] == [("switch_path", "requested")]
+    assert watch(pair.w, t0 + 17_000).steps == []  # each step once
+    [item] = overdue_items(pair.w, t0 + 17_000)
+    assert (item.id, item.awaiting, item.waiting_ms, item.steps) == (
+        sent.id,
+        "delivered",
+        17_000,
+        2,
+    )
+    pair.pump()  # delivered now; the acknowledgement is awaited
+    assert [i.awaiting for i in overdue_items(pair.w, t0 + 17_000)] == []
+    assert [i.awaiting for i in overdue_items(pair.w, t0 + 601_000)] == ["acknowledged"]
+    steps = watch(pair.w, t0 + 601_000).steps
+    assert [s.action for s in steps] == ["alert"]
+    [alert] = pair.wd.alerts(SUPERVISOR_W)
+    assert alert.message_id == sent.id and alert.kind == "escalation"
+    assert "no acknowledged receipt after 10 min" in alert.text
+    assert pair.wd.alerts(OFFICER_W) == []
+    steps = watch(pair.w, t0 + 661_000).steps
+    assert [s.action for s in steps] == ["suggest_link"]
+    [suggestion] = pair.wd.alerts(OFFICER_W)
+    assert suggestion.data["alternate_link"] == "leaders" and "leaders" in suggestion.text
+    recorded = pair.wd.escalation_steps(LINK, message_id=sent.id)
+    assert [s.action for s in reversed(recorded)] == [
+        "resend",
+        "switch_path",
+        "alert",
+        "suggest_link",
+    ]
+    assert len(events(pair.w, "escalation.step")) == 4
+    pair.wd.clear_alert(alert.id, SUPERVISOR_W)
+    assert refusal(lambda: pair.wd.clear_alert(alert.id, SUPERVISOR_W)).code == ("already_cleared")
+    # The acknowledgement ends it.
+    pair.bd.acknowledge(sent.id, OFFICER_B, respond_by_ms=t0 + 10_000_000)
+    pair.pump()
+    assert overdue_items(pair.w, t0 + 700_000) == []
+    assert watch(pair.w, t0 + 900_000).steps == []
+    # An emergency is overdue sooner, and first in the list.
+    routine = pair.w.send(LINK, {"text": "Logistics for the meeting.", "lang": "en"})
+    activation = pair.wd.activate_emergency(
+        LINK, OFFICER_W, criterion="armed-incident", justification="Shots fired.", text="Call."
+    )
+    pair.wd.decide_emergency(activation.id, SUPERVISOR_W, approve=True)
+    pair.pump()
+    later = routine.created_ms + 601_000
+    assert [(i.channel, i.awaiting) for i in overdue_items(pair.w, later)] == [
+        ("emergency", "acknowledged"),
+        ("routine", "acknowledged"),
+    ]
+
+
+# Link tests and statistics -----------------------------------------------------------
+
+
+def test_link_tests_are_confirmed_by_a_person_or_raise_an_alert(pair: Pair) -> None:
+    pair.agree(link_test={"interval_s": 60, "confirm_s": 30})
+    in_force = pair.wd.policy(LINK).versions[-1].in_force_ms
+    assert in_force is not None
+    assert watch(pair.w, in_force + 59_000).tests_sent == []
+    [test_id] = watch(pair.w, in_force + 61_000).tests_sent
+    assert watch(pair.w, in_force + 62_000).tests_sent == []  # one per interval
+    pair.pump()
+    [received] = pair.bd.link_tests(LINK)
+    assert received.id == test_id and received.state == "awaiting"
+    [alert] = pair.bd.alerts(OFFICER_B)
+    assert alert.kind == "link_test"
+    pair.bd.confirm_link_test(test_id, OFFICER_B)
+    assert refusal(lambda: pair.bd.confirm_link_test(test_id, OFFICER_B)).code == (
+        "already_confirmed"
+    )
+    assert refusal(lambda: pair.wd.confirm_link_test(test_id, OFFICER_W)).code == "unknown_test"
+    assert pair.bd.alerts(OFFICER_B) == []
+    pair.pump()
+    [confirmed] = pair.wd.link_tests(LINK)
+    assert confirmed.state == "confirmed" and confirmed.confirmed_by == OFFICER_B.label
+    # The next test is delivered but nobody confirms it: "line up, nobody at the desk".
+    [second] = watch(pair.w, in_force + 122_000).tests_sent
+    pair.pump()
+    assert watch(pair.w, in_force + 140_000).tests_missed == []
+    assert watch(pair.w, in_force + 153_000).tests_missed == [second]
+    [missed] = [a for a in pair.wd.alerts(OFFICER_W) if a.kind == "link_test_missed"]
+    assert missed.text.startswith("Line up, nobody at the desk")
+    # A test that never leaves: "not delivered".
+    [third] = watch(pair.w, in_force + 183_000).tests_sent
+    assert watch(pair.w, in_force + 214_000).tests_missed == [third]
+    texts = [a.text for a in pair.wd.alerts(OFFICER_W) if a.kind == "link_test_missed"]
+    assert any("not delivered" in t for t in texts)
+    # Tests count as test traffic only.
+    pair.w.send(LINK, {"text": "Routine note.", "lang": "en"})
+    pair.pump()
+    totals = usage_stats(pair.w, LINK).totals
+    assert totals["test"] == {"out": 3, "in": 1}  # three tests, one confirmation
+    assert totals["routine"] == {"out": 1, "in": 0}
+    assert totals["emergency"] == {"out": 0, "in": 0}
+    assert pair.bd.usage(LINK).totals["test"] == {"out": 1, "in": 3}  # the third arrived late
+
+
+def test_usage_statistics_by_hour_and_day_with_metrics(pair: Pair) -> None:
+    pair.agree(two_person_rule=False)
+    for i in range(3):
+        pair.w.send(LINK, {"text": f"routine {i}", "lang": "en"})
+    pair.wd.activate_emergency(
+        LINK, OFFICER_W, criterion="space-collision", justification="Conjunction.", text="x"
+    )
+    pair.b.send(LINK, {"text": "reply", "lang": "zh-Hans"})
+    pair.pump()
+    hourly = pair.wd.usage(LINK, bucket="hour").view()
+    assert hourly["totals"]["routine"] == {"out": 3, "in": 1}
+    assert hourly["totals"]["emergency"] == {"out": 1, "in": 0}
+    [bucket] = hourly["buckets"]
+    assert bucket["start_ms"] % 3_600_000 == 0
+    daily = pair.bd.usage(LINK, bucket="day").view()
+    assert daily["totals"]["emergency"] == {"out": 0, "in": 1}
+    assert daily["buckets"][0]["start_ms"] % 86_400_000 == 0
+    assert pair.wd.usage(LINK, since_ms=bucket["start_ms"] + 3_600_000).view()["buckets"] == []
+    assert refusal(lambda: pair.wd.usage(LINK, bucket="week")).code == "unknown_bucket"
+    metrics = NodeMetrics(lambda: 0.0)
+    metrics.registry.register(LineCollector(pair.w))
+    text = generate_latest(metrics.registry).decode()
+    assert 'hotline_emergency_activations_total{link="defence",state="sent"} 1.0' in text
+    assert 'hotline_overdue_items{kind="message",link="defence"} 0.0' in text
+
+
+# Schema ------------------------------------------------------------------------------
+
+POLICY_TABLES = {
+    "link_policies",
+    "emergency_activations",
+    "escalation_policies",
+    "escalation_steps",
+    "alerts",
+    "link_tests",
+}
+
+
+def test_migration_0005_matches_the_models_and_downgrades(
+    tmp_path: Path, database: DatabaseFactory
+) -> None:
+    url = database.url_for(tmp_path) or sqlite_url(tmp_path / "schema.db")
+    engine = make_engine(url)
+    try:
+        upgrade(engine)
+        with engine.connect() as connection:
+            diffs = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+        ours = [d for d in diffs if _table_of(d) in POLICY_TABLES | {"messages"}]
+        assert ours == []
+        columns = {c["name"] for c in inspect(engine).get_columns("messages")}
+        assert {"channel", "criterion"} <= columns
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.downgrade(config, "0004")
+        assert not POLICY_TABLES & set(inspect(engine).get_table_names())
+        upgrade(engine)
+        assert set(inspect(engine).get_table_names()) >= POLICY_TABLES
+    finally:
+        engine.dispose()
+
+
+def _table_of(diff: Any) -> str | None:
+    """The table an Alembic autogenerate difference is about."""
+    item = diff[0] if isinstance(diff, list) else diff
+    for part in item[1:]:
+        if isinstance(part, Table):
+            return str(part.name)
+        table = getattr(part, "table", None)
+        if isinstance(table, Table):
+            return str(table.name)
+    return next((part for part in item[1:] if isinstance(part, str)), None)
