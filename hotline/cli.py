@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich import box
@@ -27,6 +27,9 @@ from .node.home import NodeError, NodeHome, check_new_node, init_node
 from .protocol.bundle import compare_bundles, read_bundle, verify_bundle
 from .protocol.errors import ProtocolError
 
+if TYPE_CHECKING:
+    from .node.desk import Desk
+
 app = typer.Typer(
     help="Hotline: sovereign nodes exchanging signed, encrypted messages with a provable record.",
     no_args_is_help=True,
@@ -38,6 +41,15 @@ user_app = typer.Typer(
     help="Operator console accounts: add, list, disable, passwords, TOTP.", no_args_is_help=True
 )
 app.add_typer(user_app, name="user")
+policy_app = typer.Typer(
+    help="The link's policy, signed by both parties: show, propose, accept.",
+    no_args_is_help=True,
+)
+app.add_typer(policy_app, name="policy")
+escalation_app = typer.Typer(
+    help="This node's escalation of silence on a link: show, set.", no_args_is_help=True
+)
+app.add_typer(escalation_app, name="escalation")
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
 
@@ -244,9 +256,19 @@ def link_complete(
         str | None, typer.Option(help="The acceptor's fingerprint as read aloud.")
     ] = None,
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask (needs --fingerprint).")] = False,
+    policy_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--policy", help="JSON policy fields for version 1 (default: the standard policy)."
+        ),
+    ] = None,
+    no_policy: Annotated[
+        bool, typer.Option("--no-policy", help="Do not propose policy version 1 now.")
+    ] = False,
     home: HomeOption = DEFAULT_HOME,
 ) -> None:
-    """Complete a link from the other party's acceptance of our invitation."""
+    """Complete a link from the other party's acceptance of our invitation, and propose
+    the link's policy version 1 for the other party to countersign."""
     node = open_node(home)
     text = _read(acceptance_file)
     from .protocol.invitation import dearmour, read_acceptance_body
@@ -265,11 +287,24 @@ def link_complete(
         fail("--yes needs --fingerprint, so that the fingerprint is still checked", 2)
     elif not typer.confirm("Does this match the fingerprint read aloud by the other party?"):
         fail("not completed", 3)
+    changes = _json_file(policy_file) if policy_file is not None else {}
     try:
         link = node.complete_link(text)
     except ProtocolError as exc:
         fail(f"acceptance refused: {exc.detail} ({exc.code.value})")
     out.print(f"Link [bold]{link.name}[/] with {link.peer_party} is complete.")
+    if no_policy:
+        return
+    from .node.desk import Desk
+
+    try:
+        proposed = Desk(node).propose_policy(link.name, changes, _actor())
+    except NodeError as exc:
+        fail(f"policy version 1 not proposed: {exc}")
+    out.print(
+        f"Proposed policy version {proposed.version}; {link.peer_party} countersigns it with "
+        f"'hotline policy accept {link.name} {proposed.version}'."
+    )
 
 
 @link_app.command("list")
@@ -671,6 +706,302 @@ def user_totp(
     out.print(f"  {enrolment.uri}", markup=False, highlight=False, soft_wrap=True)
     out.print("Secret (to type in by hand):")
     out.print(f"  {enrolment.secret}", markup=False, highlight=False, soft_wrap=True)
+
+
+# Link policy, channels, escalation, link tests, statistics --------------------------
+
+
+def _json_file(path: Path) -> dict[str, object]:
+    try:
+        value = json.loads(_read(path))
+    except json.JSONDecodeError as exc:
+        fail(f"{path} is not JSON: {exc}")
+    if not isinstance(value, dict):
+        fail(f"{path} must hold a JSON object")
+    return value
+
+
+def _desk(home: Path) -> Desk:
+    from .node.desk import Desk
+
+    return Desk(open_node(home))
+
+
+@policy_app.command("show")
+def policy_show(
+    link: Annotated[str, typer.Argument(help="Link name.")],
+    as_json: bool = typer.Option(False, "--json"),
+    home: HomeOption = DEFAULT_HOME,
+) -> None:
+    """The policy in force (signed by both parties) and every version proposed."""
+    try:
+        state = _desk(home).policy(link)
+    except (NodeError, ProtocolError) as exc:
+        fail(str(exc))
+    if as_json:
+        out.print_json(json.dumps(state.view(), ensure_ascii=False))
+        return
+    policy = state.in_force
+    if policy is None:
+        out.print(
+            f"[bold]{escape(state.link_name)}[/]: no policy in force (emergency channel closed)"
+        )
+    else:
+        agreement = state.agreement
+        assert agreement is not None  # in force means signed by both
+        signers = agreement.proposer.party, agreement.acceptor.party
+        out.print(
+            f"[bold]{escape(state.link_name)}[/]: policy version {policy.version} in force, "
+            f"signed by {signers[0]} and {signers[1]}"
+        )
+        out.print(f"  purpose: {escape(policy.purpose)}")
+        out.print(f"  languages: {', '.join(policy.languages)}")
+        for criterion in policy.criteria:
+            labels = " / ".join(criterion.labels[lang] for lang in policy.languages)
+            out.print(f"  criterion {criterion.id}: {escape(labels)}")
+        for name, times in policy.channels.items():
+            out.print(
+                f"  {name}: acknowledge within {times.acknowledge_s} s, "
+                f"answer within {times.answer_s} s"
+            )
+        out.print(
+            f"  two-person rule: {policy.two_person_rule}; displayed receipts shared: "
+            f"{policy.share_displayed}; replies need approval: {policy.replies_need_approval}"
+        )
+        out.print(
+            f"  link test every {policy.link_test.interval_s} s, "
+            f"confirm within {policy.link_test.confirm_s} s"
+        )
+    for version in state.versions:
+        if version.state in ("proposed", "refused"):
+            reason = f" ({escape(version.refusal)})" if version.refusal else ""
+            out.print(
+                f"  version {version.version} {version.state} by {version.proposed_by}"
+                f" at {when(version.proposed_ms)}{reason}"
+            )
+
+
+@policy_app.command("propose")
+def policy_propose(
+    link: Annotated[str, typer.Argument(help="Link name.")],
+    file: Annotated[
+        Path | None, typer.Option("--file", help="JSON object of the policy fields to change.")
+    ] = None,
+    purpose: Annotated[str | None, typer.Option(help="What the link is for.")] = None,
+    two_person_rule: Annotated[
+        bool | None,
+        typer.Option(
+            "--two-person-rule/--no-two-person-rule",
+            help="Emergency activations need a second operator.",
+            show_default=False,
+        ),
+    ] = None,
+    share_displayed: Annotated[
+        bool | None,
+        typer.Option(
+            "--share-displayed/--no-share-displayed",
+            help="Send 'displayed' receipts.",
+            show_default=False,
+        ),
+    ] = None,
+    replies_need_approval: Annotated[
+        bool | None,
+        typer.Option(
+            "--replies-need-approval/--no-replies-need-approval",
+            help="Replies wait for a principal's approval.",
+            show_default=False,
+        ),
+    ] = None,
+    link_test_interval: Annotated[
+        int | None, typer.Option(help="Seconds between link tests (0: none).")
+    ] = None,
+    link_test_confirm: Annotated[
+        int | None, typer.Option(help="Seconds the other side has to confirm a test.")
+    ] = None,
+    home: HomeOption = DEFAULT_HOME,
+) -> None:
+    """Propose the next policy version: the one in force with these changes. It is in
+    force once the other party countersigns it ('hotline policy accept')."""
+    desk = _desk(home)
+    changes: dict[str, object] = dict(_json_file(file)) if file is not None else {}
+    for key, value in (
+        ("purpose", purpose),
+        ("two_person_rule", two_person_rule),
+        ("share_displayed", share_displayed),
+        ("replies_need_approval", replies_need_approval),
+    ):
+        if value is not None:
+            changes[key] = value
+    if link_test_interval is not None or link_test_confirm is not None:
+        try:
+            current = desk.policy(link).in_force
+        except NodeError as exc:
+            fail(str(exc))
+        given = changes.get("link_test")
+        rule: dict[str, object] = dict(given) if isinstance(given, dict) else {}
+        if not rule and current is not None:
+            rule = dict(current.link_test.to_map())
+        rule.setdefault("interval_s", 3600)
+        rule.setdefault("confirm_s", 600)
+        if link_test_interval is not None:
+            rule["interval_s"] = link_test_interval
+        if link_test_confirm is not None:
+            rule["confirm_s"] = link_test_confirm
+        changes["link_test"] = rule
+    try:
+        proposed = desk.propose_policy(link, changes, _actor())
+    except NodeError as exc:
+        fail(str(exc))
+    out.print(
+        f"Proposed policy version {proposed.version} on {link}; it is in force once the "
+        f"other party runs 'hotline policy accept {link} {proposed.version}'."
+    )
+
+
+@policy_app.command("accept")
+def policy_accept(
+    link: Annotated[str, typer.Argument(help="Link name.")],
+    version: Annotated[int, typer.Argument(help="The proposed version to countersign.")],
+    home: HomeOption = DEFAULT_HOME,
+) -> None:
+    """Countersign the other party's proposed policy version: it comes into force."""
+    try:
+        accepted = _desk(home).accept_policy(link, version, _actor())
+    except NodeError as exc:
+        fail(str(exc))
+    out.print(f"Policy version {accepted.version} on {link} is in force.")
+
+
+@escalation_app.command("show")
+def escalation_show(
+    link: Annotated[str, typer.Argument(help="Link name.")],
+    home: HomeOption = DEFAULT_HOME,
+) -> None:
+    """This node's escalation policy for the link, as JSON."""
+    try:
+        policy = _desk(home).escalation(link)
+    except NodeError as exc:
+        fail(str(exc))
+    out.print_json(json.dumps({"link": link, "policy": policy}, ensure_ascii=False))
+
+
+@escalation_app.command("set")
+def escalation_set(
+    link: Annotated[str, typer.Argument(help="Link name.")],
+    file: Annotated[Path, typer.Option("--file", help="JSON escalation policy.")],
+    home: HomeOption = DEFAULT_HOME,
+) -> None:
+    """Replace the link's escalation policy (checked first; nothing changes if refused)."""
+    document = _json_file(file)
+    try:
+        stored = _desk(home).set_escalation(link, document, _actor())
+    except NodeError as exc:
+        fail(str(exc))
+    out.print(f"Escalation policy for {link} set: rungs {', '.join(stored)}.")
+
+
+@link_app.command("tests")
+def link_tests(
+    link: Annotated[str, typer.Argument(help="Link name.")],
+    as_json: bool = typer.Option(False, "--json"),
+    home: HomeOption = DEFAULT_HOME,
+) -> None:
+    """Link tests sent and received on the link, newest first."""
+    from .node.link_tests import test_view
+
+    try:
+        views = [test_view(t) for t in _desk(home).link_tests(link)]
+    except NodeError as exc:
+        fail(str(exc))
+    if as_json:
+        out.print_json(json.dumps(views))
+        return
+    table = Table("id", "dir", "state", "sent", "deadline", "confirmed", "by")
+    for v in views:
+        table.add_row(
+            v["id"],
+            "→" if v["direction"] == "out" else "←",
+            v["state"],
+            when(v["sent_ms"]),
+            when(v["deadline_ms"]),
+            when(v["confirmed_ms"]),
+            escape(v["confirmed_by"] or ""),
+        )
+    out.print(table)
+
+
+@link_app.command("confirm-test")
+def link_confirm_test(
+    test_id: Annotated[str, typer.Argument(help="The id of the other side's link test.")],
+    by: Annotated[str | None, typer.Option(help="Who confirms (default: the OS user).")] = None,
+    home: HomeOption = DEFAULT_HOME,
+) -> None:
+    """Confirm the other side's link test: a person is at the desk."""
+    try:
+        test = _desk(home).confirm_link_test(test_id, by or _actor())
+    except NodeError as exc:
+        fail(str(exc))
+    out.print(f"Confirmed link test {test.id}.")
+
+
+@app.command()
+def stats(
+    link: Annotated[str, typer.Argument(help="Link name.")],
+    bucket: Annotated[str, typer.Option(help="hour or day (UTC).")] = "day",
+    as_json: bool = typer.Option(False, "--json"),
+    home: HomeOption = DEFAULT_HOME,
+) -> None:
+    """Emergency, routine and test traffic on the link per hour or day."""
+    try:
+        view = _desk(home).usage(link, bucket=bucket).view()
+    except NodeError as exc:
+        fail(str(exc))
+    if as_json:
+        out.print_json(json.dumps(view))
+        return
+    table = Table(bucket, "emergency out/in", "routine out/in", "tests out/in")
+    for row in [*view["buckets"], {"start_ms": None, **view["totals"]}]:
+        start = "total" if row["start_ms"] is None else when(row["start_ms"])[:16]
+        table.add_row(
+            start,
+            *(f"{row[c]['out']}/{row[c]['in']}" for c in ("emergency", "routine", "test")),
+        )
+    out.print(table)
+
+
+@app.command()
+def overdue(as_json: bool = typer.Option(False, "--json"), home: HomeOption = DEFAULT_HOME) -> None:
+    """Our messages and link tests waiting past their deadlines, most urgent first."""
+    items = [item.view() for item in _desk(home).overdue()]
+    if as_json:
+        out.print_json(json.dumps(items, ensure_ascii=False))
+        return
+    table = Table("link", "id", "channel", "awaiting", "waiting", "overdue by", "steps")
+    for i in items:
+        table.add_row(
+            i["link_name"],
+            i["id"],
+            i["channel"],
+            i["awaiting"],
+            f"{i['waiting_ms'] // 1000} s",
+            f"{i['overdue_ms'] // 1000} s",
+            str(i["steps"]),
+        )
+    out.print(table)
+
+
+@app.command()
+def alerts(as_json: bool = typer.Option(False, "--json"), home: HomeOption = DEFAULT_HOME) -> None:
+    """Open console alerts (escalations, missed link tests, approvals awaited)."""
+    from .node.escalation import alert_view
+
+    views = [alert_view(a) for a in _desk(home).alerts()]
+    if as_json:
+        out.print_json(json.dumps(views, ensure_ascii=False))
+        return
+    for v in views:
+        target = v["target_user"] or v["target_role"] or "everyone"
+        out.print(f"#{v['id']} {when(v['created_ms'])} → {target}: {escape(v['text'])}")
 
 
 def _read(path: Path) -> str:

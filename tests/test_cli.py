@@ -137,13 +137,14 @@ def test_link_setup_send_inbox_status_export_verify(
     [message] = json.loads(output)
     assert message["status"] == "queued" and message["ladder"]["delivered"] is None
     code, output = hl("status", "--json", "--home", str(a))
-    assert json.loads(output)["links"][0]["outbox_depth"] == 1
+    # The message, and policy version 1 proposed when the link was completed.
+    assert json.loads(output)["links"][0]["outbox_depth"] == 2
 
     bundle = tmp_path / "w.json"
     code, output = hl("export", "defence", "-o", str(bundle), "--home", str(a))
     assert code == 0, output
     code, output = hl("verify", str(bundle))
-    assert code == 0 and "1 entries" in output
+    assert code == 0 and "2 entries" in output
     # A tampered bundle: the first fault is reported precisely.
     document = json.loads(bundle.read_text())
     document["entries"][0]["payload"] = document["entries"][0]["payload"][:-8] + "AAAAAAA="

@@ -45,6 +45,23 @@ OFFICER_B = Person("lwei", "Li Wei", "duty_officer")
 ADMIN = "cli:admin"
 
 
+def pump(a: Node, b: Node, link: str = LINK) -> None:
+    """Deliver everything pending both ways, as the deliverers would."""
+    for _ in range(10):
+        moved = False
+        for src, dst in ((a, b), (b, a)):
+            found = src.find_link(link)
+            rows = src.pending(found.id, limit=500, due_only=False)
+            if not rows:
+                continue
+            result = dst.receive(found.id, [env for _, env in rows], found.peer_seq)
+            assert all(o.status != "refused" for o in result.outcomes), result.outcomes
+            src.delivered(found.id, result.have, result.receipts)
+            moved = moved or any(o.status == "accepted" for o in result.outcomes)
+        if not moved:
+            return
+
+
 class Pair:
     def __init__(self, cluster: Cluster) -> None:
         self.w = Node(cluster.washington.home)
@@ -56,20 +73,7 @@ class Pair:
         self.b.close()
 
     def pump(self, link: str = LINK) -> None:
-        """Deliver everything pending both ways, as the deliverers would."""
-        for _ in range(10):
-            moved = False
-            for src, dst in ((self.w, self.b), (self.b, self.w)):
-                found = src.find_link(link)
-                rows = src.pending(found.id, limit=500, due_only=False)
-                if not rows:
-                    continue
-                result = dst.receive(found.id, [env for _, env in rows], found.peer_seq)
-                assert all(o.status != "refused" for o in result.outcomes), result.outcomes
-                src.delivered(found.id, result.have, result.receipts)
-                moved = moved or any(o.status == "accepted" for o in result.outcomes)
-            if not moved:
-                return
+        pump(self.w, self.b, link)
 
     def agree(self, **changes: Any) -> None:
         """Washington proposes the next version; beijing countersigns it."""

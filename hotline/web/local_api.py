@@ -19,9 +19,11 @@ from pydantic import BaseModel, Field
 from ..node.group_commit import GroupCommit
 from ..node.home import NodeError
 from ..node.metrics import NodeMetrics
+from ..node.refusals import Refused
 from ..node.service import MAX_TEXT_CHARS, Node, Outgoing
 from ..protocol.errors import ProtocolError
 from .console.app import create_console
+from .line_api import line_router
 from .views import link_view, message_view, status_view
 
 KEEPALIVE_SECONDS = 15.0
@@ -33,6 +35,10 @@ class SendRequest(BaseModel):
     lang: str = Field(default="en", pattern=r"^[a-z]{2,3}(-[A-Za-z]{2,4})?$")
     subject: str | None = Field(default=None, max_length=200)
     ref: str | None = Field(default=None, pattern=r"^[0-9A-HJKMNP-TV-Z]{26}$")
+    # Routine by default. "emergency" is refused here (with the reason): emergency
+    # activations go through POST /api/v1/links/{link}/emergency.
+    channel: str = Field(default="routine", max_length=16)
+    criterion: str | None = Field(default=None, max_length=64)
 
 
 def create_local_app(node: Node, metrics: NodeMetrics) -> FastAPI:
@@ -47,6 +53,11 @@ def create_local_app(node: Node, metrics: NodeMetrics) -> FastAPI:
             )
 
     auth = [Depends(authorise)]
+
+    @app.exception_handler(Refused)
+    async def refused(request: Request, exc: Refused) -> JSONResponse:
+        status = 403 if exc.code == "forbidden" else 400
+        return JSONResponse({"detail": exc.detail, "code": exc.code}, status_code=status)
 
     @app.exception_handler(NodeError)
     async def node_error(request: Request, exc: NodeError) -> JSONResponse:
@@ -78,6 +89,10 @@ def create_local_app(node: Node, metrics: NodeMetrics) -> FastAPI:
         body: dict[str, Any] = {"text": request.text, "lang": request.lang}
         if request.subject:
             body["subject"] = request.subject
+        if request.channel != "routine":
+            body["channel"] = request.channel
+            if request.criterion:
+                body["criterion"] = request.criterion
         message = await sends.send(Outgoing(link, body, ref=request.ref))
         return message_view(message)
 
@@ -99,6 +114,8 @@ def create_local_app(node: Node, metrics: NodeMetrics) -> FastAPI:
     async def export(link: str) -> PlainTextResponse:
         bundle = await to_thread.run_sync(node.export, link)
         return PlainTextResponse(bundle.to_json(), media_type="application/json")
+
+    app.include_router(line_router(node, auth))
 
     @app.get("/api/v1/events", dependencies=auth)
     async def events(

@@ -15,6 +15,8 @@ import uvicorn
 from ..node.deliverer import Deliverer
 from ..node.desk import Desk
 from ..node.home import NodeHome
+from ..node.line import watch
+from ..node.line_metrics import LineCollector
 from ..node.metrics import NodeMetrics
 from ..node.service import Node
 from ..storage.database import upgrade
@@ -49,6 +51,7 @@ class NodeServer:
         self.node = Node(self.home, database_url=self.database_url)
         upgrade(self.node.engine)  # a node upgraded in place starts on the newest schema
         self.metrics = NodeMetrics(lambda: float(self.node.outbox_depth()))
+        self.metrics.registry.register(LineCollector(self.node))
         config = self.node.config
         links = self.node.links()
         self.tls = server_context(
@@ -96,12 +99,14 @@ class NodeServer:
                 log.info("now accepting %s on link %s", link.peer_party, link.name)
 
     async def _housekeeping(self) -> None:
-        """Every second: pin new links' certificates; calls that rang out become missed."""
+        """Every second: pin new links' certificates; calls that rang out become missed;
+        the watch sends due link tests, marks missed ones and takes due escalation steps."""
         desk = Desk(self.node)
         while True:
             try:
                 await asyncio.to_thread(self.trust_new_links)
                 await asyncio.to_thread(desk.expire_calls)
+                await asyncio.to_thread(watch, self.node)
             except Exception:  # a failed round is retried; the loop must outlive it
                 log.exception("housekeeping round failed")
             await asyncio.sleep(1.0)

@@ -1,0 +1,170 @@
+"""Local API for the rules of a link: policy, emergency channel, escalation, overdue
+items, alerts, link tests and usage statistics (mounted by :mod:`.local_api`).
+
+The bearer token is the node's custodian (actor ``"api"``). Actions that a named
+operator must take (emergency activation and its approval, confirming a link test)
+name that operator's console account in ``by``; the account's role is checked as at
+the console. Refusals answer 400 (403 for ``forbidden``) with ``{"code", "detail"}``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from anyio import to_thread
+from fastapi import APIRouter, Body, Query
+from pydantic import BaseModel, Field
+
+from ..accounts.errors import AccountError
+from ..accounts.service import AccountService
+from ..node.desk import Desk, Person
+from ..node.emergency import activation_view
+from ..node.escalation import alert_view
+from ..node.link_tests import test_view
+from ..node.refusals import Refused
+from ..node.service import MAX_TEXT_CHARS, Node
+
+ACTOR = "api"
+
+
+class ActivationRequest(BaseModel):
+    text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS)
+    lang: str = Field(default="en", pattern=r"^[a-z]{2,3}(-[A-Za-z]{2,4})?$")
+    criterion: str | None = Field(default=None, max_length=64)
+    justification: str | None = Field(default=None, max_length=2000)
+    by: str = Field(min_length=1, max_length=64)
+
+
+class DecisionRequest(BaseModel):
+    approve: bool
+    note: str = Field(default="", max_length=500)
+    by: str = Field(min_length=1, max_length=64)
+
+
+class ByRequest(BaseModel):
+    by: str = Field(min_length=1, max_length=64)
+
+
+def line_router(node: Node, dependencies: list[Any]) -> APIRouter:
+    router = APIRouter(prefix="/api/v1", dependencies=dependencies)
+    desk = Desk(node)
+    accounts = AccountService(node.sessions, readers=node.readers, party=node.party)
+
+    def person(username: str) -> Person:
+        try:
+            user = accounts.get_user(username)
+        except AccountError as exc:
+            raise Refused(exc.code.value, exc.message) from None
+        if user.disabled:
+            raise Refused("forbidden", f"the account {username} is disabled")
+        return Person(user.username, user.display_name, user.role.value)
+
+    async def run(call: Any) -> Any:
+        return await to_thread.run_sync(call)
+
+    @router.get("/links/{link}/policy")
+    async def policy(link: str) -> dict[str, Any]:
+        state = await run(lambda: desk.policy(link))
+        return dict(state.view())
+
+    @router.post("/links/{link}/policy/proposals", status_code=201)
+    async def propose(link: str, changes: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+        version = await run(lambda: desk.propose_policy(link, changes, ACTOR))
+        return dict(version.view())
+
+    @router.post("/links/{link}/policy/{version}/accept")
+    async def accept(link: str, version: int) -> dict[str, Any]:
+        accepted = await run(lambda: desk.accept_policy(link, version, ACTOR))
+        return dict(accepted.view())
+
+    @router.post("/links/{link}/emergency", status_code=201)
+    async def activate(link: str, request: ActivationRequest) -> dict[str, Any]:
+        def call() -> Any:
+            return desk.activate_emergency(
+                link,
+                person(request.by),
+                criterion=request.criterion,
+                justification=request.justification,
+                text=request.text,
+                lang=request.lang,
+            )
+
+        return activation_view(await run(call))
+
+    @router.post("/emergency/{activation_id}/decision")
+    async def decide(activation_id: int, request: DecisionRequest) -> dict[str, Any]:
+        def call() -> Any:
+            return desk.decide_emergency(
+                activation_id, person(request.by), approve=request.approve, note=request.note
+            )
+
+        return activation_view(await run(call))
+
+    @router.get("/emergency")
+    async def activations(
+        link: str | None = None, state: str | None = None
+    ) -> list[dict[str, Any]]:
+        rows = await run(lambda: desk.emergency_activations(link, state=state))
+        return [activation_view(a) for a in rows]
+
+    @router.get("/links/{link}/escalation")
+    async def escalation(link: str) -> dict[str, Any]:
+        return {"link": link, "policy": await run(lambda: desk.escalation(link))}
+
+    @router.put("/links/{link}/escalation")
+    async def set_escalation(link: str, document: Annotated[Any, Body()]) -> dict[str, Any]:
+        stored = await run(lambda: desk.set_escalation(link, document, ACTOR))
+        return {"link": link, "policy": stored}
+
+    @router.get("/links/{link}/escalation/steps")
+    async def steps(link: str, message: str | None = None) -> list[dict[str, Any]]:
+        rows = await run(lambda: desk.escalation_steps(link, message_id=message))
+        return [
+            {
+                "id": s.id,
+                "message_id": s.message_id,
+                "rung": s.rung,
+                "step": s.step,
+                "action": s.action,
+                "target": s.target,
+                "outcome": s.outcome,
+                "detail": s.detail,
+                "waited_ms": s.waited_ms,
+                "created_ms": s.created_ms,
+            }
+            for s in rows
+        ]
+
+    @router.get("/overdue")
+    async def overdue() -> list[dict[str, Any]]:
+        return [item.view() for item in await run(desk.overdue)]
+
+    @router.get("/alerts")
+    async def alerts() -> list[dict[str, Any]]:
+        return [alert_view(a) for a in await run(desk.alerts)]
+
+    @router.post("/alerts/{alert_id}/clear")
+    async def clear(alert_id: int) -> dict[str, Any]:
+        return alert_view(await run(lambda: desk.clear_alert(alert_id, ACTOR)))
+
+    @router.get("/links/{link}/link-tests")
+    async def tests(link: str) -> list[dict[str, Any]]:
+        return [test_view(t) for t in await run(lambda: desk.link_tests(link))]
+
+    @router.post("/link-tests/{test_id}/confirm")
+    async def confirm(test_id: str, request: ByRequest) -> dict[str, Any]:
+        return test_view(await run(lambda: desk.confirm_link_test(test_id, person(request.by))))
+
+    @router.get("/links/{link}/stats")
+    async def usage(
+        link: str,
+        bucket: str = "day",
+        since_ms: Annotated[int | None, Query(ge=0)] = None,
+        until_ms: Annotated[int | None, Query(ge=0)] = None,
+    ) -> dict[str, Any]:
+        result = await run(
+            lambda: desk.usage(link, bucket=bucket, since_ms=since_ms, until_ms=until_ms)
+        )
+        return dict(result.view())
+
+    return router
