@@ -22,6 +22,8 @@ def message_view(message: Message) -> dict[str, Any]:
         "sender": message.sender,
         "seq": message.seq,
         "kind": message.kind,
+        "channel": message.channel,
+        "criterion": message.criterion,
         "body": message.body,
         "ref": message.ref,
         "created_ms": message.created_ms,
