@@ -28,7 +28,8 @@ test: $(STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)
-	$(BIN)/python bench/delivery.py
+	$(BIN)/python -m bench.delivery
+	$(BIN)/python -m bench.console
 
 # After changing console strings: refresh the template and merge it into the
 # Chinese catalogue, then translate the new entries (tests/test_console_catalogue.py checks).

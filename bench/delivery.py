@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import json
 import os
-import statistics
 import sys
 import tempfile
 import threading
@@ -24,6 +23,7 @@ from typing import Any
 
 import aiohttp
 
+from bench.stats import summary
 from hotline.demo import RunningNode, create_node, link_nodes, start_node
 
 LINK = "bench"
@@ -80,11 +80,6 @@ class RssSampler:
     def stop(self) -> dict[str, float]:
         self._stop.set()
         return {k: round(v, 1) for k, v in self.peak.items()}
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
 async def send(session: aiohttp.ClientSession, text: str) -> dict[str, Any]:
@@ -158,16 +153,6 @@ async def measure(nodes: dict[str, RunningNode], args: argparse.Namespace) -> di
             "accept_s": round(accepted_at - started, 2),
             "all_committed_on_peer_s": round(finished - started, 2),
         },
-    }
-
-
-def summary(values: list[float]) -> dict[str, float]:
-    return {
-        "p50": round(statistics.median(values), 2),
-        "p90": round(percentile(values, 90), 2),
-        "p99": round(percentile(values, 99), 2),
-        "max": round(max(values), 2),
-        "n": len(values),
     }
 
 

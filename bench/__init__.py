@@ -1,0 +1,1 @@
+"""Benchmarks: each prints one JSON object. Run as ``python -m bench.<name>``."""
