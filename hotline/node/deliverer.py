@@ -1,9 +1,16 @@
 """The background sender: pushes each link's outbox to the peer, in order.
 
 One task per link keeps its chain in order; a lease keeps a second process
-serving the same node from pushing the same link. Failures back off
-exponentially with jitter (state kept in the outbox, so it survives restarts).
-New commits wake the task at once; other processes' commits are seen by polling.
+serving the same node from pushing the same link. The lease holder also runs
+the link's heartbeats (heartbeats.py) and pushes on the link's *active path*
+(liveness.py): when that path goes down, or a push on it fails, the next usable
+path takes over at once; when every direct path is down and the parties
+accepted a relay, the sealed batch goes through the relay. Every push is
+idempotent, so a batch sent again on another path is never applied twice.
+
+Failures with no path left back off exponentially with jitter (state kept in
+the outbox, so it survives restarts). New commits wake the task at once; other
+processes' commits are seen by polling.
 """
 
 from __future__ import annotations
@@ -19,23 +26,67 @@ import httpx
 from anyio import to_thread
 
 from ..protocol.errors import Code, ProtocolError
+from ..protocol.heartbeat import sign_progress, verify_progress
 from ..storage.models import Link
 from .clock import now_ms
+from .heartbeats import HeartbeatMonitor
+from .liveness import DOWN, LinkPaths, PathHealth
 from .metrics import NodeMetrics
-from .service import Node
+from .service import Node, PushBatch
 from .wire import (
     CONTENT_TYPE,
     MAX_BATCH,
     Push,
+    PushReply,
+    RelayPush,
     decode_entries,
+    decode_relayed_reply,
     decode_reply,
     encode_push,
+    encode_relay_push,
 )
 
 log = logging.getLogger("hotline.deliverer")
 
 POLL_SECONDS = 0.25
 LINK_SCAN_SECONDS = 1.0
+# Generous: a request on a path that goes silent is abandoned as soon as the
+# heartbeats declare the path down (about 2 s), not when this runs out.
+PUSH_TIMEOUT = httpx.Timeout(10.0, connect=0.5)
+ABANDON_CHECK_SECONDS = 0.05
+RELAY_RETRY_MS = 1_000
+
+
+class _UseRelay(Exception):
+    """Every direct path is down and the link has a relay."""
+
+
+class _PathGone(httpx.TransportError):
+    """The heartbeats declared the request's path down while it was in flight."""
+
+
+class _LinkRun:
+    """One link's delivery state inside the task that holds its lease."""
+
+    def __init__(
+        self, link: Link, paths: LinkPaths, client_context: Callable[[bytes], ssl.SSLContext]
+    ) -> None:
+        self.link = link
+        self.paths = paths
+        self.client_context = client_context
+        self._clients: dict[int, httpx.AsyncClient] = {}
+
+    def client(self, path: PathHealth) -> httpx.AsyncClient:
+        client = self._clients.get(path.id)
+        if client is None:
+            pin = path.certificate or self.link.peer_tls_certificate
+            client = httpx.AsyncClient(verify=self.client_context(pin), timeout=PUSH_TIMEOUT)
+            self._clients[path.id] = client
+        return client
+
+    async def aclose(self) -> None:
+        for client in self._clients.values():
+            await client.aclose()
 
 
 class Deliverer:
@@ -79,10 +130,12 @@ class Deliverer:
         self._stopping.set()
 
     async def _serve_link(self, link: Link) -> None:
-        context = self.client_context(link.peer_tls_certificate)
         lease_name = f"deliver:{link.id}"
         lease_until = 0
-        async with httpx.AsyncClient(verify=context, timeout=10.0) as client:
+        rows = await to_thread.run_sync(self.node.link_paths, link.id)
+        run = _LinkRun(link, LinkPaths.from_rows(link.id, link.name, rows), self.client_context)
+        monitor: asyncio.Task[None] | None = None
+        try:
             while not self._stopping.is_set():
                 seen = self.node.committed.generation
                 if now_ms() > lease_until - 4_000:
@@ -90,14 +143,29 @@ class Deliverer:
                         lease_until = now_ms() + 10_000
                     else:
                         lease_until = 0
+                        if monitor is not None:
+                            monitor.cancel()
+                            monitor = None
                         await asyncio.sleep(2)
                         continue
+                if monitor is None or monitor.done():
+                    monitor = asyncio.create_task(
+                        HeartbeatMonitor(
+                            self.node,
+                            self.metrics,
+                            link,
+                            run.paths,
+                            self.client_context,
+                            on_recovered=self._recovered,
+                        ).run(),
+                        name=f"heartbeat-{link.name}",
+                    )
                 worked = False
                 try:
                     if link.id in self._pull_requested:
                         self._pull_requested.discard(link.id)
-                        await self._pull(client, link)
-                    worked = await self._push(client, link)
+                        await self._pull(run)
+                    worked = await self._push(run)
                 except (httpx.HTTPError, ProtocolError, OSError) as exc:
                     reason = type(exc).__name__
                     self.metrics.delivery_failures.labels(link.name, reason).inc()
@@ -110,15 +178,32 @@ class Deliverer:
                     continue
                 if not worked:
                     await self.node.committed.wait(seen, POLL_SECONDS)
+        finally:
+            if monitor is not None:
+                monitor.cancel()
+                await asyncio.gather(monitor, return_exceptions=True)
+            await run.aclose()
 
-    async def _push(self, client: httpx.AsyncClient, link: Link) -> bool:
+    def _recovered(self, link_id: str) -> None:
+        """A path came back: retry the link's outbox now rather than after its backoff."""
+        self.node.defer_outbox(link_id, 0)
+
+    async def _push(self, run: _LinkRun) -> bool:
+        link = run.link
         batch = await to_thread.run_sync(lambda: self.node.push_batch(link.id, limit=MAX_BATCH))
         if batch is None:
             return False
-        body = encode_push(Push(have=batch.peer_seq, envelopes=batch.envelopes))
         sent_ms = now_ms()
-        response = await self._post(client, link, f"/peer/v1/links/{link.id}/push", body)
-        reply = decode_reply(response)
+        try:
+            body = encode_push(Push(have=batch.peer_seq, envelopes=batch.envelopes))
+            reply = decode_reply(
+                await self._direct(run, "POST", f"/peer/v1/links/{link.id}/push", body)
+            )
+        except _UseRelay:
+            relayed = await self._push_relay(run, batch)
+            if relayed is None:
+                return True
+            reply = relayed
         result = await to_thread.run_sync(
             lambda: self.node.delivered(link.id, reply.have, reply.entries, sent_ms=sent_ms)
         )
@@ -140,44 +225,109 @@ class Deliverer:
             self._pull_requested.add(link.id)
         return True
 
-    async def _pull(self, client: httpx.AsyncClient, link: Link) -> None:
-        fresh = await to_thread.run_sync(self.node.find_link, link.id)
-        response = await self._get(
-            client,
-            link,
-            f"/peer/v1/links/{link.id}/entries?after={fresh.peer_seq}&limit={MAX_BATCH}",
+    async def _push_relay(self, run: _LinkRun, batch: PushBatch) -> PushReply | None:
+        """Send the sealed batch through the link's relay. The reply, or None when
+        the relay stored the batch but could not forward it yet."""
+        link, me = run.link, self.node.identity
+        relay = run.paths.relays[0]
+        run.paths.use_relay(relay, now_ms())
+        body = encode_relay_push(
+            RelayPush(
+                to=link.peer_party,
+                have=batch.peer_seq,
+                have_sig=sign_progress(me, link=link.id, to=link.peer_party, have=batch.peer_seq),
+                envelopes=batch.envelopes,
+            )
         )
+        try:
+            response = await run.client(relay).post(
+                f"{relay.url}/peer/v1/relay/{link.id}",
+                content=body,
+                headers={"content-type": CONTENT_TYPE},
+            )
+            response.raise_for_status()
+        except httpx.HTTPError:
+            self.metrics.relay_pushes.labels(link.name, "failed").inc()
+            raise
+        if response.status_code == 202:
+            self.metrics.relay_pushes.labels(link.name, "stored").inc()
+            await to_thread.run_sync(self.node.defer_outbox, link.id, RELAY_RETRY_MS)
+            return None
+        reply, signature = decode_relayed_reply(response.content)
+        # The relay passes the peer's answer on; only the peer's signature makes
+        # its "have" (which empties our outbox) believable.
+        verify_progress(
+            signature,
+            signer_key=link.peer_signing_key,
+            link=link.id,
+            signer=link.peer_party,
+            to=me.party,
+            have=reply.have,
+        )
+        self.metrics.relay_pushes.labels(link.name, "delivered").inc()
+        return reply
+
+    async def _pull(self, run: _LinkRun) -> None:
+        link = run.link
+        fresh = await to_thread.run_sync(self.node.find_link, link.id)
+        try:
+            response = await self._direct(
+                run,
+                "GET",
+                f"/peer/v1/links/{link.id}/entries?after={fresh.peer_seq}&limit={MAX_BATCH}",
+            )
+        except _UseRelay:
+            return  # pulls need a direct path; the peer's pushes carry its entries meanwhile
         entries = decode_entries(response)
         if entries:
             await to_thread.run_sync(self.node.delivered, link.id, fresh.peer_has_seq, entries)
 
-    async def _post(self, client: httpx.AsyncClient, link: Link, path: str, body: bytes) -> bytes:
+    async def _direct(
+        self, run: _LinkRun, method: str, suffix: str, body: bytes | None = None
+    ) -> bytes:
+        """Send on the active path; on a transport failure move to the next usable
+        path and send again. Raises _UseRelay when every direct path is down."""
+        tried: set[int] = set()
         last: Exception | None = None
-        for endpoint in link.peer_endpoints:
+        while True:
+            path = run.paths.choose(now_ms(), frozenset(tried))
+            if path is None:
+                if run.paths.relays and run.paths.all_direct_down():
+                    raise _UseRelay
+                path = next((p for p in run.paths.direct if p.id not in tried), None)
+                if path is None:
+                    raise last or httpx.ConnectError("this link has no path")
+            tried.add(path.id)
             try:
-                response = await client.post(
-                    endpoint.rstrip("/") + path,
-                    content=body,
-                    headers={"content-type": CONTENT_TYPE},
-                )
+                response = await self._request(run, path, method, suffix, body)
             except httpx.TransportError as exc:
                 last = exc
+                run.paths.heartbeat_failed(path, now_ms(), f"{method} failed: {exc!r}")
                 continue
             response.raise_for_status()
             return response.content
-        raise last or httpx.ConnectError("no endpoint")
 
-    async def _get(self, client: httpx.AsyncClient, link: Link, path: str) -> bytes:
-        last: Exception | None = None
-        for endpoint in link.peer_endpoints:
-            try:
-                response = await client.get(endpoint.rstrip("/") + path)
-            except httpx.TransportError as exc:
-                last = exc
-                continue
-            response.raise_for_status()
-            return response.content
-        raise last or httpx.ConnectError("no endpoint")
+    async def _request(
+        self, run: _LinkRun, path: PathHealth, method: str, suffix: str, body: bytes | None
+    ) -> httpx.Response:
+        """One request, abandoned if the heartbeats declare its path down meanwhile
+        (a silent path would otherwise hold the batch until the timeout)."""
+        headers = {"content-type": CONTENT_TYPE} if body is not None else None
+        request = asyncio.ensure_future(
+            run.client(path).request(method, path.url + suffix, content=body, headers=headers)
+        )
+        was_down = path.state == DOWN
+        try:
+            while True:
+                done, _ = await asyncio.wait({request}, timeout=ABANDON_CHECK_SECONDS)
+                if done:
+                    return request.result()
+                if path.state == DOWN and not was_down:
+                    raise _PathGone(f"path {path.url} went down during the request")
+        finally:
+            if not request.done():
+                request.cancel()
+                await asyncio.gather(request, return_exceptions=True)
 
 
 def _refusal(result: dict[str, object]) -> ProtocolError:

@@ -23,6 +23,7 @@ from ..protocol.keys import PrivateIdentity
 from ..storage.models import Invitation as InvitationRow
 from ..storage.models import Link
 from .events import record_event
+from .paths import create_direct_paths
 
 
 def create_invitation(
@@ -102,6 +103,7 @@ def accept_invitation(
     )
     session.add(link)
     session.flush()
+    create_direct_paths(session, link, now_ms)
     record_event(session, "link.created", _link_event(link), link_id=link.id, now_ms=now_ms)
     return link, acceptance_text
 
@@ -127,6 +129,7 @@ def complete_link(session: Session, me: PrivateIdentity, text: str, *, now_ms: i
     )
     session.add(link)
     session.flush()
+    create_direct_paths(session, link, now_ms)
     record_event(session, "link.created", _link_event(link), link_id=link.id, now_ms=now_ms)
     return link
 

@@ -47,3 +47,52 @@ class NodeMetrics:
             buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
             registry=self.registry,
         )
+        self.path_state = Gauge(
+            "hotline_path_state",
+            "Liveness of each path of a link: 2 up, 1 degraded, 0 down, -1 unknown",
+            ["link", "path"],
+            registry=self.registry,
+        )
+        self.path_active = Gauge(
+            "hotline_path_active",
+            "1 for the path the link's traffic uses now, else 0",
+            ["link", "path"],
+            registry=self.registry,
+        )
+        self.link_state = Gauge(
+            "hotline_link_state",
+            "Liveness of a link (its best direct path): 2 up, 1 degraded, 0 down, -1 unknown",
+            ["link"],
+            registry=self.registry,
+        )
+        self.heartbeat_rtt = Histogram(
+            "hotline_heartbeat_rtt_seconds",
+            "Round-trip time of answered heartbeats (signed heartbeat to verified echo)",
+            ["link"],
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.8),
+            registry=self.registry,
+        )
+        self.heartbeat_failures = Counter(
+            "hotline_heartbeat_failures",
+            "Heartbeats that got no valid echo (timeout, refused, bad signature)",
+            ["link", "path"],
+            registry=self.registry,
+        )
+        self.failovers = Counter(
+            "hotline_failovers",
+            "Changes of a link's active path, by reason (path down, push failed, failback, relay)",
+            ["link", "reason"],
+            registry=self.registry,
+        )
+        self.relay_pushes = Counter(
+            "hotline_relay_pushes",
+            "Batches this node sent through a relay because no direct path answered",
+            ["link", "outcome"],
+            registry=self.registry,
+        )
+        self.relay_forwards = Counter(
+            "hotline_relay_forwards",
+            "On a relay: batches taken in and forwarded to their destination, by outcome",
+            ["outcome"],
+            registry=self.registry,
+        )

@@ -20,8 +20,9 @@ from ..protocol.keys import PrivateIdentity
 from ..protocol.kinds import Kind
 from ..protocol.record import RecordEntry
 from ..storage.database import make_engine, make_sessionmaker
-from ..storage.models import Entry, Event, Link, Message, Outbox
+from ..storage.models import Entry, Event, Link, Message, Outbox, Path, RelayBatch, RelayRoute
 from . import leases, linking
+from . import paths as path_store
 from .clock import now_ms
 from .events import Signal, events_after, record_event
 from .home import NodeConfig, NodeError, NodeHome
@@ -280,6 +281,175 @@ class Node:
         session.execute(delete(Outbox).where(Outbox.link_id == link.id, Outbox.seq <= peer_has))
         mark_transmitted(session, link.id, peer_has, now_ms=sent_ms)
 
+    def defer_outbox(self, link_id: str, delay_ms: int) -> None:
+        """Hold the link's outbox for ``delay_ms`` without counting a failure (a relay
+        took the batch; the receipt will say when it arrived)."""
+        with self.transaction() as session:
+            reset = {"attempts": 0} if delay_ms == 0 else {}
+            session.execute(
+                update(Outbox)
+                .where(Outbox.link_id == link_id)
+                .values(next_attempt_ms=now_ms() + delay_ms, **reset)
+            )
+
+    # Paths -----------------------------------------------------------------
+
+    def link_paths(self, link_name_or_id: str) -> list[Path]:
+        link = self.find_link(link_name_or_id)
+        with self.reading() as session:
+            return path_store.list_paths(session, link.id)
+
+    def add_path(self, link_name_or_id: str, url: str) -> Path:
+        link = self.find_link(link_name_or_id)
+        with self.transaction() as session:
+            return path_store.add_path(session, lock_link(session, link.id), url, now_ms=now_ms())
+
+    def add_relay_path(
+        self, link_name_or_id: str, url: str, *, certificate: bytes, fingerprint: str
+    ) -> Path:
+        """A relay both parties accepted: its endpoint and pinned TLS certificate."""
+        path_store.check_certificate(certificate, fingerprint)
+        _check_pin(certificate)
+        link = self.find_link(link_name_or_id)
+        with self.transaction() as session:
+            return path_store.add_path(
+                session,
+                lock_link(session, link.id),
+                url,
+                now_ms=now_ms(),
+                kind=path_store.RELAY,
+                certificate=certificate,
+            )
+
+    def save_path_states(
+        self,
+        link_id: str,
+        updates: list[path_store.PathUpdate],
+        events: list[tuple[str, dict[str, Any]]],
+    ) -> None:
+        with self.transaction() as session:
+            path_store.save_states(session, link_id, updates, events, now_ms())
+
+    def pinned_certificates(self) -> set[bytes]:
+        """Every certificate the peer listener accepts: linked peers, the relays our
+        links accepted, and (on a relay) the parties of the links we relay."""
+        with self.reading() as session:
+            certs = {bytes(c) for c in session.scalars(select(Link.peer_tls_certificate))}
+            certs |= {
+                bytes(c)
+                for c in session.scalars(
+                    select(Path.certificate).where(Path.certificate.is_not(None))
+                )
+                if c is not None
+            }
+            certs |= {bytes(c) for c in session.scalars(select(RelayRoute.certificate))}
+        return certs
+
+    # Relaying for others ---------------------------------------------------
+
+    def add_relay_route(
+        self,
+        link_id: str,
+        party: str,
+        *,
+        certificate: bytes,
+        fingerprint: str,
+        endpoints: list[str],
+    ) -> RelayRoute:
+        path_store.check_certificate(certificate, fingerprint)
+        _check_pin(certificate)
+        with self.transaction() as session:
+            return path_store.add_relay_route(
+                session,
+                link_id=link_id,
+                party=party,
+                certificate=certificate,
+                endpoints=endpoints,
+                now_ms=now_ms(),
+            )
+
+    def relay_routes(self, link_id: str | None = None) -> list[RelayRoute]:
+        with self.reading() as session:
+            routes = path_store.relay_routes(session)
+        return [r for r in routes if link_id is None or r.link_id == link_id]
+
+    def relay_store(
+        self, link_id: str, from_party: str, to_party: str, body: bytes, envelopes: int
+    ) -> int:
+        with self.transaction() as session:
+            stamp = now_ms()
+            batch = RelayBatch(
+                link_id=link_id,
+                from_party=from_party,
+                to_party=to_party,
+                body=body,
+                envelopes=envelopes,
+                received_ms=stamp,
+                forwarded_ms=None,
+                attempts=0,
+                # The request that brought it forwards it at once; the background
+                # forwarder takes over only if that attempt fails or is cut short.
+                next_attempt_ms=stamp + 5_000,
+                last_error=None,
+            )
+            session.add(batch)
+            session.flush()
+            record_event(
+                session,
+                "relay.stored",
+                {
+                    "batch": batch.id,
+                    "link": link_id,
+                    "from": from_party,
+                    "to": to_party,
+                    "envelopes": envelopes,
+                },
+                link_id=None,
+                now_ms=stamp,
+            )
+            return batch.id
+
+    def relay_pending(self, limit: int = 32) -> list[RelayBatch]:
+        with self.reading() as session:
+            return list(
+                session.scalars(
+                    select(RelayBatch)
+                    .where(
+                        RelayBatch.forwarded_ms.is_(None), RelayBatch.next_attempt_ms <= now_ms()
+                    )
+                    .order_by(RelayBatch.id)
+                    .limit(limit)
+                )
+            )
+
+    def relay_done(self, batch_id: int, error: str | None) -> None:
+        """The forwarding attempt's outcome: forwarded (``error`` None) or retry later."""
+        with self.transaction() as session:
+            batch = session.get(RelayBatch, batch_id)
+            if batch is None or batch.forwarded_ms is not None:
+                return
+            stamp = now_ms()
+            batch.attempts += 1
+            if error is None:
+                batch.forwarded_ms = stamp
+                batch.last_error = None
+            else:
+                batch.last_error = error[:500]
+                batch.next_attempt_ms = stamp + min(30_000, 500 * 2 ** min(batch.attempts, 6))
+            record_event(
+                session,
+                "relay.forwarded" if error is None else "relay.forward_failed",
+                {
+                    "batch": batch.id,
+                    "link": batch.link_id,
+                    "to": batch.to_party,
+                    "attempts": batch.attempts,
+                    **({"error": error[:200]} if error else {}),
+                },
+                link_id=None,
+                now_ms=stamp,
+            )
+
     # Reading ---------------------------------------------------------------
 
     def messages(
@@ -434,6 +604,15 @@ def append_message(
             .values(answered_ms=stamp, answered_by=entry.id)
         )
     return message
+
+
+def _check_pin(certificate: bytes) -> None:
+    from ..transport.tls import check_pin as check
+
+    try:
+        check(certificate)
+    except ValueError as exc:
+        raise NodeError(f"certificate refused: {exc}") from None
 
 
 def _check_body(kind: Kind, body: dict[str, Any]) -> None:

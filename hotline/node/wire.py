@@ -103,3 +103,56 @@ def decode_entries(data: bytes) -> list[bytes]:
 
 def encode_error(code: str, detail: str) -> bytes:
     return encode({"error": code, "detail": detail})
+
+
+# Relayed pushes --------------------------------------------------------------
+#
+# ``relay``:   request ``{"to": party, "have": n, "have_sig": sig, "envelopes": [...]}``
+#              to the relay, which forwards the same bytes to ``to``'s node;
+#              ``have_sig`` is the sender's signed progress (protocol/heartbeat.py),
+#              so the relay cannot make the receiver drop entries from its outbox.
+#              response (relayed back verbatim) ``{"have", "have_sig", "results",
+#              "entries", "missing"}``, ``have_sig`` signed by the receiver.
+#              A relay that stored the batch but could not forward it yet answers
+#              HTTP 202 ``{"stored": id}``.
+
+
+@dataclass(frozen=True)
+class RelayPush:
+    to: str
+    have: int
+    have_sig: bytes
+    envelopes: list[bytes]
+
+
+def encode_relay_push(push: RelayPush) -> bytes:
+    return encode(
+        {"to": push.to, "have": push.have, "have_sig": push.have_sig, "envelopes": push.envelopes}
+    )
+
+
+def decode_relay_push(data: bytes) -> RelayPush:
+    value = decode(data, max_size=MAX_BODY_BYTES)
+    if not isinstance(value, dict) or set(value) != {"to", "have", "have_sig", "envelopes"}:
+        raise ProtocolError(Code.MALFORMED, "relay push must be {to, have, have_sig, envelopes}")
+    inner = decode_push(encode({"have": value["have"], "envelopes": value["envelopes"]}))
+    to, have_sig = value["to"], value["have_sig"]
+    if not isinstance(to, str) or not to:
+        raise ProtocolError(Code.MALFORMED, "to must name a party")
+    if not isinstance(have_sig, bytes):
+        raise ProtocolError(Code.MALFORMED, "have_sig must be a byte string")
+    return RelayPush(to, inner.have, have_sig, inner.envelopes)
+
+
+def encode_relayed_reply(result: IngestResult, have_sig: bytes) -> bytes:
+    value = decode(encode_reply(result), max_size=MAX_BODY_BYTES)
+    value["have_sig"] = have_sig
+    return encode(value)
+
+
+def decode_relayed_reply(data: bytes) -> tuple[PushReply, bytes]:
+    value = decode(data, max_size=MAX_BODY_BYTES)
+    if not isinstance(value, dict) or not isinstance(value.get("have_sig"), bytes):
+        raise ProtocolError(Code.MALFORMED, "relayed reply must carry have_sig")
+    have_sig = value.pop("have_sig")
+    return decode_reply(encode(value)), have_sig

@@ -170,3 +170,56 @@ class Lease(Base):
     name: Mapped[str] = mapped_column(String(80), primary_key=True)
     holder: Mapped[str] = mapped_column(String(80))
     expires_ms: Mapped[int]
+
+
+class Path(Base):
+    """One way to reach a link's peer: a direct endpoint of the peer, or a relay
+    both parties accepted. Liveness is written here by the process that holds the
+    link's delivery lease, so every process (and the console) reads the same state."""
+
+    __tablename__ = "paths"
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    link_id: Mapped[str] = mapped_column(ForeignKey("links.id"), index=True)
+    position: Mapped[int]  # lower is preferred; direct paths come before relays
+    kind: Mapped[str] = mapped_column(String(8))  # direct | relay
+    url: Mapped[str] = mapped_column(String(512))
+    certificate: Mapped[bytes | None]  # a relay's pinned TLS certificate (DER)
+    state: Mapped[str] = mapped_column(String(10), default="unknown")  # up|degraded|down|unknown
+    active: Mapped[bool] = mapped_column(default=False)
+    last_good_ms: Mapped[int | None]
+    last_attempt_ms: Mapped[int | None]
+    rtt_ms: Mapped[int | None]
+    failures: Mapped[int] = mapped_column(default=0)  # consecutive
+    successes: Mapped[int] = mapped_column(default=0)  # consecutive
+    changed_ms: Mapped[int]
+    created_ms: Mapped[int]
+    __table_args__ = (UniqueConstraint("link_id", "url", name="uq_paths_url"),)
+
+
+class RelayRoute(Base):
+    """On a relay node: a link it agreed to relay, one row per party of the link."""
+
+    __tablename__ = "relay_routes"
+    link_id: Mapped[str] = mapped_column(String(26), primary_key=True)
+    party: Mapped[str] = mapped_column(String(64), primary_key=True)
+    certificate: Mapped[bytes]  # the party's TLS certificate (DER), pinned
+    endpoints: Mapped[list[str]] = mapped_column(JSON)
+    created_ms: Mapped[int]
+
+
+class RelayBatch(Base):
+    """On a relay node: a sealed batch taken in for forwarding (ciphertext only)."""
+
+    __tablename__ = "relay_batches"
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    link_id: Mapped[str] = mapped_column(String(26))
+    from_party: Mapped[str] = mapped_column(String(64))
+    to_party: Mapped[str] = mapped_column(String(64))
+    body: Mapped[bytes]
+    envelopes: Mapped[int]
+    received_ms: Mapped[int]
+    forwarded_ms: Mapped[int | None]
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_ms: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    __table_args__ = (Index("ix_relay_batches_pending", "forwarded_ms", "next_attempt_ms"),)

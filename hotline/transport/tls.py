@@ -33,6 +33,7 @@ __all__ = [
     "certificate_der",
     "certificate_fingerprint",
     "certificate_pem",
+    "check_pin",
     "client_context",
     "make_certificate",
     "make_uvicorn_server",
@@ -159,6 +160,11 @@ def trust_peer(ctx: ssl.SSLContext, der: bytes) -> None:
     """
     _check_pin(der)
     ctx.load_verify_locations(cadata=der)
+
+
+def check_pin(der: bytes) -> None:
+    """Raise ValueError unless ``der`` is a certificate that may be pinned (not a CA)."""
+    _check_pin(der)
 
 
 def _check_pin(der: bytes) -> None:

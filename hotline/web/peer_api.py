@@ -15,19 +15,32 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from ..node.clock import now_ms
 from ..node.metrics import NodeMetrics
+from ..node.paths import RELAY
 from ..node.record_store import LinkNotFound
+from ..node.relay import RelayForwarder
 from ..node.service import Node
 from ..node.wire import (
     CONTENT_TYPE,
     MAX_BATCH,
     MAX_BODY_BYTES,
     decode_push,
+    decode_relay_push,
     encode_entries,
     encode_error,
+    encode_relayed_reply,
     encode_reply,
 )
+from ..protocol.encoding import encode
 from ..protocol.errors import Code, ProtocolError
+from ..protocol.heartbeat import (
+    MAX_MESSAGE_BYTES,
+    make_echo,
+    read_heartbeat,
+    sign_progress,
+    verify_progress,
+)
 from ..storage.models import Link
 
 log = logging.getLogger("hotline.peer")
@@ -38,8 +51,33 @@ def _error(status: int, code: str, detail: str) -> Response:
     return Response(encode_error(code, detail), status_code=status, media_type=CONTENT_TYPE)
 
 
+class _TooLarge(Exception):
+    pass
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise _TooLarge
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise _TooLarge
+    return bytes(body)
+
+
+def _client_cert(request: Request) -> bytes | None:
+    tls = (request.scope.get("extensions") or {}).get("tls") or {}
+    cert = tls.get("client_cert")
+    return cert if isinstance(cert, bytes) else None
+
+
 def create_peer_app(
-    node: Node, metrics: NodeMetrics, on_gap: Callable[[str], None] | None = None
+    node: Node,
+    metrics: NodeMetrics,
+    on_gap: Callable[[str], None] | None = None,
+    relay: RelayForwarder | None = None,
 ) -> Starlette:
     async def authorised_link(request: Request) -> Link | Response:
         link_id = request.path_params["link_id"]
@@ -98,6 +136,102 @@ def create_peer_app(
         rows = await to_thread.run_sync(node.own_entries_after, link.id, after, limit)
         return Response(encode_entries(rows), media_type=CONTENT_TYPE)
 
+    async def heartbeat(request: Request) -> Response:
+        """Answer a signed heartbeat with a signed echo. Nothing is written."""
+        link = await authorised_link(request)
+        if isinstance(link, Response):
+            return link
+        try:
+            body = await _read_body(request, MAX_MESSAGE_BYTES)
+            beat = read_heartbeat(
+                body,
+                sender_key=link.peer_signing_key,
+                sender=link.peer_party,
+                me=node.party,
+                link=link.id,
+                now_ms=now_ms(),
+            )
+        except _TooLarge:
+            return _error(413, Code.TOO_LARGE.value, "heartbeat is too large")
+        except ProtocolError as exc:
+            metrics.refused.labels(exc.code.value).inc()
+            return _error(400, exc.code.value, exc.detail)
+        echo = make_echo(node.identity, beat, time_ms=now_ms())
+        return Response(echo, media_type=CONTENT_TYPE)
+
+    async def relay_in(request: Request) -> Response:
+        """On a relay: take a party's sealed batch, store it, forward it."""
+        link_id = request.path_params["link_id"]
+        routes = await to_thread.run_sync(node.relay_routes, link_id)
+        if relay is None or not routes:
+            return _error(404, Code.WRONG_LINK.value, f"this node relays no link {link_id}")
+        cert = _client_cert(request)
+        sender = next((r for r in routes if r.certificate == cert), None)
+        if sender is None:
+            return _error(
+                403, Code.UNKNOWN_SENDER.value, "certificate is not a party of this relayed link"
+            )
+        try:
+            body = await _read_body(request, MAX_BODY_BYTES)
+            push = decode_relay_push(body)
+        except _TooLarge:
+            return _error(413, Code.TOO_LARGE.value, "request body is too large")
+        except ProtocolError as exc:
+            return _error(400, exc.code.value, exc.detail)
+        target = next((r for r in routes if r.party == push.to != sender.party), None)
+        if target is None:
+            return _error(
+                400, Code.WRONG_RECIPIENT.value, f"{push.to!r} is not the other party of this link"
+            )
+        batch_id = await to_thread.run_sync(
+            node.relay_store, link_id, sender.party, target.party, body, len(push.envelopes)
+        )
+        answer = await relay.forward(batch_id, target, body)
+        if answer is None:
+            return Response(encode({"stored": batch_id}), status_code=202, media_type=CONTENT_TYPE)
+        return Response(answer, media_type=CONTENT_TYPE)
+
+    async def relayed(request: Request) -> Response:
+        """A batch from our peer that came through a relay this link accepted."""
+        link_id = request.path_params["link_id"]
+        try:
+            link = await to_thread.run_sync(node.find_link, link_id)
+            paths = await to_thread.run_sync(node.link_paths, link_id)
+        except Exception:
+            return _error(404, Code.WRONG_LINK.value, f"no link {link_id} here")
+        cert = _client_cert(request)
+        if cert is None or all(p.kind != RELAY or p.certificate != cert for p in paths):
+            return _error(
+                403, Code.UNKNOWN_SENDER.value, "certificate is not a relay accepted for this link"
+            )
+        try:
+            body = await _read_body(request, MAX_BODY_BYTES)
+            push = decode_relay_push(body)
+            if push.to != node.party:
+                raise ProtocolError(Code.WRONG_RECIPIENT, "batch is addressed to another party")
+            verify_progress(
+                push.have_sig,
+                signer_key=link.peer_signing_key,
+                link=link.id,
+                signer=link.peer_party,
+                to=node.party,
+                have=push.have,
+            )
+            result = await to_thread.run_sync(node.receive, link.id, push.envelopes, push.have)
+        except _TooLarge:
+            return _error(413, Code.TOO_LARGE.value, "request body is too large")
+        except ProtocolError as exc:
+            metrics.refused.labels(exc.code.value).inc()
+            return _error(400, exc.code.value, exc.detail)
+        for outcome in result.outcomes:
+            metrics.received.labels(link.name, outcome.status).inc()
+            if outcome.code:
+                metrics.refused.labels(outcome.code).inc()
+        if result.missing and on_gap is not None:
+            on_gap(link.id)
+        signature = sign_progress(node.identity, link=link.id, to=link.peer_party, have=result.have)
+        return Response(encode_relayed_reply(result, signature), media_type=CONTENT_TYPE)
+
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok", "party": node.party})
 
@@ -105,6 +239,9 @@ def create_peer_app(
         routes=[
             Route("/peer/v1/links/{link_id}/push", push, methods=["POST"]),
             Route("/peer/v1/links/{link_id}/entries", entries, methods=["GET"]),
+            Route("/peer/v1/links/{link_id}/heartbeat", heartbeat, methods=["POST"]),
+            Route("/peer/v1/links/{link_id}/relayed", relayed, methods=["POST"]),
+            Route("/peer/v1/relay/{link_id}", relay_in, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
         ]
     )

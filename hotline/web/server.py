@@ -7,6 +7,7 @@ import contextlib
 import logging
 import signal
 import socket
+import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -18,6 +19,7 @@ from ..node.home import NodeHome
 from ..node.line import watch
 from ..node.line_metrics import LineCollector
 from ..node.metrics import NodeMetrics
+from ..node.relay import RelayForwarder
 from ..node.service import Node
 from ..storage.database import upgrade
 from ..transport.tls import client_context, server_context, trust_peer
@@ -53,17 +55,19 @@ class NodeServer:
         self.metrics = NodeMetrics(lambda: float(self.node.outbox_depth()))
         self.metrics.registry.register(LineCollector(self.node))
         config = self.node.config
-        links = self.node.links()
-        self.tls = server_context(
-            self.home.cert_path, self.home.key_path, [link.peer_tls_certificate for link in links]
+        # Linked peers, the relays our links accepted, and the parties we relay for.
+        pins = self.node.pinned_certificates()
+        self.tls = server_context(self.home.cert_path, self.home.key_path, sorted(pins))
+        self._trusted = set(pins)
+
+        def make_client_context(der: bytes) -> ssl.SSLContext:
+            return client_context(self.home.cert_path, self.home.key_path, der)
+
+        self.deliverer = Deliverer(self.node, self.metrics, make_client_context)
+        self.relay = RelayForwarder(self.node, self.metrics, make_client_context)
+        peer_app = create_peer_app(
+            self.node, self.metrics, on_gap=self.deliverer.request_pull, relay=self.relay
         )
-        self._trusted = {link.peer_tls_certificate for link in links}
-        self.deliverer = Deliverer(
-            self.node,
-            self.metrics,
-            lambda der: client_context(self.home.cert_path, self.home.key_path, der),
-        )
-        peer_app = create_peer_app(self.node, self.metrics, on_gap=self.deliverer.request_pull)
         local_app = create_local_app(self.node, self.metrics)
         peer_config = uvicorn.Config(
             peer_app,
@@ -92,15 +96,15 @@ class NodeServer:
 
     def trust_new_links(self) -> None:
         """Pin the certificates of links completed since start (e.g. by the CLI)."""
-        for link in self.node.links():
-            if link.peer_tls_certificate not in self._trusted:
-                trust_peer(self.tls, link.peer_tls_certificate)
-                self._trusted.add(link.peer_tls_certificate)
-                log.info("now accepting %s on link %s", link.peer_party, link.name)
+        for certificate in sorted(self.node.pinned_certificates() - self._trusted):
+            trust_peer(self.tls, certificate)
+            self._trusted.add(certificate)
+            log.info("now accepting a new pinned certificate (link, relay or relayed party)")
 
     async def _housekeeping(self) -> None:
-        """Every second: pin new links' certificates; calls that rang out become missed;
-        the watch sends due link tests, marks missed ones and takes due escalation steps."""
+        """Every second: pin new certificates (links, relays); calls that rang out become
+        missed; the watch sends due link tests, marks missed ones and takes due escalation
+        steps."""
         desk = Desk(self.node)
         while True:
             try:
@@ -115,6 +119,7 @@ class NodeServer:
         self.peer_server.should_exit = True
         self.local_server.should_exit = True
         self.deliverer.stop()
+        self.relay.stop()
 
     async def serve(self, *, handle_signals: bool = True) -> None:
         loop = asyncio.get_running_loop()
@@ -123,6 +128,7 @@ class NodeServer:
                 loop.add_signal_handler(sig, self.stop)
         watcher = asyncio.create_task(self._housekeeping())
         deliverer = asyncio.create_task(self.deliverer.run())
+        relay = asyncio.create_task(self.relay.run())
         peer = asyncio.create_task(
             self.peer_server.serve(sockets=[self.peer_socket] if self.peer_socket else None)
         )
@@ -138,6 +144,7 @@ class NodeServer:
             await asyncio.gather(peer, local)
         finally:
             self.deliverer.stop()
+            self.relay.stop()
             watcher.cancel()
-            await asyncio.gather(deliverer, watcher, return_exceptions=True)
+            await asyncio.gather(deliverer, relay, watcher, return_exceptions=True)
             self.node.close()

@@ -1,0 +1,173 @@
+"""Heartbeats on every direct path of a link, every second, while we deliver it.
+
+Run by the process that holds the link's delivery lease. Each heartbeat is a
+signed message POSTed to the peer on that path; only the peer's signed echo of
+that very heartbeat counts as good. Results drive :class:`LinkPaths`, which is
+persisted (one write per round) so that every process and the console see the
+same state, and feeds the Prometheus metrics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import ssl
+import time
+from collections.abc import Callable
+
+import httpx
+from anyio import to_thread
+
+from ..protocol.errors import ProtocolError
+from ..protocol.heartbeat import NONCE_SIZE, make_heartbeat, read_echo
+from ..storage.models import Link
+from .clock import now_ms
+from .liveness import (
+    GAUGE_VALUE,
+    HEARTBEAT_CONNECT_S,
+    HEARTBEAT_INTERVAL_S,
+    HEARTBEAT_TIMEOUT_S,
+    LinkPaths,
+    PathHealth,
+)
+from .metrics import NodeMetrics
+from .service import Node
+
+log = logging.getLogger("hotline.liveness")
+
+TICK_S = 0.2
+RELOAD_EVERY_S = 5.0
+HEARTBEAT_CONTENT_TYPE = "application/cbor"
+
+
+class HeartbeatMonitor:
+    def __init__(
+        self,
+        node: Node,
+        metrics: NodeMetrics,
+        link: Link,
+        paths: LinkPaths,
+        client_context: Callable[[bytes], ssl.SSLContext],
+        on_recovered: Callable[[str], None] | None = None,
+    ) -> None:
+        self.node = node
+        self.on_recovered = on_recovered
+        self.metrics = metrics
+        self.link = link
+        self.paths = paths
+        self.context = client_context(link.peer_tls_certificate)
+        self._clients: dict[int, httpx.AsyncClient] = {}
+        self._counters: dict[int, int] = {}
+        self._dirty = True
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_round = loop.time()
+        next_reload = loop.time() + RELOAD_EVERY_S
+        beats: set[asyncio.Task[None]] = set()
+        try:
+            while True:
+                if loop.time() >= next_round:
+                    next_round = max(next_round + HEARTBEAT_INTERVAL_S, loop.time() + 0.1)
+                    for path in self.paths.direct:
+                        task = asyncio.create_task(self._beat(path))
+                        beats.add(task)
+                        task.add_done_callback(beats.discard)
+                if loop.time() >= next_reload:
+                    next_reload = loop.time() + RELOAD_EVERY_S
+                    rows = await to_thread.run_sync(self.node.link_paths, self.link.id)
+                    self.paths.reload(rows)
+                await self.flush()
+                await asyncio.sleep(TICK_S)
+        finally:
+            for task in beats:
+                task.cancel()
+            await asyncio.gather(*beats, return_exceptions=True)
+            for client in self._clients.values():
+                await client.aclose()
+
+    async def flush(self) -> None:
+        """Expire silent paths, switch if the active one is down, persist what changed."""
+        stamp = now_ms()
+        self.paths.expire(stamp)
+        self.paths.choose(stamp)
+        events = self.paths.take_events()
+        for reason, _ in self.paths.failovers:
+            self.metrics.failovers.labels(self.link.name, reason).inc()
+        self.paths.failovers.clear()
+        for type_, data in events:
+            if type_ == "link.failover":
+                log.warning(
+                    "link %s: failover from %s to %s (%s)",
+                    self.link.name,
+                    data["from"],
+                    data["to"],
+                    data["reason"],
+                )
+            elif type_ == "path.state":
+                log.info(
+                    "link %s: path %s is %s (was %s)",
+                    self.link.name,
+                    data["url"],
+                    data["state"],
+                    data["previous"],
+                )
+            elif type_ == "link.relay":
+                log.warning("link %s: relay in use: %s", self.link.name, data["using"])
+        self._export_metrics()
+        if not (self._dirty or events):
+            return
+        self._dirty = False
+        updates = self.paths.updates()
+        await to_thread.run_sync(lambda: self.node.save_path_states(self.link.id, updates, events))
+
+    def _export_metrics(self) -> None:
+        for path in self.paths.paths:
+            self.metrics.path_state.labels(self.link.name, path.url).set(GAUGE_VALUE[path.state])
+            self.metrics.path_active.labels(self.link.name, path.url).set(
+                1 if path.id == self.paths.active_id and not self.paths.via_relay else 0
+            )
+        self.metrics.link_state.labels(self.link.name).set(GAUGE_VALUE[self.paths.state])
+
+    def _client(self, path: PathHealth) -> httpx.AsyncClient:
+        client = self._clients.get(path.id)
+        if client is None:
+            client = httpx.AsyncClient(
+                verify=self.context,
+                timeout=httpx.Timeout(HEARTBEAT_TIMEOUT_S, connect=HEARTBEAT_CONNECT_S),
+            )
+            self._clients[path.id] = client
+        return client
+
+    async def _beat(self, path: PathHealth) -> None:
+        stamp = now_ms()
+        counter = max(self._counters.get(path.id, 0) + 1, stamp)
+        self._counters[path.id] = counter
+        beat, wire = make_heartbeat(
+            self.node.identity,
+            link=self.link.id,
+            to=self.link.peer_party,
+            path=path.url,
+            counter=counter,
+            time_ms=stamp,
+            nonce=os.urandom(NONCE_SIZE),
+        )
+        started = time.monotonic()
+        try:
+            response = await self._client(path).post(
+                f"{path.url}/peer/v1/links/{self.link.id}/heartbeat",
+                content=wire,
+                headers={"content-type": HEARTBEAT_CONTENT_TYPE},
+            )
+            response.raise_for_status()
+            read_echo(response.content, peer_key=self.link.peer_signing_key, beat=beat)
+        except (httpx.HTTPError, ProtocolError, OSError) as exc:
+            self.metrics.heartbeat_failures.labels(self.link.name, path.url).inc()
+            self.paths.heartbeat_failed(path, now_ms(), f"{type(exc).__name__}: {exc}")
+            self._dirty = True
+            return
+        rtt = time.monotonic() - started
+        self.metrics.heartbeat_rtt.labels(self.link.name).observe(rtt)
+        self.paths.heartbeat_ok(path, now_ms(), round(rtt * 1000))
+        self._dirty = True
