@@ -50,6 +50,10 @@ escalation_app = typer.Typer(
     help="This node's escalation of silence on a link: show, set.", no_args_is_help=True
 )
 app.add_typer(escalation_app, name="escalation")
+relay_app = typer.Typer(
+    help="Serve as a relay for other parties' links (ciphertext only).", no_args_is_help=True
+)
+app.add_typer(relay_app, name="relay")
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
 
@@ -332,6 +336,134 @@ def link_list(
             fp(link.peer_signing_key, link.peer_encryption_key),
         )
     out.print(table)
+
+
+@link_app.command("paths")
+def link_paths(
+    link: Annotated[str, typer.Argument(help="Link name or id.")],
+    home: HomeOption = DEFAULT_HOME,
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """A link's paths (the peer's endpoints, then accepted relays) and their liveness."""
+    from .web.views import path_view
+
+    node = open_node(home)
+    try:
+        rows = [path_view(p) for p in node.link_paths(link)]
+    except NodeError as exc:
+        fail(str(exc))
+    if as_json:
+        out.print_json(json.dumps(rows))
+        return
+    table = Table("#", "kind", "url", "state", "active", "last good heartbeat", "rtt", "misses")
+    for r in rows:
+        table.add_row(
+            str(r["position"]),
+            r["kind"],
+            r["url"],
+            r["state"],
+            "●" if r["active"] else "",
+            when(r["last_good_ms"]),
+            "—" if r["rtt_ms"] is None else f"{r['rtt_ms']} ms",
+            str(r["failures"]),
+        )
+    out.print(table)
+
+
+@link_app.command("add-path")
+def link_add_path(
+    link: Annotated[str, typer.Argument(help="Link name or id.")],
+    url: Annotated[str, typer.Argument(help="Another endpoint of the peer, https://host:port.")],
+    home: HomeOption = DEFAULT_HOME,
+) -> None:
+    """Add a direct path to the peer (after the direct paths it already has).
+
+    The peer's listener must be reachable there with the certificate pinned for the link.
+    A running node picks the path up within a few seconds."""
+    node = open_node(home)
+    try:
+        path = node.add_path(link, url)
+    except NodeError as exc:
+        fail(str(exc))
+    out.print(f"Path {path.position} of link {link}: {path.url}")
+
+
+@link_app.command("add-relay")
+def link_add_relay(
+    link: Annotated[str, typer.Argument(help="Link name or id.")],
+    url: Annotated[str, typer.Argument(help="The relay's peer endpoint, https://host:port.")],
+    certificate: Annotated[Path, typer.Option(help="The relay's TLS certificate (PEM).")],
+    fingerprint: Annotated[
+        str, typer.Option(help="SHA-256 of the relay's certificate, as both parties agreed.")
+    ],
+    home: HomeOption = DEFAULT_HOME,
+) -> None:
+    """Accept a third party's node as relay for this link (both parties must).
+
+    It is used only while every direct path is down; it sees ciphertext only."""
+    der = _certificate_der(certificate)
+    node = open_node(home)
+    try:
+        path = node.add_relay_path(link, url, certificate=der, fingerprint=fingerprint)
+    except NodeError as exc:
+        fail(str(exc))
+    out.print(f"Relay {path.url} accepted for link {link} (path {path.position}).")
+    out.print("Restart the node if it is running, so that its listener pins the relay.")
+
+
+@relay_app.command("add")
+def relay_add(
+    link_id: Annotated[str, typer.Argument(help="The relayed link's id (26 characters).")],
+    party: Annotated[str, typer.Argument(help="One party of that link, e.g. 'washington'.")],
+    certificate: Annotated[Path, typer.Option(help="That party's TLS certificate (PEM).")],
+    fingerprint: Annotated[str, typer.Option(help="SHA-256 of that certificate, as agreed.")],
+    endpoint: Annotated[
+        list[str], typer.Option(help="Where that party's node is reached (repeatable).")
+    ],
+    home: HomeOption = DEFAULT_HOME,
+) -> None:
+    """Relay a link for its two parties: run once per party."""
+    der = _certificate_der(certificate)
+    node = open_node(home)
+    try:
+        route = node.add_relay_route(
+            link_id, party, certificate=der, fingerprint=fingerprint, endpoints=endpoint
+        )
+    except NodeError as exc:
+        fail(str(exc))
+    out.print(f"Relaying link {route.link_id} for {route.party} at {', '.join(route.endpoints)}")
+
+
+@relay_app.command("list")
+def relay_list(home: HomeOption = DEFAULT_HOME) -> None:
+    """The links this node relays, and their parties."""
+    from .transport.tls import certificate_fingerprint
+
+    node = open_node(home)
+    table = Table("link", "party", "endpoints", "certificate sha-256")
+    for route in node.relay_routes():
+        table.add_row(
+            route.link_id,
+            route.party,
+            ", ".join(route.endpoints),
+            certificate_fingerprint(route.certificate),
+        )
+    out.print(table)
+
+
+@app.command()
+def certificate(home: HomeOption = DEFAULT_HOME) -> None:
+    """This node's TLS certificate file and its SHA-256 fingerprint (for relays)."""
+    from .transport.tls import certificate_fingerprint
+
+    try:
+        node_home = NodeHome(home)
+        node_home.load_config()
+        der = node_home.certificate_der()
+    except NodeError as exc:
+        fail(str(exc))
+    out.print(f"{node_home.cert_path}")
+    out.print(f"sha256 {certificate_fingerprint(der)}")
 
 
 @app.command()
@@ -1018,6 +1150,17 @@ def _load_bundle(path: Path):  # type: ignore[no-untyped-def]
         fail(f"cannot read {path}: {exc.strerror}")
     except ProtocolError as exc:
         fail(f"{path}: {exc.detail} ({exc.code.value})", 4)
+
+
+def _certificate_der(path: Path) -> bytes:
+    from .transport.tls import certificate_der
+
+    try:
+        return certificate_der(path.read_bytes())
+    except OSError as exc:
+        fail(f"cannot read {path}: {exc.strerror}")
+    except ValueError:
+        fail(f"{path} is not a PEM certificate")
 
 
 def _digits(value: str) -> str:

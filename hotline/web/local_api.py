@@ -24,7 +24,7 @@ from ..node.service import MAX_TEXT_CHARS, Node, Outgoing
 from ..protocol.errors import ProtocolError
 from .console.app import create_console
 from .line_api import line_router
-from .views import link_view, message_view, status_view
+from .views import link_view, message_view, path_view, status_view
 
 KEEPALIVE_SECONDS = 15.0
 STREAM_POLL_SECONDS = 0.5
@@ -78,6 +78,10 @@ def create_local_app(node: Node, metrics: NodeMetrics) -> FastAPI:
     @app.get("/api/v1/links", dependencies=auth)
     async def links() -> list[dict[str, Any]]:
         return [link_view(link) for link in await to_thread.run_sync(node.links)]
+
+    @app.get("/api/v1/links/{link}/paths", dependencies=auth)
+    async def paths(link: str) -> list[dict[str, Any]]:
+        return [path_view(p) for p in await to_thread.run_sync(node.link_paths, link)]
 
     @app.get("/api/v1/status", dependencies=auth)
     async def status() -> dict[str, Any]:

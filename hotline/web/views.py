@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..node.service import LinkStatus
-from ..storage.models import Link, Message
+from ..storage.models import Link, Message, Path
 
 LADDER = ("queued", "transmitted", "delivered", "displayed", "acknowledged", "answered")
 
@@ -73,4 +73,21 @@ def status_view(status: LinkStatus) -> dict[str, Any]:
         "messages_out": status.messages_out,
         "messages_in": status.messages_in,
         "awaiting_delivery": status.awaiting_delivery,
+    }
+
+
+def path_view(path: Path) -> dict[str, Any]:
+    return {
+        "id": path.id,
+        "link_id": path.link_id,
+        "position": path.position,
+        "kind": path.kind,
+        "url": path.url,
+        "state": path.state,
+        "active": path.active,
+        "last_good_ms": path.last_good_ms,
+        "last_attempt_ms": path.last_attempt_ms,
+        "rtt_ms": path.rtt_ms,
+        "failures": path.failures,
+        "changed_ms": path.changed_ms,
     }

@@ -1,0 +1,180 @@
+"""Two paths on loopback: heartbeats, failover on a silent or refused path, failback,
+exactly-once in-order delivery throughout (real nodes, real TLS, a real TCP cut)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from hotline.demo import free_port
+from hotline.protocol.bundle import compare_bundles, read_bundle, verify_bundle
+from tests.conftest import DatabaseFactory
+from tests.harness import LINK, Cluster, inbound_texts, send, wait_until
+from tests.tcp_proxy import TcpProxy
+
+DETECT_LIMIT_S = 3.0
+
+
+@pytest.fixture
+def two_paths(tmp_path: Path, database: DatabaseFactory) -> Iterator[tuple[Cluster, TcpProxy]]:
+    """beijing is reached through a cuttable proxy (path 0) and directly (path 1)."""
+    proxies: list[TcpProxy] = []
+
+    def endpoints(party: str, peer_port: int) -> list[str] | None:
+        if party != "beijing":
+            return None
+        proxy = TcpProxy(free_port(), peer_port)
+        proxies.append(proxy)
+        return [proxy.url, f"https://127.0.0.1:{peer_port}"]
+
+    with Cluster(tmp_path, database.url_for, endpoints) as cluster:
+        proxy = proxies[0]
+        proxy.start()
+        try:
+            yield cluster, proxy
+        finally:
+            proxy.close()
+
+
+def paths(client: httpx.Client) -> list[dict[str, Any]]:
+    result: list[dict[str, Any]] = client.get(f"/api/v1/links/{LINK}/paths").json()
+    return result
+
+
+def active_position(client: httpx.Client) -> int | None:
+    return next((p["position"] for p in paths(client) if p["active"]), None)
+
+
+class Stream:
+    """Sends a numbered message every 40 ms until stopped; remembers what was accepted."""
+
+    def __init__(self, client: httpx.Client) -> None:
+        self.client = client
+        self.sent: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        n = 0
+        while not self._stop.is_set():
+            text = f"stream {n}"
+            send(self.client, text)
+            self.sent.append(text)
+            n += 1
+            time.sleep(0.04)
+
+    def stop(self) -> list[str]:
+        self._stop.set()
+        self._thread.join(10)
+        return self.sent
+
+
+def test_failover_to_the_second_path_and_back_loses_and_duplicates_nothing(
+    two_paths: tuple[Cluster, TcpProxy],
+) -> None:
+    cluster, proxy = two_paths
+    cluster.start()
+    with (
+        cluster.washington.client() as w,
+        cluster.beijing.client() as b,
+        cluster.washington.client() as sender,
+    ):
+        wait_until(lambda: [p["state"] for p in paths(w)] == ["up", "up"], what="both paths up")
+        assert active_position(w) == 0
+        stream = Stream(sender)
+        time.sleep(1.0)
+
+        # 1. The active path goes silent: connections stay open, nothing answers.
+        proxy.blackhole()
+        cut = time.monotonic()
+        wait_until(lambda: active_position(w) == 1, timeout=10, what="failover after blackhole")
+        detected = time.monotonic() - cut
+        assert detected < DETECT_LIMIT_S, f"failover took {detected:.2f} s"
+        assert paths(w)[0]["state"] in ("degraded", "down")
+        before = len(inbound_texts(cluster.beijing))
+        wait_until(
+            lambda: len(inbound_texts(cluster.beijing)) > before + 5, what="delivery resumes"
+        )
+
+        # 2. It answers again: traffic moves back after a few good heartbeats.
+        proxy.restore()
+        wait_until(lambda: active_position(w) == 0, timeout=10, what="failback")
+        time.sleep(0.5)
+
+        # 3. Refused outright (listener gone, connections reset).
+        proxy.close()
+        cut = time.monotonic()
+        wait_until(lambda: active_position(w) == 1, timeout=10, what="failover after reset")
+        assert time.monotonic() - cut < DETECT_LIMIT_S
+        time.sleep(1.0)
+        sent = stream.stop()
+
+        wait_until(
+            lambda: inbound_texts(cluster.beijing) == sent,
+            timeout=30,
+            what="every accepted message delivered once, in order",
+        )
+        metrics = w.get("/metrics").text
+        bundles = [read_bundle(c.get(f"/api/v1/links/{LINK}/export").text) for c in (w, b)]
+    assert len(sent) > 50
+    assert 'hotline_failovers_total{link="defence",reason="path down"}' in metrics or (
+        'hotline_failovers_total{link="defence",reason="push failed"}' in metrics
+    )
+    assert 'reason="failback"' in metrics
+    assert "hotline_path_state{" in metrics and "hotline_heartbeat_rtt_seconds_bucket" in metrics
+
+    node = cluster.washington.node()
+    try:
+        events = node.events_after(0, limit=100_000)
+    finally:
+        node.close()
+    failovers = [e.data for e in events if e.type == "link.failover"]
+    reasons = [f["reason"] for f in failovers]
+    assert "failback" in reasons and any(r in ("path down", "push failed") for r in reasons)
+    assert any(e.type == "path.state" and e.data["state"] == "down" for e in events)
+    # heartbeats never enter the record
+    for bundle in bundles:
+        summary, fault = verify_bundle(bundle)
+        assert fault is None, fault.describe()
+        assert summary.per_party["washington"] == len(sent)
+    assert compare_bundles(*bundles).agree
+
+
+def test_paths_cli_and_bad_input(two_paths: tuple[Cluster, TcpProxy]) -> None:
+    cluster, _ = two_paths
+    node = cluster.washington.node()
+    try:
+        rows = node.link_paths(LINK)
+        assert [(p.position, p.kind, p.active) for p in rows] == [
+            (0, "direct", True),
+            (1, "direct", False),
+        ]
+        added = node.add_path(LINK, "https://10.9.9.9:7443/")
+        assert (added.position, added.url) == (2, "https://10.9.9.9:7443")
+        from hotline.node.home import NodeError
+
+        for bad in (
+            "http://10.9.9.9:7443",
+            "https://10.9.9.9:7443/x",
+            "https://",
+            "https://10.9.9.9:7443",
+        ):
+            with pytest.raises(NodeError):
+                node.add_path(LINK, bad)
+        with pytest.raises(NodeError, match="fingerprint does not match"):
+            node.add_relay_path(
+                LINK,
+                "https://10.9.9.8:7443",
+                certificate=cluster.beijing.home.certificate_der(),
+                fingerprint="00" * 32,
+            )
+        assert len(node.link_paths(LINK)) == 3  # refusals changed nothing
+    finally:
+        node.close()
