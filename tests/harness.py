@@ -97,25 +97,16 @@ class NodeHandle:
 class Cluster:
     """Two nodes linked through the real invitation / acceptance path."""
 
-    def __init__(
-        self,
-        base: Path,
-        database_url: Callable[[Path], str | None],
-        endpoints: Callable[[str, int], list[str] | None] | None = None,
-    ) -> None:
-        """``endpoints(party, peer_port)`` may give a party's advertised endpoints
-        (the peer's paths to it); by default, its one peer listener."""
+    def __init__(self, base: Path, database_url: Callable[[Path], str | None]) -> None:
         self.base = base
         homes = {}
         for party in ("washington", "beijing"):
-            peer_port = free_port()
             homes[party] = init_node(
                 base / party,
                 party,
                 database_url=database_url(base / party),
-                peer_port=peer_port,
+                peer_port=free_port(),
                 local_port=free_port(),
-                endpoints=endpoints(party, peer_port) if endpoints else None,
             )
         self.washington = NodeHandle(homes["washington"], base / "washington.log")
         self.beijing = NodeHandle(homes["beijing"], base / "beijing.log")

@@ -16,6 +16,7 @@ from hotline.demo import free_port
 from hotline.protocol.bundle import compare_bundles, read_bundle, verify_bundle
 from tests.conftest import DatabaseFactory
 from tests.harness import LINK, Cluster, inbound_texts, send, wait_until
+from tests.paths_harness import cluster_with_endpoints
 from tests.tcp_proxy import TcpProxy
 
 DETECT_LIMIT_S = 3.0
@@ -33,7 +34,7 @@ def two_paths(tmp_path: Path, database: DatabaseFactory) -> Iterator[tuple[Clust
         proxies.append(proxy)
         return [proxy.url, f"https://127.0.0.1:{peer_port}"]
 
-    with Cluster(tmp_path, database.url_for, endpoints) as cluster:
+    with cluster_with_endpoints(tmp_path, database.url_for, endpoints) as cluster:
         proxy = proxies[0]
         proxy.start()
         try:
@@ -120,6 +121,12 @@ def test_failover_to_the_second_path_and_back_loses_and_duplicates_nothing(
             lambda: inbound_texts(cluster.beijing) == sent,
             timeout=30,
             what="every accepted message delivered once, in order",
+        )
+        wait_until(
+            lambda: all(
+                c.get("/api/v1/status").json()["links"][0]["outbox_depth"] == 0 for c in (w, b)
+            ),
+            what="both outboxes to drain (the last receipts included)",
         )
         metrics = w.get("/metrics").text
         bundles = [read_bundle(c.get(f"/api/v1/links/{LINK}/export").text) for c in (w, b)]
