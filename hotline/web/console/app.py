@@ -100,6 +100,17 @@ def create_console(app: FastAPI, node: Node) -> None:
         language: str | None = None,
         **context: Any,
     ) -> HTMLResponse:
+        html = render_text(request, template, operator, language=language, **context)
+        return HTMLResponse(html, status_code=status)
+
+    def render_text(
+        request: Request,
+        template: str,
+        operator: Operator | None,
+        *,
+        language: str | None = None,
+        **context: Any,
+    ) -> str:
         lang = language or (operator.user.language if operator else request_language(request))
         zone = operator.user.timezone if operator else "UTC"
         catalogue = translations(lang)
@@ -120,7 +131,7 @@ def create_console(app: FastAPI, node: Node) -> None:
             except KeyError:
                 return gettext("(agreed text {id} with missing parameters)", id=text_id)
 
-        html = env.get_template(template).render(
+        return env.get_template(template).render(
             request=request,
             operator=operator,
             lang=lang,
@@ -131,7 +142,6 @@ def create_console(app: FastAPI, node: Node) -> None:
             csrf=operator.session.csrf_token if operator else "",
             **context,
         )
-        return HTMLResponse(html, status_code=status)
 
     def for_people(request: Request) -> bool:
         return not request.url.path.startswith(
@@ -621,9 +631,13 @@ def create_console(app: FastAPI, node: Node) -> None:
     # Live updates ---------------------------------------------------------------
 
     @app.get("/console/events")
-    async def console_events(request: Request, after: str = "") -> StreamingResponse:
+    async def console_events(
+        request: Request, after: str = "", link: str = ""
+    ) -> StreamingResponse:
         """From the event after the one the page was rendered at (``after``), or
-        after ``Last-Event-ID`` when the browser reconnects, or from now."""
+        after ``Last-Event-ID`` when the browser reconnects, or from now. Notes about
+        messages on the ``link`` the page shows carry the message's rendered row, which
+        saves the page a round trip."""
         operator = await operator_for(request, Permission.VIEW_LINKS)
         resume = request.headers.get("last-event-id", "")
         if resume.isdigit():
@@ -632,8 +646,17 @@ def create_console(app: FastAPI, node: Node) -> None:
             start = int(after)
         else:
             start = await to_thread.run_sync(lambda: _last_event_id(node))
+
+        def message_html(message_id: str) -> str | None:
+            found = pages.message_row(node, message_id)
+            if found is None:
+                return None
+            shown_link, row = found
+            return render_text(request, "_message.html", operator, link=shown_link, row=row)
+
+        inline = message_html if link else None
         return StreamingResponse(
-            _stream(node, request, start, operator),
+            _stream(node, request, start, link, inline),
             media_type="text/event-stream",
             headers={"cache-control": "no-store", "x-accel-buffering": "no"},
         )
@@ -741,10 +764,20 @@ def _last_event_id(node: Node) -> int:
         return last_event_id(session)
 
 
+# New rows only: a ladder change is fetched by the page if it shows that row (a
+# cumulative receipt can move thousands of messages the page does not show).
+_INLINE_TYPES = frozenset({"message.received", "message.queued"})
+
+
 async def _stream(
-    node: Node, request: Request, after: int, operator: Operator
+    node: Node,
+    request: Request,
+    after: int,
+    link_id: str,
+    inline: Callable[[str], str | None] | None,
 ) -> AsyncIterator[str]:
-    """Events as small JSON notes; the page fetches the fragments they name."""
+    """Events as small JSON notes; the page fetches the fragments they name, except
+    the rows of messages on the link it shows, which come with the note."""
     yield "retry: 1000\n\n"
     idle = 0.0
     while not await request.is_disconnected():
@@ -753,6 +786,10 @@ async def _stream(
         for row in rows:
             after = row.id
             note = {"type": row.type, "link": row.link_id, **_note(row.data)}
+            if inline and row.link_id == link_id and row.type in _INLINE_TYPES and "id" in note:
+                html = await to_thread.run_sync(inline, str(note["id"]))
+                if html is not None:
+                    note["html"] = html
             yield f"id: {row.id}\ndata: {json.dumps(note)}\n\n"
         if rows:
             idle = 0.0

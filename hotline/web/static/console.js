@@ -19,9 +19,7 @@
     const response = await fetch(url, { headers: { accept: "text/html" }, credentials: "same-origin" });
     if (response.status === 401) { window.location.href = "/login"; return null; }
     if (!response.ok) return null;
-    const template = document.createElement("template");
-    template.innerHTML = (await response.text()).trim();
-    return template.content;
+    return parse(await response.text());
   }
 
   function orderOf(element) {
@@ -34,12 +32,20 @@
     return ca < cb || (ca === cb && sa < sb);
   }
 
-  async function upsertMessage(messageId, isNew) {
+  function parse(html) {
+    const template = document.createElement("template");
+    template.innerHTML = html.trim();
+    return template.content;
+  }
+
+  async function upsertMessage(messageId, isNew, html) {
     const list = document.getElementById("messages");
     if (!list || list.dataset.live !== "1") return;
     const existing = document.getElementById("m-" + messageId);
     if (!existing && !isNew) return;
-    const content = await fragment("/messages/" + encodeURIComponent(messageId) + "/fragment");
+    const content = html
+      ? parse(html)
+      : await fragment("/messages/" + encodeURIComponent(messageId) + "/fragment");
     const fresh = content && content.querySelector("article.msg");
     if (!fresh) return;
     const current = document.getElementById("m-" + messageId);
@@ -216,10 +222,10 @@
     const type = note.type || "";
     const here = linkId && note.link === linkId;
     if (type === "message.received" || type === "message.queued") {
-      if (here && page === "conversation") upsertMessage(note.id, true);
+      if (here && page === "conversation") upsertMessage(note.id, true, note.html);
       refreshBoardSoon();
     } else if (type === "message.ladder" || type === "message.displayed" || type === "message.acknowledged") {
-      if (here && page === "conversation") upsertMessage(note.id, false);
+      if (here && page === "conversation") upsertMessage(note.id, false, note.html);
       refreshBoardSoon();
     } else if (type.startsWith("call.")) {
       refreshCalls();
@@ -236,7 +242,10 @@
 
   // Resume from the moment the server rendered this page: nothing in between is missed.
   const after = body.dataset.eventsAfter || "";
-  const stream = new EventSource("/console/events" + (after ? "?after=" + encodeURIComponent(after) : ""));
+  const query = new URLSearchParams();
+  if (after) query.set("after", after);
+  if (page === "conversation" && linkId) query.set("link", linkId);
+  const stream = new EventSource("/console/events?" + query.toString());
   stream.onopen = () => { setLive(true); refreshCalls(); };
   stream.onerror = () => setLive(false);
   stream.onmessage = (event) => {
