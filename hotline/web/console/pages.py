@@ -19,7 +19,7 @@ from ...node.clock import now_ms
 from ...node.service import Node
 from ...protocol.envelope import Payload
 from ...protocol.kinds import Kind
-from ...storage.models import Entry, Link, Message, Outbox
+from ...storage.models import Entry, Link, Message, Outbox, Path
 from ...storage.people_models import Call, Draft
 
 PAGE_SIZE = 50
@@ -35,6 +35,13 @@ class LinkRow:
     last_traffic_ms: int | None
     unanswered: int
     ringing: int
+    paths: list[Path] = field(default_factory=list)
+
+    @property
+    def line(self) -> str:
+        """The link's liveness: its best path's state (``unknown`` before any heartbeat)."""
+        states = {p.state for p in self.paths}
+        return next((s for s in ("up", "degraded", "down") if s in states), "unknown")
 
 
 @dataclass
@@ -106,6 +113,9 @@ def link_board(node: Node, now: int) -> list[LinkRow]:
             .tuples()
             .all()
         )
+        paths: dict[str, list[Path]] = {}
+        for path in session.scalars(select(Path).order_by(Path.link_id, Path.position)):
+            paths.setdefault(path.link_id, []).append(path)
     rows = []
     for link in links:
         queued_since = oldest.get(link.id)
@@ -124,6 +134,7 @@ def link_board(node: Node, now: int) -> list[LinkRow]:
                 last_traffic_ms=max(traffic) if traffic else None,
                 unanswered=int(unanswered.get(link.id, 0)),
                 ringing=int(ringing.get(link.id, 0)),
+                paths=paths.get(link.id, []),
             )
         )
     return rows
