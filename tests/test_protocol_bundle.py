@@ -351,3 +351,16 @@ def _document(**changes: Any) -> str:
 )
 def test_read_bundle_refusals(text: str | bytes, code: Code) -> None:
     assert code_of(lambda: read_bundle(text)) is code
+
+
+def test_read_bundle_refuses_more_than_the_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    import hotline.protocol.bundle as bundle_module
+
+    text = _document()
+    monkeypatch.setattr(bundle_module, "MAX_BUNDLE_BYTES", len(text) - 1)
+    assert code_of(lambda: read_bundle(text)) is Code.TOO_LARGE
+    monkeypatch.setattr(bundle_module, "MAX_BUNDLE_BYTES", len(text))
+    try:
+        read_bundle(text)
+    except ProtocolError as exc:  # this sample's content is refused, not its size
+        assert exc.code is not Code.TOO_LARGE

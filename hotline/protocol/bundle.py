@@ -119,6 +119,10 @@ def make_bundle(
 
 
 def read_bundle(text: str | bytes) -> Bundle:
+    if len(text) > MAX_BUNDLE_BYTES:
+        raise ProtocolError(
+            Code.TOO_LARGE, f"bundle is {len(text)} bytes; the limit is {MAX_BUNDLE_BYTES}"
+        )
     try:
         document = json.loads(text)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
