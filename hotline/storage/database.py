@@ -23,7 +23,7 @@ READ_ONLY = "hotline_read_only"
 
 
 def sqlite_url(path: Path) -> str:
-    return f"sqlite:///{path}"
+    return f"sqlite:///{path.resolve()}"
 
 
 def make_engine(url: str) -> Engine:
