@@ -30,7 +30,7 @@ from ..protocol.heartbeat import sign_progress, verify_progress
 from ..storage.models import Link
 from .clock import now_ms
 from .heartbeats import HeartbeatMonitor
-from .liveness import DOWN, LinkPaths, PathHealth
+from .liveness import DOWN, UP, LinkPaths, PathHealth
 from .metrics import NodeMetrics
 from .service import Node, PushBatch
 from .wire import (
@@ -53,6 +53,7 @@ LINK_SCAN_SECONDS = 1.0
 # Generous: a request on a path that goes silent is abandoned as soon as the
 # heartbeats declare the path down (about 2 s), not when this runs out.
 PUSH_TIMEOUT = httpx.Timeout(10.0, connect=0.5)
+SUSPECT_TIMEOUT = httpx.Timeout(3.0, connect=0.5)
 ABANDON_CHECK_SECONDS = 0.05
 RELAY_RETRY_MS = 1_000
 
@@ -83,6 +84,12 @@ class _LinkRun:
             client = httpx.AsyncClient(verify=self.client_context(pin), timeout=PUSH_TIMEOUT)
             self._clients[path.id] = client
         return client
+
+    async def drop(self, path: PathHealth) -> None:
+        """Forget the path's kept-alive connections: the next request connects anew."""
+        client = self._clients.pop(path.id, None)
+        if client is not None:
+            await client.aclose()
 
     async def aclose(self) -> None:
         for client in self._clients.values():
@@ -239,6 +246,7 @@ class Deliverer:
                 envelopes=batch.envelopes,
             )
         )
+        started = now_ms()
         try:
             response = await run.client(relay).post(
                 f"{relay.url}/peer/v1/relay/{link.id}",
@@ -246,9 +254,12 @@ class Deliverer:
                 headers={"content-type": CONTENT_TYPE},
             )
             response.raise_for_status()
-        except httpx.HTTPError:
+        except httpx.HTTPError as exc:
             self.metrics.relay_pushes.labels(link.name, "failed").inc()
+            run.paths.heartbeat_failed(relay, now_ms(), f"relay push failed: {exc!r}")
+            await run.drop(relay)
             raise
+        run.paths.heartbeat_ok(relay, now_ms(), now_ms() - started)
         if response.status_code == 202:
             self.metrics.relay_pushes.labels(link.name, "stored").inc()
             await to_thread.run_sync(self.node.defer_outbox, link.id, RELAY_RETRY_MS)
@@ -303,6 +314,7 @@ class Deliverer:
             except httpx.TransportError as exc:
                 last = exc
                 run.paths.heartbeat_failed(path, now_ms(), f"{method} failed: {exc!r}")
+                await run.drop(path)
                 continue
             response.raise_for_status()
             return response.content
@@ -313,8 +325,13 @@ class Deliverer:
         """One request, abandoned if the heartbeats declare its path down meanwhile
         (a silent path would otherwise hold the batch until the timeout)."""
         headers = {"content-type": CONTENT_TYPE} if body is not None else None
+        # A path not known to be up gets a short timeout: it is a last resort tried
+        # while the others fail, and must not hold the batch.
+        timeout = PUSH_TIMEOUT if path.state == UP else SUSPECT_TIMEOUT
         request = asyncio.ensure_future(
-            run.client(path).request(method, path.url + suffix, content=body, headers=headers)
+            run.client(path).request(
+                method, path.url + suffix, content=body, headers=headers, timeout=timeout
+            )
         )
         was_down = path.state == DOWN
         try:

@@ -24,10 +24,12 @@ from ..protocol.heartbeat import NONCE_SIZE, make_heartbeat, read_echo
 from ..storage.models import Link
 from .clock import now_ms
 from .liveness import (
+    DOWN,
     GAUGE_VALUE,
     HEARTBEAT_CONNECT_S,
     HEARTBEAT_INTERVAL_S,
     HEARTBEAT_TIMEOUT_S,
+    UP,
     LinkPaths,
     PathHealth,
 )
@@ -36,7 +38,8 @@ from .service import Node
 
 log = logging.getLogger("hotline.liveness")
 
-TICK_S = 0.2
+TICK_S = 0.1
+RETRY_S = 0.25
 RELOAD_EVERY_S = 5.0
 HEARTBEAT_CONTENT_TYPE = "application/cbor"
 
@@ -49,7 +52,7 @@ class HeartbeatMonitor:
         link: Link,
         paths: LinkPaths,
         client_context: Callable[[bytes], ssl.SSLContext],
-        on_recovered: Callable[[str], None] | None = None,
+        on_recovered: Callable[[str], None] | None = None,  # retry the outbox now
     ) -> None:
         self.node = node
         self.on_recovered = on_recovered
@@ -59,31 +62,32 @@ class HeartbeatMonitor:
         self.context = client_context(link.peer_tls_certificate)
         self._clients: dict[int, httpx.AsyncClient] = {}
         self._counters: dict[int, int] = {}
+        self._due: dict[int, float] = {}
         self._dirty = True
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
-        next_round = loop.time()
         next_reload = loop.time() + RELOAD_EVERY_S
-        beats: set[asyncio.Task[None]] = set()
+        beats: dict[int, asyncio.Task[None]] = {}
         try:
             while True:
-                if loop.time() >= next_round:
-                    next_round = max(next_round + HEARTBEAT_INTERVAL_S, loop.time() + 0.1)
-                    for path in self.paths.direct:
-                        task = asyncio.create_task(self._beat(path))
-                        beats.add(task)
-                        task.add_done_callback(beats.discard)
-                if loop.time() >= next_reload:
-                    next_reload = loop.time() + RELOAD_EVERY_S
+                now = loop.time()
+                for path in self.paths.direct:
+                    running = beats.get(path.id)
+                    if (running is None or running.done()) and now >= self._due.get(path.id, 0):
+                        # Every second; sooner after a miss, until the path is declared down.
+                        self._due[path.id] = now + HEARTBEAT_INTERVAL_S
+                        beats[path.id] = asyncio.create_task(self._beat(path))
+                if now >= next_reload:
+                    next_reload = now + RELOAD_EVERY_S
                     rows = await to_thread.run_sync(self.node.link_paths, self.link.id)
                     self.paths.reload(rows)
                 await self.flush()
                 await asyncio.sleep(TICK_S)
         finally:
-            for task in beats:
+            for task in beats.values():
                 task.cancel()
-            await asyncio.gather(*beats, return_exceptions=True)
+            await asyncio.gather(*beats.values(), return_exceptions=True)
             for client in self._clients.values():
                 await client.aclose()
 
@@ -121,6 +125,19 @@ class HeartbeatMonitor:
         self._dirty = False
         updates = self.paths.updates()
         await to_thread.run_sync(lambda: self.node.save_path_states(self.link.id, updates, events))
+        recovered = any(
+            type_ == "path.state" and data["previous"] == DOWN and data["state"] == UP
+            for type_, data in events
+        )
+        # The last direct path just went down and a relay is accepted: do not wait
+        # out the outbox's backoff, go through the relay now.
+        to_relay = (
+            bool(self.paths.relays)
+            and self.paths.all_direct_down()
+            and any(type_ == "path.state" and data["state"] == DOWN for type_, data in events)
+        )
+        if (recovered or to_relay) and self.on_recovered is not None:
+            await to_thread.run_sync(self.on_recovered, self.link.id)
 
     def _export_metrics(self) -> None:
         for path in self.paths.paths:
@@ -166,6 +183,14 @@ class HeartbeatMonitor:
             self.metrics.heartbeat_failures.labels(self.link.name, path.url).inc()
             self.paths.heartbeat_failed(path, now_ms(), f"{type(exc).__name__}: {exc}")
             self._dirty = True
+            # The next try opens a new connection (a kept-alive one may be dead
+            # without knowing it) and comes sooner while the path is only suspect.
+            client = self._clients.pop(path.id, None)
+            if client is not None:
+                await client.aclose()
+            if path.state != DOWN:
+                loop = asyncio.get_running_loop()
+                self._due[path.id] = min(self._due.get(path.id, 0), loop.time() + RETRY_S)
             return
         rtt = time.monotonic() - started
         self.metrics.heartbeat_rtt.labels(self.link.name).observe(rtt)
