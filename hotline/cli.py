@@ -772,6 +772,39 @@ def _clock_time(ms: int | None) -> str:
     return "—" if ms is None else datetime.fromtimestamp(ms / 1000, UTC).strftime("%H:%M:%SZ")
 
 
+@user_app.command("update")
+def user_update(
+    username: Annotated[str, typer.Argument(help="The user to change.")],
+    role: Annotated[str | None, typer.Option(help="New role.", show_default=False)] = None,
+    display_name: Annotated[
+        str | None, typer.Option(help="New name shown in the console.", show_default=False)
+    ] = None,
+    language: Annotated[
+        str | None, typer.Option(help="Console language: en or zh-Hans.", show_default=False)
+    ] = None,
+    timezone: Annotated[
+        str | None, typer.Option(help="IANA time zone, e.g. Asia/Shanghai.", show_default=False)
+    ] = None,
+    home: HomeOption = DEFAULT_HOME,
+) -> None:
+    """Change a user's role, shown name, language or time zone."""
+    if role is None and display_name is None and language is None and timezone is None:
+        fail("nothing to change: give --role, --display-name, --language or --timezone")
+    with open_accounts(home) as accounts:
+        user = accounts.update_user(
+            username,
+            role=role,
+            display_name=display_name,
+            language=language,
+            timezone=timezone,
+            actor=_actor(),
+        )
+    out.print(
+        f"Updated [bold]{escape(user.username)}[/]: {user.role.value}, "
+        f"{escape(user.display_name)}, {user.language}, {user.timezone}"
+    )
+
+
 @user_app.command("disable")
 def user_disable(
     username: Annotated[str, typer.Argument(help="The user to disable.")],

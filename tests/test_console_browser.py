@@ -8,6 +8,8 @@ reload, and end up as signed entries in both records.
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -234,6 +236,16 @@ def test_reply_waits_for_a_principal_then_answers(sqlite_desks: Desks, browser: 
     assert kept(w)
     assert "approved by" in w.locator("article.msg-in").last.inner_text()
 
+    # A new message (not a reply) saved as a draft leaves when submitted: only
+    # replies wait for a principal.
+    duty.fill("#compose textarea", "详细情况随后告知。")
+    duty.click("#compose button[value=draft]")
+    duty.wait_for_selector(".draft-draft", timeout=TIMEOUT_MS)
+    assert "详细情况随后告知" not in " ".join(inbound_texts(washington))
+    duty.click(".draft-draft button")
+    w.wait_for_selector("article.msg-in:has-text('详细情况随后告知')", timeout=TIMEOUT_MS)
+    assert kept(w)
+
 
 def test_refusals_wrong_password_csrf_observer_oversized(
     sqlite_desks: Desks, browser: Browser
@@ -287,6 +299,22 @@ def test_refusals_wrong_password_csrf_observer_oversized(
     call = observer.request.post(f"{washington.local_url}/links/{LINK}/calls", form={"csrf": token})
     assert call.status == 403
     assert len(kinds_in_record(washington)) == sent_before
+
+    # Disabling the observer ends the open console's session: it goes to the login
+    # page by itself and says why, instead of looking live when it no longer is.
+    subprocess.run(
+        [sys.executable, "-m", "hotline", "user", "disable", "observer",
+         "--home", str(washington.home.path)],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    observer.wait_for_url(re.compile(r"/login\?ended=1$"), timeout=TIMEOUT_MS)
+    assert "Your session has ended" in observer.locator(".notice").inner_text()
+    expired = page.request.post(  # the duty officer's session is still valid
+        f"{washington.local_url}/messages/none/displayed",
+        headers={"x-csrf-token": csrf, "x-hotline-fetch": "1"},
+    )
+    assert expired.status != 401
 
     # Beijing's duty officer gets the same refusal in Chinese.
     zh = browser.new_page()

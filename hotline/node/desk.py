@@ -158,7 +158,7 @@ class Desk(LineDesk):
                 raise NodeError("only the author can submit a draft")
             link = lock_link(session, draft.link_id)
             stamp = now_ms()
-            if link.replies_need_approval and not may_send:
+            if draft.ref is not None and link.replies_need_approval and not may_send:
                 draft.state, draft.submitted_ms, draft.updated_ms = (
                     "awaiting_approval",
                     stamp,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import AsyncIterator, Callable
 from importlib.resources import files
 from typing import Annotated, Any
@@ -29,13 +30,14 @@ from ...accounts.roles import Permission
 from ...accounts.service import AccountService
 from ...agreed_texts import CATALOGUE, DECLINE_REASONS
 from ...node.clock import now_ms
-from ...node.desk import Desk, Person
+from ...node.desk import MAX_SESSION_TEXT, Desk, Person
 from ...node.home import NodeError
 from ...node.service import MAX_TEXT_CHARS, Node
 from ...storage.database import make_sessionmaker
 from . import pages
 from .auth import (
     CSRF_FIELD,
+    FETCH_HEADER,
     LANGUAGE_COOKIE,
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
@@ -53,6 +55,10 @@ MAX_FORM_TEXT = MAX_TEXT_CHARS
 RESPOND_BY_HOURS = (1, 4, 12, 24, 72)
 STREAM_POLL_SECONDS = 0.5
 KEEPALIVE_SECONDS = 15.0
+# How often an open stream re-checks its session: a revoked or disabled operator's
+# console stops receiving within this time (and the check keeps a watched console
+# from timing out for inactivity).
+SESSION_CHECK_SECONDS = 5.0
 LANGUAGE_TAGS = {"en", "zh-Hans"}
 
 
@@ -85,6 +91,7 @@ def create_console(app: FastAPI, node: Node) -> None:
         RESPOND_BY_HOURS=RESPOND_BY_HOURS,
         CSRF_FIELD=CSRF_FIELD,
         MAX_TEXT=MAX_FORM_TEXT,
+        MAX_SESSION_TEXT=MAX_SESSION_TEXT,
         Permission=Permission,
         party=node.party,
     )
@@ -168,9 +175,17 @@ def create_console(app: FastAPI, node: Node) -> None:
 
     @app.exception_handler(LoginRequired)
     async def login_required(request: Request, exc: LoginRequired) -> Response:
-        if request.method == "GET" and "text/html" in request.headers.get("accept", ""):
-            return RedirectResponse("/login", status_code=303)
-        return Response("login required", status_code=401)
+        """Pages and forms go to the login page (saying why); the page's own fetches
+        get 401 so its script can send the whole page there."""
+        if request.headers.get(FETCH_HEADER) or "text/html" not in request.headers.get(
+            "accept", ""
+        ):
+            return Response(
+                json.dumps({"error": "login required"}),
+                status_code=401,
+                media_type="application/json",
+            )
+        return RedirectResponse("/login?ended=1", status_code=303)
 
     async def operator_for(
         request: Request, permission: Permission | None, csrf: str | None = None
@@ -230,10 +245,13 @@ def create_console(app: FastAPI, node: Node) -> None:
     # Login -------------------------------------------------------------------
 
     @app.get("/login", response_class=HTMLResponse)
-    async def login_page(request: Request, lang: str | None = None) -> Response:
+    async def login_page(request: Request, lang: str | None = None, ended: str = "") -> Response:
         language = lang if lang in LANGUAGES else request_language(request)
         token = new_login_csrf()
-        response = render(request, "login.html", None, language=language, login_csrf=token)
+        notice = N_("Your session has ended. Please log in again.") if ended else None
+        response = render(
+            request, "login.html", None, language=language, login_csrf=token, notice=notice
+        )
         _set_cookie(request, response, LOGIN_CSRF_COOKIE, token, max_age=3600)
         response.set_cookie(LANGUAGE_COOKIE, language, max_age=31_536_000, samesite="strict")
         return response
@@ -478,8 +496,7 @@ def create_console(app: FastAPI, node: Node) -> None:
             who = person(operator)
             draft = desk.save_draft(link.id, who, clean, lang=lang, ref=ref or None)
             if intent == "send" and operator.can(Permission.SEND_MESSAGE):
-                may_send = operator.can(Permission.APPROVE_REPLY) or not ref
-                desk.submit_draft(draft.id, who, may_send=may_send)
+                desk.submit_draft(draft.id, who, may_send=operator.can(Permission.APPROVE_REPLY))
 
         return await act(request, operator, "message.compose", link_name, work, back)
 
@@ -613,7 +630,7 @@ def create_console(app: FastAPI, node: Node) -> None:
     async def session_text(
         request: Request,
         call_id: str,
-        text: Annotated[str, Form(max_length=8000)] = "",
+        text: Annotated[str, Form(max_length=MAX_SESSION_TEXT * 2)] = "",
         kind: Annotated[str, Form(max_length=8)] = "text",
         csrf: Annotated[str, Form()] = "",
     ) -> Response:
@@ -654,9 +671,16 @@ def create_console(app: FastAPI, node: Node) -> None:
             shown_link, row = found
             return render_text(request, "_message.html", operator, link=shown_link, row=row)
 
+        token = request.cookies.get(SESSION_COOKIE)
+
+        def still_valid() -> bool:
+            # A console left open on a quiet watch stays logged in (the lookup records
+            # activity), up to the session's absolute limit; revocation ends it.
+            return accounts.lookup_session(token) is not None
+
         inline = message_html if link else None
         return StreamingResponse(
-            _stream(node, request, start, link, inline),
+            _stream(node, request, start, link, inline, still_valid),
             media_type="text/event-stream",
             headers={"cache-control": "no-store", "x-accel-buffering": "no"},
         )
@@ -775,12 +799,19 @@ async def _stream(
     after: int,
     link_id: str,
     inline: Callable[[str], str | None] | None,
+    still_valid: Callable[[], bool],
 ) -> AsyncIterator[str]:
     """Events as small JSON notes; the page fetches the fragments they name, except
     the rows of messages on the link it shows, which come with the note."""
     yield "retry: 1000\n\n"
     idle = 0.0
+    checked = time.monotonic()
     while not await request.is_disconnected():
+        if time.monotonic() - checked >= SESSION_CHECK_SECONDS:
+            checked = time.monotonic()
+            if not await to_thread.run_sync(still_valid):
+                yield 'event: logout\ndata: {"type": "session.ended"}\n\n'
+                return
         seen = node.committed.generation
         rows = await to_thread.run_sync(node.events_after, after)
         for row in rows:

@@ -23,6 +23,7 @@ LOGIN_CSRF_COOKIE = "hotline_login_csrf"
 LANGUAGE_COOKIE = "hotline_lang"
 CSRF_FIELD = "csrf"
 CSRF_HEADER = "x-csrf-token"
+FETCH_HEADER = "x-hotline-fetch"  # set by the console's own script on its requests
 
 
 class LoginRequired(Exception):
@@ -106,6 +107,7 @@ def secure_cookies(request: Request) -> bool:
 
 __all__ = [
     "CSRF_FIELD",
+    "FETCH_HEADER",
     "LANGUAGE_COOKIE",
     "LOGIN_CSRF_COOKIE",
     "SESSION_COOKIE",

@@ -56,7 +56,8 @@ def zone(name: str) -> ZoneInfo:
 
 
 def local_and_utc(ms: int | None, language: str, time_zone: str) -> str:
-    """'2023-02-02 14:05:09 EST (19:05:09 UTC)' in the operator's language and zone."""
+    """'2023-02-02 14:05:09 EST (19:05:09 UTC)' in the operator's language and zone; the
+    UTC part carries its date too when that is another day."""
     if ms is None:
         return "—"
     moment = datetime.fromtimestamp(ms / 1000, UTC)
@@ -64,5 +65,8 @@ def local_and_utc(ms: int | None, language: str, time_zone: str) -> str:
     local = format_datetime(
         moment, "yyyy-MM-dd HH:mm:ss zzz", tzinfo=zone(time_zone), locale=locale
     )
-    utc = format_datetime(moment, "HH:mm:ss", tzinfo=ZoneInfo("UTC"), locale=locale)
+    here = moment.astimezone(zone(time_zone))
+    same_day = here.date() == moment.date()
+    pattern = "HH:mm:ss" if same_day else "yyyy-MM-dd HH:mm:ss"
+    utc = format_datetime(moment, pattern, tzinfo=ZoneInfo("UTC"), locale=locale)
     return f"{local} ({utc} UTC)"

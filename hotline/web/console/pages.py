@@ -25,6 +25,7 @@ from ...storage.people_models import Call, Draft
 PAGE_SIZE = 50
 DELAYED_MS = 10_000
 RECENT_OUTCOME_MS = 120_000
+RING_GRACE_MS = 15_000  # after the ring timeout, before an unconfirmed ring stops
 
 
 @dataclass
@@ -272,10 +273,29 @@ def live_calls(node: Node, now: int | None = None) -> list[dict[str, Any]]:
                 .limit(5)
             )
         )
-        return [
-            {**call_view(c), "link": names.get(c.link_id), "peer": peers.get(c.link_id)}
-            for c in [*live, *finished]
-        ]
+        rows = []
+        current = since + RECENT_OUTCOME_MS
+        for call in [*live, *finished]:
+            row = {
+                **call_view(call),
+                "link": names.get(call.link_id),
+                "peer": peers.get(call.link_id),
+            }
+            if _rang_out(call, current):
+                # The caller's "missed" has not reached us (the line may be down): stop
+                # ringing here anyway, and say so.
+                row["state"] = "missed"
+                row["unconfirmed"] = True
+            rows.append(row)
+        return rows
+
+
+def _rang_out(call: Call, now: int) -> bool:
+    return (
+        call.direction == "in"
+        and call.state == "ringing"
+        and now > call.requested_ms + call.ring_timeout_ms + RING_GRACE_MS
+    )
 
 
 def call_detail(

@@ -16,8 +16,11 @@
   // --- fragments ---------------------------------------------------------------
 
   async function fragment(url) {
-    const response = await fetch(url, { headers: { accept: "text/html" }, credentials: "same-origin" });
-    if (response.status === 401) { window.location.href = "/login"; return null; }
+    const response = await fetch(url, {
+      headers: { accept: "text/html", "x-hotline-fetch": "1" },
+      credentials: "same-origin",
+    });
+    if (response.status === 401) { loggedOut(); return null; }
     if (!response.ok) return null;
     return parse(await response.text());
   }
@@ -80,10 +83,14 @@
     return fetch(url, {
       method: "POST",
       credentials: "same-origin",
-      headers: { "x-csrf-token": csrf, accept: "application/json" },
+      headers: { "x-csrf-token": csrf, accept: "application/json", "x-hotline-fetch": "1" },
       body: form || new FormData(),
-    });
+    }).then((response) => { if (response.status === 401) loggedOut(); return response; });
   }
+
+  // The session ended (time limit, revoked, user disabled): say so on the login page
+  // rather than leave a console that looks live but no longer is.
+  function loggedOut() { window.location.href = "/login?ended=1"; }
 
   async function refresh(elementId, url) {
     const target = document.getElementById(elementId);
@@ -245,17 +252,32 @@
   const query = new URLSearchParams();
   if (after) query.set("after", after);
   if (page === "conversation" && linkId) query.set("link", linkId);
-  const stream = new EventSource("/console/events?" + query.toString());
-  stream.onopen = () => { setLive(true); refreshCalls(); };
-  stream.onerror = () => setLive(false);
-  stream.onmessage = (event) => {
-    try { handle(JSON.parse(event.data)); } catch (error) { console.error(error); }
-  };
+  let stream = null;
+  let lastEventId = "";
+  function connect() {
+    if (lastEventId) query.set("after", lastEventId);
+    stream = new EventSource("/console/events?" + query.toString());
+    stream.onopen = () => { setLive(true); refreshCalls(); };
+    stream.onerror = () => {
+      setLive(false);
+      // The browser retries by itself after a network error; after a refusal (the
+      // session ended) it gives up: find out which, then log in or reconnect.
+      if (stream.readyState === EventSource.CLOSED) {
+        window.setTimeout(async () => { await refreshCalls(); connect(); }, 3000);
+      }
+    };
+    stream.onmessage = (event) => {
+      if (event.lastEventId) lastEventId = event.lastEventId;
+      try { handle(JSON.parse(event.data)); } catch (error) { console.error(error); }
+    };
+    stream.addEventListener("logout", () => { stream.close(); loggedOut(); });
+  }
+  connect();
 
   alarm.update();
   // Messages the server rendered before the page became visible.
   if (page === "conversation") {
     document.querySelectorAll("article.msg[data-direction=in][data-displayed='0']").forEach(markDisplayed);
   }
-  window.hotline = { alarm, stream };
+  window.hotline = { alarm, stream: () => stream };
 })();
