@@ -151,7 +151,7 @@ def awaiting_approval(
             created_ms=now_ms,
         )
     )
-    _event(session, activation, now_ms)
+    event(session, activation, now_ms)
 
 
 def lock_activation(session: Session, activation_id: int) -> tuple[EmergencyActivation, Link]:
@@ -248,7 +248,8 @@ def activation_view(activation: EmergencyActivation) -> dict[str, Any]:
     }
 
 
-def _event(session: Session, activation: EmergencyActivation, now_ms: int) -> None:
+def event(session: Session, activation: EmergencyActivation, now_ms: int) -> None:
+    """``emergency.awaiting_approval`` | ``emergency.sent`` | ``emergency.rejected``."""
     record_event(
         session,
         f"emergency.{activation.state}",
@@ -256,6 +257,3 @@ def _event(session: Session, activation: EmergencyActivation, now_ms: int) -> No
         link_id=activation.link_id,
         now_ms=now_ms,
     )
-
-
-event = _event

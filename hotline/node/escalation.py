@@ -25,6 +25,7 @@ Every step is recorded once (table ``escalation_steps``), announced as an
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -245,12 +246,13 @@ class StepTaken:
     detail: str
 
 
-def run(session: Session, link: Link, now_ms: int) -> list[StepTaken]:
-    """Take every escalation step now due on ``link`` (the caller holds its lock)."""
+def _due(
+    session: Session, link: Link, now_ms: int
+) -> Iterator[tuple[str, int, dict[str, Any], Any]]:
+    """(rung, step index, action, query of the messages for which that step is due)."""
     row = session.get(EscalationPolicy, link.id)
     if row is None:
-        return []
-    taken = []
+        return
     for rung, spec in row.document.items():
         if rung == "displayed" and not link.share_displayed:
             continue
@@ -261,8 +263,23 @@ def run(session: Session, link: Link, now_ms: int) -> list[StepTaken]:
             for index, action in enumerate(spec["actions"]):
                 delay = deadline + int(action.get("after_s", 0)) * 1000
                 query = _candidates(session, link, rung, channel, now_ms - delay, now_ms, index)
-                for message in session.scalars(query.limit(BATCH)):
-                    taken.append(_take(session, link, message, rung, index, action, now_ms))
+                yield rung, index, action, query
+
+
+def has_due(session: Session, link: Link, now_ms: int) -> bool:
+    """Whether any step is due (a read: the watch takes the link's lock only then)."""
+    return any(
+        session.scalar(query.with_only_columns(Message.id).limit(1)) is not None
+        for _, _, _, query in _due(session, link, now_ms)
+    )
+
+
+def run(session: Session, link: Link, now_ms: int) -> list[StepTaken]:
+    """Take every escalation step now due on ``link`` (the caller holds its lock)."""
+    taken = []
+    for rung, index, action, query in _due(session, link, now_ms):
+        for message in session.scalars(query.limit(BATCH)):
+            taken.append(_take(session, link, message, rung, index, action, now_ms))
     return taken
 
 

@@ -18,7 +18,6 @@ from sqlalchemy import select
 
 from ..accounts.roles import Permission, allowed
 from ..protocol.policy import Agreement, Criterion, Policy, amend, default_policy
-from ..storage.models import Message
 from ..storage.policy_models import (
     Alert,
     EmergencyActivation,
@@ -422,7 +421,3 @@ def watch(node: Node, now_ms: int | None = None) -> WatchRound:
         with node.transaction() as session:
             steps += escalation.run(session, lock_link(session, link_id), stamp)
     return WatchRound(sent, missed, steps)
-
-
-def message_channel(message: Message) -> str:
-    return message.channel

@@ -25,7 +25,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from .encoding import decode, encode
@@ -316,11 +316,6 @@ class Agreement:
             raise ProtocolError(Code.MALFORMED, "a policy needs the signatures of both parties")
         verify_policy_signature(self.proposer, self.policy, self.proposer_signature)
         verify_policy_signature(self.acceptor, self.policy, self.acceptor_signature)
-
-
-def with_changes(policy: Policy, **changes: Any) -> Policy:
-    """``dataclasses.replace`` re-checked through the map form (for tests and tools)."""
-    return Policy.from_map(replace(policy, **changes).to_map())
 
 
 # Field checks -------------------------------------------------------------------
