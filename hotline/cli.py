@@ -1158,7 +1158,7 @@ def overdue(as_json: bool = typer.Option(False, "--json"), home: HomeOption = DE
 @app.command()
 def alerts(as_json: bool = typer.Option(False, "--json"), home: HomeOption = DEFAULT_HOME) -> None:
     """Open console alerts (escalations, missed link tests, approvals awaited)."""
-    from .node.escalation import alert_view
+    from .node.alerts import alert_view
 
     views = [alert_view(a) for a in _desk(home).alerts()]
     if as_json:

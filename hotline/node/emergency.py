@@ -19,6 +19,7 @@ from ..accounts.roles import Permission, allowed
 from ..protocol.policy import Policy
 from ..storage.models import Entry, Link, Message
 from ..storage.policy_models import Alert, EmergencyActivation
+from .alerts import raise_alert
 from .events import record_event
 from .link_policy import in_force, in_force_row
 from .record_store import lock_link
@@ -137,19 +138,17 @@ def request(
 def awaiting_approval(
     session: Session, link: Link, activation: EmergencyActivation, now_ms: int
 ) -> None:
-    session.add(
-        Alert(
-            link_id=link.id,
-            kind="emergency_approval",
-            target_role="supervisor",
-            message_id=None,
-            text=(
-                f"Emergency activation on {link.name} by {activation.requested_label} "
-                f"({activation.criterion}) awaits a second operator's approval"
-            ),
-            data={"activation": activation.id, "criterion": activation.criterion},
-            created_ms=now_ms,
-        )
+    raise_alert(
+        session,
+        link_id=link.id,
+        kind="emergency_approval",
+        role="supervisor",
+        text=(
+            f"Emergency activation on {link.name} by {activation.requested_label} "
+            f"({activation.criterion}) awaits a second operator's approval"
+        ),
+        data={"activation": activation.id, "criterion": activation.criterion},
+        now_ms=now_ms,
     )
     event(session, activation, now_ms)
 

@@ -36,6 +36,7 @@ from ..accounts.roles import Role
 from ..storage.account_models import User
 from ..storage.models import Link, Message, Outbox
 from ..storage.policy_models import Alert, EscalationPolicy, EscalationStep, LinkTest
+from .alerts import raise_alert
 from .emergency import EMERGENCY, ROUTINE
 from .events import record_event
 from .ladder import MESSAGE_KINDS
@@ -392,29 +393,15 @@ def _alert(
     data: dict[str, Any],
     now_ms: int,
 ) -> None:
-    session.add(
-        Alert(
-            link_id=link.id,
-            kind=kind,
-            target_role=action.get("role"),
-            target_user=action.get("user"),
-            message_id=message.id,
-            text=text,
-            data=data,
-            created_ms=now_ms,
-        )
-    )
-    record_event(
+    raise_alert(
         session,
-        "alert.raised",
-        {
-            "kind": kind,
-            "message": message.id,
-            "text": text,
-            "role": action.get("role"),
-            "user": action.get("user"),
-        },
         link_id=link.id,
+        kind=kind,
+        role=action.get("role"),
+        user=action.get("user"),
+        message_id=message.id,
+        text=text,
+        data=data,
         now_ms=now_ms,
     )
 
@@ -555,22 +542,6 @@ def _overdue_messages(session: Session, link: Link, now_ms: int) -> list[Overdue
 
 
 # Alerts --------------------------------------------------------------------------------
-
-
-def alert_view(alert: Alert) -> dict[str, Any]:
-    return {
-        "id": alert.id,
-        "link_id": alert.link_id,
-        "kind": alert.kind,
-        "target_role": alert.target_role,
-        "target_user": alert.target_user,
-        "message_id": alert.message_id,
-        "text": alert.text,
-        "data": alert.data,
-        "created_ms": alert.created_ms,
-        "cleared_ms": alert.cleared_ms,
-        "cleared_by": alert.cleared_by,
-    }
 
 
 def open_alerts(

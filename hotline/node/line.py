@@ -26,6 +26,7 @@ from ..storage.policy_models import (
     LinkTest,
 )
 from . import emergency, escalation, link_policy, link_tests, stats
+from .alerts import alert_view
 from .clock import now_ms as clock_ms
 from .escalation import OverdueItem
 from .events import record_event
@@ -357,7 +358,7 @@ class LineDesk:
             record_event(
                 session,
                 "alert.cleared",
-                escalation.alert_view(alert),
+                alert_view(alert),
                 link_id=alert.link_id,
                 now_ms=stamp,
             )

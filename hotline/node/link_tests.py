@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from ..protocol.kinds import Kind
 from ..storage.models import Entry, Link
 from ..storage.policy_models import Alert, LinkTest
+from .alerts import raise_alert
 from .events import record_event
 from .link_policy import in_force_row
 from .record_store import Reference, append_own, find_entry, lock_link
@@ -123,17 +124,16 @@ def apply_peer_test_entry(
         )
         session.add(test)
         link = session.get(Link, entry.link_id)
-        session.add(
-            Alert(
-                link_id=entry.link_id,
-                kind="link_test",
-                target_role="duty_officer",
-                message_id=entry.id,
-                text=f"Link test from {entry.sender} on {link.name if link else entry.link_id}: "
-                "confirm that you are at the desk",
-                data={"test": entry.id},
-                created_ms=now_ms,
-            )
+        raise_alert(
+            session,
+            link_id=entry.link_id,
+            kind="link_test",
+            role="duty_officer",
+            message_id=entry.id,
+            text=f"Link test from {entry.sender} on {link.name if link else entry.link_id}: "
+            "confirm that you are at the desk",
+            data={"test": entry.id},
+            now_ms=now_ms,
         )
         _event(session, "link_test.received", test, now_ms)
         return
@@ -175,16 +175,15 @@ def mark_missed(session: Session, now_ms: int) -> list[LinkTest]:
                 f"Link test on {link.name} not delivered to {link.peer_party} after "
                 f"{waited_s} s: the line may be down"
             )
-        session.add(
-            Alert(
-                link_id=link.id,
-                kind="link_test_missed",
-                target_role="duty_officer",
-                message_id=test.id,
-                text=text,
-                data={"test": test.id, "delivered": held, "waited_ms": now_ms - test.sent_ms},
-                created_ms=now_ms,
-            )
+        raise_alert(
+            session,
+            link_id=link.id,
+            kind="link_test_missed",
+            role="duty_officer",
+            message_id=test.id,
+            text=text,
+            data={"test": test.id, "delivered": held, "waited_ms": now_ms - test.sent_ms},
+            now_ms=now_ms,
         )
         _event(session, "link_test.missed", test, now_ms, delivered=held)
         missed.append(test)

@@ -17,9 +17,9 @@ from pydantic import BaseModel, Field
 
 from ..accounts.errors import AccountError
 from ..accounts.service import AccountService
+from ..node.alerts import alert_view
 from ..node.desk import Desk, Person
 from ..node.emergency import activation_view
-from ..node.escalation import alert_view
 from ..node.link_tests import test_view
 from ..node.refusals import Refused
 from ..node.service import MAX_TEXT_CHARS, Node
