@@ -276,3 +276,25 @@ def test_a_damaged_field_is_refused_with_a_protocol_code(key: str, value: Any) -
 
 def test_default_criteria_are_exported() -> None:
     assert len(DEFAULT_CRITERIA) == 5
+
+
+def test_the_published_policy_vector_reads_and_both_signatures_verify() -> None:
+    import json
+
+    from hotline.protocol.policy import policy_hash, signing_statement
+    from tests.vectors.generate import VECTORS_PATH
+
+    vector = json.loads(VECTORS_PATH.read_text(encoding="utf-8"))["policy"]
+    encoding = bytes.fromhex(vector["encoding"])
+    p = Policy.from_bytes(encoding)
+    assert p.to_bytes() == encoding and p.version == 1
+    assert policy_hash(encoding).hex() == vector["hash"]
+    assert signing_statement(p.hash).hex() == vector["statement"]
+    proposal = Proposal(p, bytes.fromhex(vector["signatures"]["washington"]))
+    verify_policy_signature(public("washington"), p, proposal.signature)
+    accept = {
+        "version": 1,
+        "policy_hash": p.hash,
+        "signature": bytes.fromhex(vector["signatures"]["beijing"]),
+    }
+    read_acceptance(accept, proposal, acceptor=public("beijing"))

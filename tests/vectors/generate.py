@@ -851,6 +851,26 @@ def build_vectors() -> dict[str, Any]:
             "json": s.bundle.to_json(),
         },
         "negative": negative_vectors(s),
+        "policy": policy_vector(link),
+    }
+
+
+def policy_vector(link: str) -> dict[str, Any]:
+    """The default link policy, version 1, for the vector link, signed by both parties."""
+    from hotline.protocol.policy import default_policy, sign_policy, signing_statement
+
+    policy = default_policy(link, PURPOSE)
+    return {
+        "description": "Policy version 1 (the defaults) proposed by washington and "
+        "countersigned by beijing; both sign the statement over the policy's SHA-256.",
+        "document": jsonable(policy.to_map()),
+        "encoding": policy.to_bytes().hex(),
+        "hash": policy.hash.hex(),
+        "statement": signing_statement(policy.hash).hex(),
+        "signatures": {
+            "washington": sign_policy(identity("washington"), policy).hex(),
+            "beijing": sign_policy(identity("beijing"), policy).hex(),
+        },
     }
 
 
