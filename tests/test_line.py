@@ -34,7 +34,7 @@ from hotline.protocol.kinds import Kind
 from hotline.protocol.policy import amend, default_policy, proposal_body
 from hotline.storage.account_models import AuditLog
 from hotline.storage.database import MIGRATIONS, make_engine, sqlite_url, upgrade
-from hotline.storage.models import Base, Event
+from hotline.storage.models import Base, Event, Outbox
 from tests.conftest import DatabaseFactory
 from tests.harness import LINK, Cluster
 
@@ -395,7 +395,8 @@ def test_silence_is_escalated_step_by_step_and_each_step_is_recorded(pair: Pair)
     first = watch(pair.w, t0 + 11_000).steps
     assert [(s.rung, s.action, s.outcome) for s in first] == [("delivered", "resend", "done")]
     second = watch(pair.w, t0 + 16_000).steps
-    assert [(s.action, s.outcome) for s in second] == [("switch_path", "requested")]
+    assert [(s.action, s.outcome) for s in second] == [("switch_path", "unavailable")]
+    assert "only one path to beijing" in second[0].detail
     assert watch(pair.w, t0 + 17_000).steps == []  # each step once
     [item] = overdue_items(pair.w, t0 + 17_000)
     assert (item.id, item.awaiting, item.waiting_ms, item.steps) == (
@@ -565,3 +566,23 @@ def _table_of(diff: Any) -> str | None:
         if isinstance(table, Table):
             return str(table.name)
     return next((part for part in item[1:] if isinstance(part, str)), None)
+
+
+def test_switch_path_and_relay_ask_the_path_failover(pair: Pair) -> None:
+    pair.wd.set_escalation(
+        LINK,
+        {"delivered": {"deadline_s": 5, "actions": [{"do": "switch_path"}, {"do": "relay"}]}},
+        ADMIN,
+    )
+    pair.w.add_path(LINK, "https://127.0.0.1:9")
+    sent = pair.w.send(LINK, {"text": "Anyone there?", "lang": "en"})
+    steps = watch(pair.w, sent.created_ms + 6_000).steps
+    assert [(s.action, s.outcome) for s in steps] == [
+        ("switch_path", "requested"),
+        ("relay", "unavailable"),
+    ]
+    assert "https://127.0.0.1:9 (unknown)" in steps[0].detail
+    assert "no relay accepted by both parties" in steps[1].detail
+    with pair.w.reading() as session:
+        due = session.scalar(select(Outbox.next_attempt_ms).where(Outbox.entry_id == sent.id))
+    assert due == sent.created_ms + 6_000  # the next push is brought forward

@@ -41,6 +41,7 @@ from .emergency import EMERGENCY, ROUTINE
 from .events import record_event
 from .ladder import MESSAGE_KINDS
 from .link_policy import in_force
+from .paths import DIRECT, RELAY, list_paths
 from .refusals import Refused, audit
 
 RUNGS = ("delivered", "displayed", "acknowledged", "answered")
@@ -313,14 +314,7 @@ def _take(
             )
             detail = f"pushing again to {link.peer_party} now"
     elif name in ("switch_path", "relay"):
-        # TODO(paths): call the path failover / relay once it exists on this node; until
-        # then the request is recorded (and announced) for the duty officer to act on.
-        outcome = "requested"
-        detail = (
-            "switching to another path requested"
-            if name == "switch_path"
-            else "delivery through an accepted relay requested"
-        ) + "; automatic path failover is not available on this node yet"
+        outcome, detail = _path_step(session, link, message, name, now_ms)
     elif name == "alert":
         _alert(
             session,
@@ -381,6 +375,43 @@ def _take(
         now=now_ms,
     )
     return StepTaken(link.name, message.id, rung, index, name, outcome, detail)
+
+
+def _path_step(
+    session: Session, link: Link, message: Message, name: str, now_ms: int
+) -> tuple[str, str]:
+    """Ask the path failover for another way to the peer. The deliverer chooses paths
+    from their liveness (heartbeats) and moves on when a push fails; this brings the
+    next push forward so that it happens now, and records which paths there are.
+    TODO(paths): a deliverer hook to force a switch away from a path that answers
+    heartbeats but does not take pushes."""
+    paths = list_paths(session, link.id)
+    direct = [p for p in paths if p.kind == DIRECT]
+    relays = [p for p in paths if p.kind == RELAY]
+    held = link.peer_has_seq >= message.seq
+    if name == "switch_path" and len(direct) < 2:
+        return "unavailable", (
+            f"only one path to {link.peer_party}: add another with 'hotline link add-path'"
+        )
+    if name == "relay" and not relays:
+        return "unavailable", (
+            f"no relay accepted by both parties on {link.name} ('hotline link add-relay')"
+        )
+    if not held:
+        session.execute(
+            update(Outbox)
+            .where(Outbox.link_id == link.id)
+            .values(next_attempt_ms=now_ms, attempts=0)
+        )
+    shown = ", ".join(
+        f"{p.url} ({p.state}{', active' if p.active else ''})"
+        for p in (direct if name == "switch_path" else relays)
+    )
+    if name == "switch_path":
+        return "requested", (
+            f"paths: {shown}; pushing now, moving to the next path if this one fails"
+        )
+    return "requested", f"relays: {shown}; used while every direct path is down"
 
 
 def _alert(
