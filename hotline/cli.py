@@ -29,6 +29,7 @@ from .protocol.errors import ProtocolError
 
 if TYPE_CHECKING:
     from .node.desk import Desk
+    from .protocol.policy import Policy
 
 app = typer.Typer(
     help="Hotline: sovereign nodes exchanging signed, encrypted messages with a provable record.",
@@ -914,36 +915,45 @@ def policy_show(
     else:
         agreement = state.agreement
         assert agreement is not None  # in force means signed by both
-        signers = agreement.proposer.party, agreement.acceptor.party
         out.print(
             f"[bold]{escape(state.link_name)}[/]: policy version {policy.version} in force, "
-            f"signed by {signers[0]} and {signers[1]}"
+            f"signed by {agreement.proposer.party} and {agreement.acceptor.party}"
         )
-        out.print(f"  purpose: {escape(policy.purpose)}")
-        out.print(f"  languages: {', '.join(policy.languages)}")
-        for criterion in policy.criteria:
-            labels = " / ".join(criterion.labels[lang] for lang in policy.languages)
-            out.print(f"  criterion {criterion.id}: {escape(labels)}")
-        for name, times in policy.channels.items():
-            out.print(
-                f"  {name}: acknowledge within {times.acknowledge_s} s, "
-                f"answer within {times.answer_s} s"
-            )
-        out.print(
-            f"  two-person rule: {policy.two_person_rule}; displayed receipts shared: "
-            f"{policy.share_displayed}; replies need approval: {policy.replies_need_approval}"
-        )
-        out.print(
-            f"  link test every {policy.link_test.interval_s} s, "
-            f"confirm within {policy.link_test.confirm_s} s"
-        )
+        for line in _policy_lines(policy):
+            out.print(f"  {escape(line)}")
     for version in state.versions:
-        if version.state in ("proposed", "refused"):
-            reason = f" ({escape(version.refusal)})" if version.refusal else ""
-            out.print(
-                f"  version {version.version} {version.state} by {version.proposed_by}"
-                f" at {when(version.proposed_ms)}{reason}"
-            )
+        if version.state not in ("proposed", "refused"):
+            continue
+        reason = f" ({escape(version.refusal)})" if version.refusal else ""
+        out.print(
+            f"Version {version.version} {version.state} by {version.proposed_by}"
+            f" at {when(version.proposed_ms)}{reason}"
+        )
+        if version.state == "proposed" and version.policy is not None:
+            before = set(_policy_lines(policy)) if policy is not None else set()
+            for line in _policy_lines(version.policy):
+                marker = "  " if line in before else "+ "
+                out.print(f"  {marker}{escape(line)}")
+
+
+def _policy_lines(policy: Policy) -> list[str]:
+    """The policy as lines to read before signing (a proposal's changed lines get '+')."""
+    lines = [f"purpose: {policy.purpose}", f"languages: {', '.join(policy.languages)}"]
+    for criterion in policy.criteria:
+        labels = " / ".join(criterion.labels[lang] for lang in policy.languages)
+        lines.append(f"criterion {criterion.id}: {labels}")
+    for name, times in policy.channels.items():
+        lines.append(
+            f"{name}: acknowledge within {times.acknowledge_s} s, answer within {times.answer_s} s"
+        )
+    lines += [
+        f"two-person rule for emergency activations: {policy.two_person_rule}",
+        f"displayed receipts shared: {policy.share_displayed}",
+        f"replies need approval: {policy.replies_need_approval}",
+        f"link test every {policy.link_test.interval_s} s (0: none), "
+        f"confirm within {policy.link_test.confirm_s} s",
+    ]
+    return lines
 
 
 @policy_app.command("propose")

@@ -79,7 +79,7 @@ def test_policy_escalation_tests_and_stats_commands(
     w, bj = nodes(a, b)
     try:
         code, output = hl("policy", "show", "defence", "--home", str(a))
-        assert code == 0 and "no policy in force" in output and "version 1 proposed" in output
+        assert code == 0 and "no policy in force" in output and "Version 1 proposed" in output
         pump(w, bj, "defence")
         code, output = hl("policy", "accept", "defence", "2", "--home", str(b))
         assert code == 1 and "no_proposal" in output
@@ -104,6 +104,12 @@ def test_policy_escalation_tests_and_stats_commands(
             str(b),
         )
         assert code == 0 and "Proposed policy version 2" in output, output
+        pump(w, bj, "defence")
+        code, output = hl("policy", "show", "defence", "--home", str(a))
+        assert "Version 2 proposed by beijing" in output
+        assert "+ two-person rule for emergency activations: False" in output
+        assert "criterion airspace-object" in output
+        assert "+ criterion airspace-object" not in output  # unchanged: no "+"
         bad = tmp_path / "bad.json"
         bad.write_text(json.dumps({"colour": "red"}))
         code, output = hl("policy", "propose", "defence", "--file", str(bad), "--home", str(a))

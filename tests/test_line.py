@@ -190,6 +190,7 @@ def test_bad_amendments_are_refused_and_change_nothing(pair: Pair) -> None:
     assert pair.bd.policy(LINK).in_force == pair.wd.policy(LINK).in_force
     assert refusal(lambda: pair.bd.accept_policy(LINK, 2, ADMIN)).code == "no_proposal"
     assert len(events(pair.b, "policy.refused")) == 2
+    assert sorted(refused_audit(pair.b, "policy.propose")) == ["bad_signature", "wrong_version"]
 
 
 def test_conflicting_proposals_resolve_the_same_way_on_both_sides(pair: Pair) -> None:

@@ -42,7 +42,7 @@ from ..storage.models import Entry, Link
 from ..storage.policy_models import LinkPolicy
 from .events import record_event
 from .record_store import Reference, append_own, find_entry, peer_identity
-from .refusals import Refused, jsonable
+from .refusals import Refused, audit, jsonable
 
 log = logging.getLogger("hotline.policy")
 
@@ -293,6 +293,7 @@ def _peer_proposal(
     session.flush()
     if refusal is not None:
         log.warning("refused %s's policy proposal %s: %s", link.peer_party, entry.id, refusal)
+        _audit_peer(session, link, "policy.propose", entry.id, refusal, now_ms)
         _event(session, "policy.refused", row, now_ms)
     else:
         _event(session, "policy.proposed", row, now_ms)
@@ -319,6 +320,7 @@ def _peer_acceptance(
     except ProtocolError as exc:
         reason = f"{exc.code.value}: {exc.detail}"
         log.warning("refused %s's policy acceptance %s: %s", link.peer_party, entry.id, reason)
+        _audit_peer(session, link, "policy.accept", entry.id, reason, now_ms)
         record_event(
             session,
             "policy.refused",
@@ -331,6 +333,20 @@ def _peer_acceptance(
     row.acceptance_entry = entry.id
     row.acceptor_signature = signature
     _bring_into_force(session, link, row, now_ms)
+
+
+def _audit_peer(
+    session: Session, link: Link, action: str, entry_id: str, reason: str, now_ms: int
+) -> None:
+    audit(
+        session,
+        actor=f"peer:{link.peer_party}",
+        action=action,
+        target=link.name,
+        outcome="refused",
+        detail={"code": reason.split(":", 1)[0], "detail": reason, "entry": entry_id},
+        now=now_ms,
+    )
 
 
 def _bring_into_force(session: Session, link: Link, row: LinkPolicy, now_ms: int) -> None:
