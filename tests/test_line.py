@@ -17,6 +17,8 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from prometheus_client import generate_latest
 from sqlalchemy import Table, inspect, select
 
@@ -232,6 +234,7 @@ def test_emergency_activation_needs_an_agreed_criterion_and_a_second_operator(
     assert refusal(lambda: activate(justification=" ")).code == "justification_required"
     assert refusal(lambda: activate(justification="x" * 501)).code == "justification_too_long"
     assert refusal(lambda: activate(TRANSLATOR_W)).code == "forbidden"
+    assert refusal(lambda: activate(lang="English")).code == "malformed"
     assert pair.w.find_link(LINK).own_seq == before
     assert (
         refused_audit(pair.w, "emergency.request")
@@ -587,3 +590,68 @@ def test_switch_path_and_relay_ask_the_path_failover(pair: Pair) -> None:
     with pair.w.reading() as session:
         due = session.scalar(select(Outbox.next_attempt_ms).where(Outbox.entry_id == sent.id))
     assert due == sent.created_ms + 6_000  # the next push is brought forward
+
+
+ESCALATION_CODES = {
+    "malformed",
+    "unknown_rung",
+    "unknown_field",
+    "unknown_action",
+    "unknown_role",
+    "unknown_user",
+    "unknown_link",
+    "unknown_channel",
+}
+scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(-5, 100_000)
+    | st.sampled_from(
+        ["resend", "alert", "supervisor", "boss", "leaders", "defence", "emergency", ""]
+    )
+)
+documents = st.recursive(
+    scalars,
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "delivered",
+                    "acknowledged",
+                    "read",
+                    "deadline_s",
+                    "actions",
+                    "do",
+                    "role",
+                    "user",
+                    "link",
+                    "after_s",
+                    "emergency",
+                    "routine",
+                ]
+            ),
+            inner,
+            max_size=4,
+        )
+    ),
+    max_leaves=12,
+)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(document=documents)
+def test_any_escalation_document_is_stored_checked_or_refused_with_a_code(
+    pair: Pair, document: Any
+) -> None:
+    before = pair.wd.escalation(LINK)
+    try:
+        stored = pair.wd.set_escalation(LINK, document, ADMIN)
+    except Refused as exc:
+        assert exc.code in ESCALATION_CODES, exc
+        assert pair.wd.escalation(LINK) == before
+    else:
+        assert pair.wd.escalation(LINK) == stored
+        assert set(stored) <= {"delivered", "displayed", "acknowledged", "answered"}

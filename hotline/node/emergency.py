@@ -16,14 +16,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..accounts.roles import Permission, allowed
-from ..protocol.policy import Policy
+from ..protocol.policy import LANGUAGE_TAG, Policy
 from ..storage.models import Entry, Link, Message
 from ..storage.policy_models import Alert, EmergencyActivation
 from .alerts import raise_alert
 from .events import record_event
 from .link_policy import in_force, in_force_row
 from .record_store import lock_link
-from .refusals import Refused, audit
+from .refusals import Refused, audit, jsonable
 
 if TYPE_CHECKING:
     from .desk import Person
@@ -105,8 +105,16 @@ def request(
     when no approval is needed)."""
     if not allowed(person.role, Permission.ACTIVATE_EMERGENCY):
         raise Refused("forbidden", f"the role {person.role} may not activate the emergency channel")
+    from .service import MAX_TEXT_CHARS  # (service imports this module through ladder)
+
     if not text.strip():
         raise Refused("empty", "an emergency activation needs a message text")
+    if len(text) > MAX_TEXT_CHARS:
+        raise Refused(
+            "too_long", f"the text is {len(text)} characters; the limit is {MAX_TEXT_CHARS}"
+        )
+    if not LANGUAGE_TAG.match(lang):
+        raise Refused("malformed", f"{lang!r} is not a language tag like 'en' or 'zh-Hans'")
     policy = check_activation(in_force(session, link.id), criterion, justification)
     assert criterion is not None and justification is not None
     activation = EmergencyActivation(
@@ -208,19 +216,21 @@ def on_incoming(
     record_event(
         session,
         "emergency.ringing",
-        {
-            "id": message.id,
-            "sender": entry.sender,
-            "criterion": criterion,
-            "criterion_labels": dict(labels) or body.get("criterion_labels"),
-            "agreed_criterion": agreed,
-            "justification": body.get("justification"),
-            "text": body.get("text"),
-            "lang": body.get("lang"),
-            "by": body.get("by"),
-            "approved_by": body.get("approved_by"),
-            "received_ms": now_ms,
-        },
+        jsonable(
+            {
+                "id": message.id,
+                "sender": entry.sender,
+                "criterion": criterion,
+                "criterion_labels": dict(labels) or body.get("criterion_labels"),
+                "agreed_criterion": agreed,
+                "justification": body.get("justification"),
+                "text": body.get("text"),
+                "lang": body.get("lang"),
+                "by": body.get("by"),
+                "approved_by": body.get("approved_by"),
+                "received_ms": now_ms,
+            }
+        ),
         link_id=entry.link_id,
         now_ms=now_ms,
     )
