@@ -589,6 +589,17 @@ def verify(
         f"  {summary.entries} entries, {summary.receipts} receipts, "
         f"{summary.payloads_checked} payloads checked against their signed digests"
     )
+    from .protocol.policy import agreements_in_record
+
+    agreed, notes = agreements_in_record(bundle.link_id, parties, bundle.entries)
+    for recorded in agreed:
+        a = recorded.agreement
+        out.print(
+            f"  policy version {a.policy.version} signed by {a.proposer.party} and "
+            f"{a.acceptor.party} (SHA-256 {a.policy.hash.hex()[:16]}…)"
+        )
+    for note in notes:
+        out.print(f"  policy entry {escape(note)}")
     if against is not None:
         other = _load_bundle(against)
         other_summary, other_fault = verify_bundle(other)

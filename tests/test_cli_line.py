@@ -170,6 +170,13 @@ def test_policy_escalation_tests_and_stats_commands(
         assert code == 1 and "unknown_bucket" in output
         code, output = hl("link", "confirm-test", "01HF7YAT001WF2TF2BB9MQH1WP", "--home", str(b))
         assert code == 1 and "unknown_test" in output
+        bundle = tmp_path / "b.json"
+        code, output = hl("export", "defence", "-o", str(bundle), "--home", str(b))
+        assert code == 0, output
+        code, output = hl("verify", str(bundle))
+        assert code == 0, output
+        assert "policy version 1 signed by washington and beijing" in output
+        assert "policy version 2 signed by beijing and washington" in output
     finally:
         w.close()
         bj.close()

@@ -33,7 +33,7 @@ from hotline.node.refusals import Refused
 from hotline.node.service import Node
 from hotline.protocol.bundle import compare_bundles, verify_bundle
 from hotline.protocol.kinds import Kind
-from hotline.protocol.policy import amend, default_policy, proposal_body
+from hotline.protocol.policy import agreements_in_record, amend, default_policy, proposal_body
 from hotline.storage.account_models import AuditLog
 from hotline.storage.database import MIGRATIONS, make_engine, sqlite_url, upgrade
 from hotline.storage.models import Base, Event, Outbox
@@ -152,6 +152,15 @@ def test_a_policy_is_in_force_only_once_both_sides_signed_it(pair: Pair) -> None
     for bundle in bundles:
         assert verify_bundle(bundle)[1] is None
     assert compare_bundles(*bundles).agree
+    # Anyone can read the agreements out of either export, offline.
+    for bundle in bundles:
+        agreed, notes = agreements_in_record(bundle.link_id, bundle.parties(), bundle.entries)
+        assert [
+            (r.agreement.policy.version, r.agreement.proposer.party, r.agreement.acceptor.party)
+            for r in agreed
+        ] == [(1, "washington", "beijing"), (2, "beijing", "washington")]
+        assert notes == []
+        assert agreed[-1].agreement.policy == pair.wd.policy(LINK).in_force
 
 
 def test_bad_amendments_are_refused_and_change_nothing(pair: Pair) -> None:
@@ -193,6 +202,11 @@ def test_bad_amendments_are_refused_and_change_nothing(pair: Pair) -> None:
     assert refusal(lambda: pair.bd.accept_policy(LINK, 2, ADMIN)).code == "no_proposal"
     assert len(events(pair.b, "policy.refused")) == 2
     assert sorted(refused_audit(pair.b, "policy.propose")) == ["bad_signature", "wrong_version"]
+    agreed, notes = agreements_in_record(
+        pair.b.find_link(LINK).id, pair.b.export(LINK).parties(), pair.b.export(LINK).entries
+    )
+    assert [r.agreement.policy.version for r in agreed] == [1]
+    assert len(notes) == 2 and all("changed nothing" in n for n in notes)
 
 
 def test_conflicting_proposals_resolve_the_same_way_on_both_sides(pair: Pair) -> None:

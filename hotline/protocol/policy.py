@@ -24,13 +24,14 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from .encoding import decode, encode
 from .errors import Code, ProtocolError
 from .keys import SIGNATURE_SIZE, PrivateIdentity, PublicIdentity, verify_signature
+from .record import RecordEntry
 
 POLICY_TYPE = "hotline-link-policy"
 POLICY_FORMAT = 1
@@ -415,3 +416,71 @@ def _link_test(value: Any) -> LinkTestRule:
         raise ProtocolError(Code.MALFORMED, "link_test.interval_s must be 0 (off) or ≥ 60")
     confirm = _int(value["confirm_s"], "link_test.confirm_s", 10, MAX_SECONDS)
     return LinkTestRule(interval, confirm)
+
+
+# Reading the agreements out of a record ---------------------------------------
+
+
+@dataclass(frozen=True)
+class RecordedAgreement:
+    """A policy version that came into force in a record: both signatures verify."""
+
+    agreement: Agreement
+    proposal_id: str
+    acceptance_id: str
+
+
+def agreements_in_record(
+    link: str, parties: Mapping[str, PublicIdentity], entries: Iterable[RecordEntry]
+) -> tuple[list[RecordedAgreement], list[str]]:
+    """Replay the policy entries of a verified record (e.g. a bundle's, after
+    ``verify_bundle``): the versions that came into force, in order, and a note for
+    every policy entry that changed nothing (unreadable, wrong version, bad
+    signature, withdrawn, or whose payload is not disclosed). Pure; for auditors."""
+    from .envelope import Payload, parse
+    from .kinds import Kind
+
+    proposals: dict[str, tuple[Proposal, str]] = {}
+    in_force: list[RecordedAgreement] = []
+    notes: list[str] = []
+    for entry in entries:
+        header = parse(entry.envelope_bytes).header
+        if header.kind not in (Kind.POLICY_PROPOSE, Kind.POLICY_ACCEPT):
+            continue
+        if entry.payload_bytes is None:
+            notes.append(f"{header.id}: {header.kind.value} without its payload")
+            continue
+        body = Payload.from_bytes(entry.payload_bytes).body
+        current = in_force[-1].agreement.policy.version if in_force else 0
+        try:
+            if header.kind is Kind.POLICY_PROPOSE:
+                proposal = read_proposal(body, link=link, proposer=parties[header.sender])
+                check_next_version(current, proposal.policy)
+                proposals[header.id] = (proposal, header.sender)
+                continue
+            if header.ref not in proposals:
+                raise ProtocolError(Code.BAD_REFERENCE, "it names no readable proposal")
+            proposal, proposer = proposals.pop(header.ref)
+            if proposer == header.sender:
+                raise ProtocolError(Code.MALFORMED, "a party cannot countersign itself")
+            signature = read_acceptance(body, proposal, acceptor=parties[header.sender])
+            check_next_version(current, proposal.policy)
+        except (ProtocolError, KeyError) as exc:
+            reason = exc.detail if isinstance(exc, ProtocolError) else "unknown party"
+            notes.append(f"{header.id}: {header.kind.value} changed nothing ({reason})")
+            continue
+        agreement = Agreement(
+            proposal.policy,
+            parties[proposer],
+            proposal.signature,
+            parties[header.sender],
+            signature,
+        )
+        agreement.verify()
+        in_force.append(RecordedAgreement(agreement, header.ref or "", header.id))
+    for entry_id, (proposal, proposer) in proposals.items():
+        notes.append(
+            f"{entry_id}: version {proposal.policy.version} proposed by {proposer}, "
+            "not countersigned (not in force)"
+        )
+    return in_force, notes
