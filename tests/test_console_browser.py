@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page
 
-from hotline.demo import add_demo_accounts
+from hotline.demo import add_demo_accounts, agree_policy
 from hotline.node.service import MAX_TEXT_CHARS
 from hotline.protocol.kinds import Kind
 from tests.browser import chromium, screenshot
@@ -203,7 +203,7 @@ def test_accepted_call_carries_session_text_and_history(
     w.goto(f"{washington.local_url}/links/{LINK}/calls")
     history = w.locator("table.calls").inner_text()
     assert "Beijing duty officer" in history and "ended" in history
-    assert "answered: 1" in w.locator(".counts").inner_text()
+    assert "picked up: 1" in w.locator(".counts").inner_text()
     assert [k for k in kinds_in_record(beijing) if k == Kind.SESSION_TEXT.value]
 
 
@@ -327,3 +327,65 @@ def test_refusals_wrong_password_csrf_observer_oversized(
         headers={"accept": "text/html"},
     )
     assert zh_long.status == 400 and "消息过长" in zh_long.text()
+
+
+def test_emergency_needs_a_criterion_and_a_second_operator_then_rings(
+    sqlite_desks: Desks, browser: Browser
+) -> None:
+    washington, beijing = sqlite_desks.cluster.nodes
+    with washington.client() as w_api, beijing.client() as b_api:
+        agree_policy(w_api, b_api, LINK)
+    duty, supervisor, b = browser.new_page(), browser.new_page(), browser.new_page()
+    sqlite_desks.log_in(duty, washington, "duty")
+    sqlite_desks.log_in(supervisor, washington, "supervisor")
+    sqlite_desks.log_in(b, beijing, "duty")
+    for page, handle in ((duty, washington), (supervisor, washington), (b, beijing)):
+        sqlite_desks.open_link(page, handle)
+    assert "Policy version 1, signed by both sides" in duty.locator(".policy summary").inner_text()
+
+    # Without an agreed criterion it is not an emergency: refused, with the offer to
+    # send the same text as routine.
+    duty.check("input[name=channel][value=emergency]")
+    duty.fill("input[name=justification]", "Object over Montana")
+    duty.fill("#compose textarea", "Please call us about the balloon.")
+    duty.click("#compose button.send")
+    assert "not an emergency under the link's policy" in duty.locator(".error").inner_text()
+    assert "Please call us about the balloon." not in " ".join(inbound_texts(beijing))
+    duty.click(".routine-offer button")
+    b.wait_for_selector("article.msg-in:has-text('Please call us about the balloon.')")
+    assert b.locator("#callbar [data-emergency-in]").count() == 0  # routine never rings
+
+    # With a criterion and a justification it waits for a second operator.
+    sqlite_desks.open_link(duty, washington)
+    duty.check("input[name=channel][value=emergency]")
+    duty.select_option("select[name=criterion]", "airspace-object")
+    duty.fill("input[name=justification]", "High-altitude balloon over Montana")
+    duty.fill("#compose textarea", "EMERGENCY: a balloon of yours is over Montana. Explain.")
+    duty.click("#compose button.send")
+    supervisor.wait_for_selector("#callbar .att-approval", timeout=TIMEOUT_MS)
+    assert kept(supervisor)
+    assert duty.locator("#callbar .att-approval").count() == 0  # not for one's own
+    screenshot(supervisor, "emergency-approval-washington-en")
+    assert "balloon of yours" not in " ".join(inbound_texts(beijing))
+    supervisor.click("#callbar .att-approval button[value=approve]")
+
+    # It arrives marked emergency and rings Beijing until acknowledged.
+    alarm = b.locator("#callbar [data-emergency-in]")
+    alarm.wait_for(timeout=TIMEOUT_MS)
+    assert kept(b)
+    assert "空域内不明物体" in b.locator("#callbar .att-emergency").inner_text()
+    b.wait_for_function("Number(document.body.dataset.beeps || 0) >= 1", timeout=TIMEOUT_MS)
+    row = b.locator("article.msg-emergency")
+    row.wait_for(timeout=TIMEOUT_MS)
+    assert "High-altitude balloon over Montana" in row.inner_text()
+    screenshot(b, "emergency-ringing-beijing-zh")
+    row.locator("button.ack").click()
+    b.wait_for_function("document.body.dataset.alarm === 'off'", timeout=TIMEOUT_MS)
+    emergencies = [body for env, body in record(beijing) if body.get("channel") == "emergency"]
+    assert emergencies and emergencies[0]["criterion"] == "airspace-object"
+    assert emergencies[0]["approved_by"].startswith("Washington supervisor")
+
+    # Usage statistics keep emergency and routine apart.
+    duty.goto(f"{washington.local_url}/links/{LINK}/stats")
+    totals = duty.locator("table.stats tfoot").inner_text().split()
+    assert totals[:3] == ["Total", "1", "0"]  # one emergency sent, none received

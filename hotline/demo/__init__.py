@@ -134,6 +134,23 @@ def wait_for(
     raise TimeoutError(f"{message_id} did not reach '{rung}' within {timeout} s")
 
 
+def agree_policy(inviter: httpx.Client, acceptor: httpx.Client, link: str) -> None:
+    """Version 1 of the link's policy (the defaults), proposed by the inviter and
+    countersigned by the acceptor: the emergency channel opens."""
+    inviter.post(f"/api/v1/links/{link}/policy/proposals", json={}).raise_for_status()
+    deadline = time.monotonic() + 15
+    while not acceptor.get(f"/api/v1/links/{link}/policy").json()["versions"]:
+        if time.monotonic() > deadline:
+            raise TimeoutError("the policy proposal did not arrive")
+        time.sleep(0.05)
+    acceptor.post(f"/api/v1/links/{link}/policy/1/accept").raise_for_status()
+    while inviter.get(f"/api/v1/links/{link}/policy").json()["version"] != 1:
+        if time.monotonic() > deadline:
+            raise TimeoutError("the policy was not countersigned")
+        time.sleep(0.05)
+    console.print(f"Policy version 1 of link [bold]{link}[/] signed by both sides.")
+
+
 @dataclass(frozen=True)
 class DemoAccount:
     party: str
@@ -147,6 +164,7 @@ class DemoAccount:
 DEMO_PEOPLE = (
     ("duty", Role.DUTY_OFFICER, "Duty officer"),
     ("principal", Role.PRINCIPAL, "Principal"),
+    ("supervisor", Role.SUPERVISOR, "Supervisor"),
     ("observer", Role.OBSERVER, "Observer"),
 )
 PARTY_LOCALE = {"washington": ("en", "America/New_York"), "beijing": ("zh-Hans", "Asia/Shanghai")}
@@ -194,6 +212,7 @@ def run_demo(directory: Path | None = None, *, keep_running: bool = True) -> int
     nodes = {p: start_node(homes[p], base / f"{p}.log") for p in PARTIES}
     try:
         clients = {p: nodes[p].client() for p in PARTIES}
+        agree_policy(clients["washington"], clients["beijing"], link["name"])
         steps: list[Step] = []
         for item in script["messages"]:
             sender = item["from"]
@@ -326,4 +345,4 @@ def _export_and_verify(clients: dict[str, httpx.Client], link: str, base: Path) 
     return ok
 
 
-__all__ = ["DemoAccount", "add_demo_accounts", "run_demo"]
+__all__ = ["DemoAccount", "add_demo_accounts", "agree_policy", "run_demo"]

@@ -192,7 +192,10 @@ class Desk(LineDesk):
     ) -> Draft:
         """In the caller's transaction: the draft becomes a message, or nothing happens."""
         author = draft.author
-        body: dict[str, Any] = {"text": draft.text, "lang": draft.lang, "by": author}
+        # The author's shown name and role when they send it themselves (as emergency
+        # activations carry); their account name when someone else approved it.
+        by = person.label if person.username == author else author
+        body: dict[str, Any] = {"text": draft.text, "lang": draft.lang, "by": by}
         if draft.decided_by:
             body["approved_by"] = person.label
         message = append_message(

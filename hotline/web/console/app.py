@@ -32,6 +32,7 @@ from ...agreed_texts import CATALOGUE, DECLINE_REASONS
 from ...node.clock import now_ms
 from ...node.desk import MAX_SESSION_TEXT, Desk, Person
 from ...node.home import NodeError
+from ...node.refusals import Refused
 from ...node.service import MAX_TEXT_CHARS, Node
 from ...storage.database import make_sessionmaker
 from . import pages
@@ -129,6 +130,14 @@ def create_console(app: FastAPI, node: Node) -> None:
         def when(ms: int | None) -> str:
             return local_and_utc(ms, lang, zone)
 
+        def duration(ms: int) -> str:
+            seconds = max(0, ms) // 1000
+            if seconds < 120:
+                return gettext("{n} s", n=seconds)
+            if seconds < 7200:
+                return gettext("{n} min", n=seconds // 60)
+            return gettext("{h} h {m} min", h=seconds // 3600, m=seconds % 3600 // 60)
+
         def agreed(text_id: str, parameters: dict[str, Any]) -> str:
             text = CATALOGUE.get(text_id)
             if text is None:
@@ -144,6 +153,7 @@ def create_console(app: FastAPI, node: Node) -> None:
             lang=lang,
             _=gettext,
             when=when,
+            duration=duration,
             agreed=agreed,
             now_ms=now_ms(),
             csrf=operator.session.csrf_token if operator else "",
@@ -199,8 +209,11 @@ def create_console(app: FastAPI, node: Node) -> None:
         target: str,
         work: Callable[[], Any],
         back: str,
+        routine_offer: dict[str, str] | None = None,
     ) -> Response:
-        """Run a desk action, audit it, and answer: a redirect for forms, JSON for fetch."""
+        """Run a desk action, audit it, and answer: a redirect for forms, JSON for fetch.
+        ``routine_offer`` (the text and language) lets a refused emergency activation
+        be sent on the routine channel with one click."""
         try:
             await to_thread.run_sync(work)
         except (NodeError, Invalid) as exc:
@@ -228,7 +241,18 @@ def create_console(app: FastAPI, node: Node) -> None:
                 return Response(
                     json.dumps({"error": shown}), status_code=400, media_type="application/json"
                 )
-            return render(request, "error.html", operator, status=400, message=shown, back=back)
+            offer = (
+                routine_offer if isinstance(exc, Refused) and exc.code in ROUTINE_OFFER else None
+            )
+            return render(
+                request,
+                "error.html",
+                operator,
+                status=400,
+                message=shown,
+                back=back,
+                routine_offer=offer,
+            )
         await to_thread.run_sync(
             lambda: accounts.audit(
                 operator.user.username, action, target, "ok", None, client_address(request)
@@ -237,6 +261,20 @@ def create_console(app: FastAPI, node: Node) -> None:
         if _wants_json(request):
             return Response('{"ok": true}', media_type="application/json")
         return RedirectResponse(back, status_code=303)
+
+    async def bar(operator: Operator) -> dict[str, Any]:
+        """The call bar and the attention bar, shown on every page."""
+        who = person(operator)
+        may_approve = operator.can(Permission.APPROVE_EMERGENCY)
+
+        def read() -> dict[str, Any]:
+            stamp = now_ms()
+            return {
+                "live_calls": pages.live_calls(node, stamp),
+                "attention": pages.attention(node, who, can_approve=may_approve, now=stamp),
+            }
+
+        return await to_thread.run_sync(read)
 
     def person(operator: Operator) -> Person:
         user = operator.user
@@ -342,9 +380,8 @@ def create_console(app: FastAPI, node: Node) -> None:
         operator = await operator_for(request, Permission.VIEW_LINKS)
         after = await to_thread.run_sync(lambda: _last_event_id(node))
         rows = await to_thread.run_sync(lambda: pages.link_board(node, now_ms()))
-        calls = await to_thread.run_sync(lambda: pages.live_calls(node))
         return render(
-            request, "board.html", operator, rows=rows, live_calls=calls, events_after=after
+            request, "board.html", operator, rows=rows, events_after=after, **await bar(operator)
         )
 
     @app.get("/fragments/board", response_class=HTMLResponse)
@@ -356,8 +393,7 @@ def create_console(app: FastAPI, node: Node) -> None:
     @app.get("/fragments/calls", response_class=HTMLResponse)
     async def calls_fragment(request: Request) -> Response:
         operator = await operator_for(request, Permission.VIEW_LINKS)
-        calls = await to_thread.run_sync(lambda: pages.live_calls(node))
-        return render(request, "_callbar.html", operator, live_calls=calls)
+        return render(request, "_callbar.html", operator, **await bar(operator))
 
     @app.get("/links/{link_name}", response_class=HTMLResponse)
     async def conversation(request: Request, link_name: str, before: str | None = None) -> Response:
@@ -366,6 +402,8 @@ def create_console(app: FastAPI, node: Node) -> None:
         page = await to_thread.run_sync(lambda: pages.conversation(node, link_name, before=before))
         if page is None:
             raise HTTPException(404, "no such link")
+        found = page
+        policy = await to_thread.run_sync(lambda: desk.policy(found.link.id))
         if operator.can(Permission.ACKNOWLEDGE):
             shown = [
                 r.id
@@ -378,14 +416,14 @@ def create_console(app: FastAPI, node: Node) -> None:
                     lambda: pages.conversation(node, link_name, before=before)
                 )
                 assert page is not None
-        calls = await to_thread.run_sync(lambda: pages.live_calls(node))
         return render(
             request,
             "conversation.html",
             operator,
             page=page,
-            live_calls=calls,
             before=before,
+            policy=policy,
+            **await bar(operator),
             events_after=after,
         )
 
@@ -415,7 +453,6 @@ def create_console(app: FastAPI, node: Node) -> None:
         except NodeError:
             raise HTTPException(404, "no such link") from None
         calls = await to_thread.run_sync(lambda: pages.call_rows(node, link.id))
-        live = await to_thread.run_sync(lambda: pages.live_calls(node))
         counts = {state: sum(1 for c in calls if c["state"] == state) for state in _CALL_STATES}
         return render(
             request,
@@ -424,8 +461,26 @@ def create_console(app: FastAPI, node: Node) -> None:
             link=link,
             calls=calls,
             counts=counts,
-            live_calls=live,
+            **await bar(operator),
             events_after=after,
+        )
+
+    @app.get("/links/{link_name}/stats", response_class=HTMLResponse)
+    async def link_stats(request: Request, link_name: str, bucket: str = "day") -> Response:
+        operator = await operator_for(request, Permission.VIEW_MESSAGES)
+        if bucket not in ("day", "hour"):
+            raise HTTPException(400, "bucket must be day or hour")
+        try:
+            usage = await to_thread.run_sync(lambda: desk.usage(link_name, bucket=bucket))
+        except NodeError:
+            raise HTTPException(404, "no such link") from None
+        return render(
+            request,
+            "stats.html",
+            operator,
+            usage=usage.view(),
+            link_name=link_name,
+            **await bar(operator),
         )
 
     @app.get("/calls/{call_id}", response_class=HTMLResponse)
@@ -436,7 +491,6 @@ def create_console(app: FastAPI, node: Node) -> None:
         if found is None:
             raise HTTPException(404, "no such call")
         call, link, lines = found
-        live = await to_thread.run_sync(lambda: pages.live_calls(node))
         return render(
             request,
             "call.html",
@@ -446,8 +500,8 @@ def create_console(app: FastAPI, node: Node) -> None:
             lines=lines,
             present=pages.presence(lines),
             participants=pages.participants(lines),
-            live_calls=live,
             events_after=after,
+            **await bar(operator),
         )
 
     @app.get("/calls/{call_id}/fragment", response_class=HTMLResponse)
@@ -478,6 +532,9 @@ def create_console(app: FastAPI, node: Node) -> None:
         lang: Annotated[str, Form(max_length=16)] = "en",
         ref: Annotated[str, Form(max_length=26)] = "",
         intent: Annotated[str, Form(max_length=8)] = "send",
+        channel: Annotated[str, Form(max_length=16)] = "routine",
+        criterion: Annotated[str, Form(max_length=64)] = "",
+        justification: Annotated[str, Form(max_length=2000)] = "",
         csrf: Annotated[str, Form()] = "",
     ) -> Response:
         """Compose: a new message goes at once; a reply goes to a principal first when
@@ -492,13 +549,30 @@ def create_console(app: FastAPI, node: Node) -> None:
                 raise Invalid("Unknown language.")
             if intent not in ("send", "draft"):
                 raise Invalid("Choose send or save as draft.")
+            if channel not in ("routine", "emergency"):
+                raise Invalid("Choose the routine or the emergency channel.")
             link = node.find_link(link_name)
             who = person(operator)
+            if channel == "emergency":
+                if not operator.can(Permission.ACTIVATE_EMERGENCY):
+                    raise Invalid("Your role may not activate the emergency channel.")
+                if ref:
+                    raise Invalid("An emergency activation is a new message, not a reply.")
+                desk.activate_emergency(
+                    link.name,
+                    who,
+                    criterion=criterion or None,
+                    justification=justification.strip() or None,
+                    text=clean,
+                    lang=lang,
+                )
+                return
             draft = desk.save_draft(link.id, who, clean, lang=lang, ref=ref or None)
             if intent == "send" and operator.can(Permission.SEND_MESSAGE):
                 desk.submit_draft(draft.id, who, may_send=operator.can(Permission.APPROVE_REPLY))
 
-        return await act(request, operator, "message.compose", link_name, work, back)
+        offer = {"action": f"/links/{link_name}/messages", "text": text, "lang": lang}
+        return await act(request, operator, "message.compose", link_name, work, back, offer)
 
     @app.post("/drafts/{draft_id}/submit")
     async def submit_draft(
@@ -536,6 +610,62 @@ def create_console(app: FastAPI, node: Node) -> None:
 
         return await act(
             request, operator, f"draft.{decision}", str(draft_id), work, _local_path(back)
+        )
+
+    @app.post("/emergencies/{activation_id}/decide")
+    async def decide_emergency(
+        request: Request,
+        activation_id: int,
+        decision: Annotated[str, Form()] = "",
+        note: Annotated[str, Form(max_length=500)] = "",
+        back: Annotated[str, Form()] = "/",
+        csrf: Annotated[str, Form()] = "",
+    ) -> Response:
+        operator = await operator_for(request, Permission.APPROVE_EMERGENCY, csrf)
+
+        def work() -> None:
+            if decision not in ("approve", "reject"):
+                raise Invalid("Choose approve or reject.")
+            desk.decide_emergency(
+                activation_id, person(operator), approve=decision == "approve", note=note
+            )
+
+        return await act(
+            request, operator, f"emergency.{decision}", str(activation_id), work, _local_path(back)
+        )
+
+    @app.post("/link-tests/{test_id}/confirm")
+    async def confirm_link_test(
+        request: Request,
+        test_id: str,
+        back: Annotated[str, Form()] = "/",
+        csrf: Annotated[str, Form()] = "",
+    ) -> Response:
+        operator = await operator_for(request, Permission.ACKNOWLEDGE, csrf)
+        return await act(
+            request,
+            operator,
+            "link_test.confirm",
+            test_id,
+            lambda: desk.confirm_link_test(test_id, person(operator)),
+            _local_path(back),
+        )
+
+    @app.post("/alerts/{alert_id}/clear")
+    async def clear_alert(
+        request: Request,
+        alert_id: int,
+        back: Annotated[str, Form()] = "/",
+        csrf: Annotated[str, Form()] = "",
+    ) -> Response:
+        operator = await operator_for(request, Permission.VIEW_LINKS, csrf)
+        return await act(
+            request,
+            operator,
+            "alert.clear",
+            str(alert_id),
+            lambda: desk.clear_alert(alert_id, person(operator)),
+            _local_path(back),
         )
 
     @app.post("/messages/{message_id}/displayed")
@@ -710,7 +840,37 @@ _DESK_REFUSALS: tuple[tuple[str, str], ...] = (
 )
 
 
+_CODED_REFUSALS = {
+    "not_an_emergency": N_(
+        "This is not an emergency under the link's policy: name one of the agreed "
+        "criteria, or send it on the routine channel."
+    ),
+    "no_policy": N_(
+        "No policy signed by both sides is in force on this link yet, so the emergency "
+        "channel cannot be used. Send it on the routine channel."
+    ),
+    "unknown_criterion": N_(
+        "That is not one of the emergency criteria agreed on this link. Choose one, or "
+        "send it on the routine channel."
+    ),
+    "justification_required": N_("Give a short justification for the emergency."),
+    "justification_too_long": N_("The justification is too long."),
+    "self_approval": N_("A second operator must approve: you cannot approve your own activation."),
+    "not_awaiting_approval": N_("That activation is no longer awaiting approval."),
+    "unknown_activation": N_("No such emergency activation."),
+    "forbidden": N_("Your role does not allow this."),
+    "unknown_test": N_("No such link test."),
+    "already_confirmed": N_("That link test has already been confirmed."),
+    "unknown_alert": N_("No such alert."),
+    "already_cleared": N_("That alert has already been cleared."),
+}
+# Refusals after which the console offers to send the same text as routine.
+ROUTINE_OFFER = frozenset({"not_an_emergency", "no_policy", "unknown_criterion"})
+
+
 def _desk_refusal(exc: NodeError) -> tuple[str, dict[str, Any]]:
+    if isinstance(exc, Refused) and exc.code in _CODED_REFUSALS:
+        return _CODED_REFUSALS[exc.code], {}
     text = str(exc)
     for pattern, message in _DESK_REFUSALS:
         if re.match(pattern, text):

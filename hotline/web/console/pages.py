@@ -16,14 +16,18 @@ from sqlalchemy.orm import Session
 from ...agreed_texts import CATALOGUE
 from ...node.calls import call_view
 from ...node.clock import now_ms
+from ...node.desk import Person
+from ...node.escalation import OverdueItem, open_alerts, overdue
 from ...node.service import Node
 from ...protocol.envelope import Payload
 from ...protocol.kinds import Kind
 from ...storage.models import Entry, Link, Message, Outbox, Path
 from ...storage.people_models import Call, Draft
+from ...storage.policy_models import Alert, EmergencyActivation, LinkTest
 
 PAGE_SIZE = 50
 DELAYED_MS = 10_000
+EMERGENCY_WINDOW_MS = 7 * 24 * 3_600_000  # unacknowledged emergencies keep ringing this long
 RECENT_OUTCOME_MS = 120_000
 RING_GRACE_MS = 15_000  # after the ring timeout, before an unconfirmed ring stops
 
@@ -296,6 +300,63 @@ def _rang_out(call: Call, now: int) -> bool:
         and call.state == "ringing"
         and now > call.requested_ms + call.ring_timeout_ms + RING_GRACE_MS
     )
+
+
+@dataclass
+class Attention:
+    """What must not be missed, on every page: incoming emergencies not yet
+    acknowledged, activations awaiting this operator's approval, alerts, the other
+    side's link tests to confirm, and our items overdue (with how long they waited)."""
+
+    emergencies: list[Message]
+    approvals: list[EmergencyActivation]
+    alerts: list[Alert]
+    tests: list[LinkTest]
+    overdue: list[OverdueItem]
+    link_names: dict[str, str]
+
+    @property
+    def empty(self) -> bool:
+        return not (self.emergencies or self.approvals or self.alerts or self.tests or self.overdue)
+
+
+def attention(node: Node, person: Person, *, can_approve: bool, now: int) -> Attention:
+    with node.reading() as session:
+        names = dict(session.execute(select(Link.id, Link.name)).tuples().all())
+        unacknowledged = session.scalars(
+            select(Message)
+            .where(
+                Message.direction == "in",
+                Message.acknowledged_ms.is_(None),
+                Message.answered_ms.is_(None),
+                Message.received_ms >= now - EMERGENCY_WINDOW_MS,
+            )
+            .order_by(Message.received_ms.desc())
+            .limit(200)
+        )
+        emergencies = [m for m in unacknowledged if m.body.get("channel") == "emergency"]
+        approvals = []
+        if can_approve:
+            approvals = list(
+                session.scalars(
+                    select(EmergencyActivation)
+                    .where(
+                        EmergencyActivation.state == "awaiting_approval",
+                        EmergencyActivation.requested_by != person.username,
+                    )
+                    .order_by(EmergencyActivation.created_ms)
+                )
+            )
+        alerts = open_alerts(session, role=person.role, username=person.username)
+        tests = list(
+            session.scalars(
+                select(LinkTest)
+                .where(LinkTest.direction == "in", LinkTest.state == "awaiting")
+                .order_by(LinkTest.sent_ms)
+            )
+        )
+        late = overdue(session, now)
+    return Attention(emergencies, approvals, alerts[:20], tests, late, names)
 
 
 def call_detail(

@@ -111,11 +111,14 @@
     audio: null,
     beeps: 0,
     update() {
-      const ringing = document.querySelectorAll("#callbar [data-ringing-in]");
+      // Incoming calls, and incoming emergencies nobody has acknowledged yet.
+      const ringing = document.querySelectorAll("#callbar [data-ringing-in], #callbar [data-emergency-in]");
       const banner = document.getElementById("alarm");
       if (!banner) return;
       if (ringing.length === 0) { this.stop(banner); return; }
       const first = ringing[0];
+      document.getElementById("alarm-title").textContent =
+        first.dataset.emergencyIn ? banner.dataset.emergency : banner.dataset.call;
       document.getElementById("alarm-text").textContent =
         first.querySelector(".what") ? first.querySelector(".what").textContent : "";
       banner.hidden = false;
@@ -238,6 +241,9 @@
       refreshCalls();
       if (callId && note.id === callId) refresh("session", "/calls/" + encodeURIComponent(callId) + "/fragment");
       refreshBoardSoon();
+    } else if (/^(emergency|alert|link_test|escalation)\./.test(type)) {
+      refreshCalls();
+      refreshBoardSoon();
     } else if (type === "session.text") {
       if (callId && note.call === callId) refresh("session", "/calls/" + encodeURIComponent(callId) + "/fragment");
     } else if (type === "draft.updated") {
@@ -275,6 +281,8 @@
   connect();
 
   alarm.update();
+  // Waiting times in the attention bar move on even when nothing else happens.
+  window.setInterval(refreshCalls, 30000);
   // Messages the server rendered before the page became visible.
   if (page === "conversation") {
     document.querySelectorAll("article.msg[data-direction=in][data-displayed='0']").forEach(markDisplayed);
