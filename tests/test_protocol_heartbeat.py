@@ -205,3 +205,44 @@ def test_progress_signature_binds_every_field() -> None:
         with pytest.raises(ProtocolError) as caught:
             verify_progress(signature, **args)  # type: ignore[arg-type]
         assert caught.value.code is Code.BAD_SIGNATURE
+
+
+def test_published_heartbeat_vector_reads_back() -> None:
+    """The committed vector, read with nothing but the parties' public keys."""
+    import json
+
+    from hotline.protocol.heartbeat import CONTEXT
+    from tests.vectors.generate import VECTORS_PATH
+
+    vectors = json.loads(VECTORS_PATH.read_text())
+    vector, link = vectors["heartbeat"], vectors["link"]["id"]
+    assert bytes.fromhex(vector["context"]) == CONTEXT
+    inputs = vector["heartbeat"]["inputs"]
+    beat = read_heartbeat(
+        bytes.fromhex(vector["heartbeat"]["wire"]),
+        sender_key=bytes.fromhex(vectors["parties"]["washington"]["signing_key"]),
+        sender="washington",
+        me="beijing",
+        link=link,
+        now_ms=inputs["ts"],
+    )
+    assert beat.signed.hex() == vector["heartbeat"]["signed"]
+    assert beat.hash.hex() == vector["heartbeat"]["hash"]
+    assert (beat.path, beat.counter, beat.nonce.hex()) == (
+        inputs["path"],
+        inputs["n"],
+        inputs["nonce"],
+    )
+    beijing_key = bytes.fromhex(vectors["parties"]["beijing"]["signing_key"])
+    echo = read_echo(bytes.fromhex(vector["echo"]["wire"]), peer_key=beijing_key, beat=beat)
+    assert echo.time_ms == vector["echo"]["inputs"]["time_ms"]
+    progress = vector["progress"]
+    assert encode(progress["statement"]).hex() == progress["encoding"]
+    verify_progress(
+        bytes.fromhex(progress["signature"]),
+        signer_key=beijing_key,
+        link=link,
+        signer="beijing",
+        to="washington",
+        have=progress["statement"]["have"],
+    )

@@ -765,6 +765,49 @@ def negative_vectors(s: Scenario) -> list[dict[str, Any]]:
     return vectors
 
 
+HEARTBEAT_PATH = "https://hotline.beijing.example:7443"
+HEARTBEAT_TIME = T0 + 7_200_000
+HEARTBEAT_NONCE = fill(0x4E, 16)
+ECHO_TIME = HEARTBEAT_TIME + 12
+
+
+def heartbeat_vector(link: str) -> dict[str, Any]:
+    """washington's heartbeat on its first path to beijing, beijing's echo, and
+    beijing's signed progress (it holds washington's chain up to seq 2)."""
+    from hotline.protocol.heartbeat import CONTEXT, make_echo, make_heartbeat, sign_progress
+
+    beat, wire = make_heartbeat(
+        identity("washington"),
+        link=link,
+        to="beijing",
+        path=HEARTBEAT_PATH,
+        counter=HEARTBEAT_TIME,
+        time_ms=HEARTBEAT_TIME,
+        nonce=HEARTBEAT_NONCE,
+    )
+    echo = make_echo(identity("beijing"), beat, time_ms=ECHO_TIME)
+    progress = {"t": "have", "link": link, "from": "beijing", "to": "washington", "have": 2}
+    return {
+        "description": "Liveness messages (never in the record): Ed25519 over "
+        "CONTEXT || signed, CONTEXT being the bytes of 'hotline-liveness-v1' and a zero byte.",
+        "context": CONTEXT.hex(),
+        "heartbeat": {
+            "inputs": jsonable(beat.to_map()),
+            "signed": beat.signed.hex(),
+            "hash": beat.hash.hex(),
+            "wire": wire.hex(),
+        },
+        "echo": {"inputs": {"time_ms": ECHO_TIME}, "wire": echo.hex()},
+        "progress": {
+            "statement": jsonable(progress),
+            "encoding": encode(progress).hex(),
+            "signature": sign_progress(
+                identity("beijing"), link=link, to="washington", have=2
+            ).hex(),
+        },
+    }
+
+
 def build_vectors() -> dict[str, Any]:
     s = scenario()
     link = s.link
@@ -850,6 +893,7 @@ def build_vectors() -> dict[str, Any]:
             "signature": s.bundle.signature.hex(),
             "json": s.bundle.to_json(),
         },
+        "heartbeat": heartbeat_vector(link),
         "negative": negative_vectors(s),
         "policy": policy_vector(link),
     }
