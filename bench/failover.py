@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import sys
 import tempfile
 import threading
@@ -132,7 +133,9 @@ def run(cuts: int, interval: float) -> dict[str, Any]:
                         20,
                         "both paths up",
                     )
-                    time.sleep(0.3)
+                    # A random phase against the heartbeat clock, so that cuts fall
+                    # anywhere between two heartbeats.
+                    time.sleep(random.uniform(0.3, 1.3))
                     kind = "link_down" if n % 2 == 0 else "blackhole"
                     kinds[kind] += 1
                     after = last_event_id(w)

@@ -409,7 +409,7 @@ def link_add_relay(
     except NodeError as exc:
         fail(str(exc))
     out.print(f"Relay {path.url} accepted for link {link} (path {path.position}).")
-    out.print("Restart the node if it is running, so that its listener pins the relay.")
+    out.print("A running node pins the relay's certificate within a second.")
 
 
 @relay_app.command("add")

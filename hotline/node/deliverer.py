@@ -147,6 +147,9 @@ class Deliverer:
                 seen = self.node.committed.generation
                 if now_ms() > lease_until - 4_000:
                     if await to_thread.run_sync(self.node.acquire_lease, lease_name, self.holder):
+                        if monitor is None:  # (re)gained: start from the state in the database
+                            rows = await to_thread.run_sync(self.node.link_paths, link.id)
+                            run.paths = LinkPaths.from_rows(link.id, link.name, rows)
                         lease_until = now_ms() + 10_000
                     else:
                         lease_until = 0

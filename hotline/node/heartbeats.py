@@ -78,11 +78,15 @@ class HeartbeatMonitor:
                         # Every second; sooner after a miss, until the path is declared down.
                         self._due[path.id] = now + HEARTBEAT_INTERVAL_S
                         beats[path.id] = asyncio.create_task(self._beat(path))
-                if now >= next_reload:
-                    next_reload = now + RELOAD_EVERY_S
-                    rows = await to_thread.run_sync(self.node.link_paths, self.link.id)
-                    self.paths.reload(rows)
-                await self.flush()
+                try:
+                    if now >= next_reload:
+                        next_reload = now + RELOAD_EVERY_S
+                        rows = await to_thread.run_sync(self.node.link_paths, self.link.id)
+                        self.paths.reload(rows)
+                    await self.flush()
+                except Exception:  # e.g. the database briefly away: keep beating
+                    log.exception("link %s: saving path states failed", self.link.name)
+                    self._dirty = True
                 await asyncio.sleep(TICK_S)
         finally:
             for task in beats.values():

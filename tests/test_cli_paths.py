@@ -1,0 +1,89 @@
+"""Paths and relays from the command line: list, add, accept a relay, relay for others;
+bad input is refused with a clear message and changes nothing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from hotline.demo import free_port
+from hotline.node.home import NodeHome
+from hotline.transport.tls import certificate_fingerprint
+from tests.paths_harness import link_parties
+from tests.test_cli import hl
+
+
+def init(home: Path, party: str, *endpoints: str) -> NodeHome:
+    args = ["init", party, "--home", str(home), "--peer-port", str(free_port())]
+    for endpoint in endpoints:
+        args += ["--endpoint", endpoint]
+    code, output = hl(*args)
+    assert code == 0, output
+    return NodeHome(home)
+
+
+def test_paths_and_relays(tmp_path: Path) -> None:
+    w = init(tmp_path / "w", "washington", "https://10.0.1.1:7443")
+    b = init(tmp_path / "b", "beijing", "https://10.0.1.2:7443", "https://10.0.2.2:7443")
+    g = init(tmp_path / "g", "geneva", "https://10.0.3.2:7443")
+    link_id = link_parties(w, b)
+
+    # Several --endpoint at init: one path each, in order, the first active.
+    code, output = hl("link", "paths", "defence", "--home", str(w.path), "--json")
+    assert code == 0, output
+    rows = json.loads(output)
+    assert [(r["position"], r["url"], r["state"], r["active"]) for r in rows] == [
+        (0, "https://10.0.1.2:7443", "unknown", True),
+        (1, "https://10.0.2.2:7443", "unknown", False),
+    ]
+    code, output = hl("link", "add-path", "defence", "https://10.0.9.2:7443", "--home", str(w.path))
+    assert code == 0 and "Path 2" in output, output
+    code, output = hl("link", "add-path", "defence", "ftp://x", "--home", str(w.path))
+    assert code == 1 and "not an https URL" in output
+    code, output = hl("link", "add-path", "nolink", "https://10.0.9.3:7443", "--home", str(w.path))
+    assert code == 1 and "no link named" in output
+
+    # The relay: each party accepts it, it accepts each party.
+    relay_cert = g.cert_path
+    relay_fp = certificate_fingerprint(g.certificate_der())
+    code, output = hl("certificate", "--home", str(g.path))
+    assert code == 0 and relay_fp in output
+    code, output = hl(
+        "link", "add-relay", "defence", "https://10.0.3.2:7443",
+        "--certificate", str(relay_cert), "--fingerprint", "ab" * 32, "--home", str(w.path),
+    )  # fmt: skip
+    assert code == 1 and "does not match" in output
+    code, output = hl(
+        "link", "add-relay", "defence", "https://10.0.3.2:7443",
+        "--certificate", str(relay_cert), "--fingerprint", relay_fp.upper(), "--home", str(w.path),
+    )  # fmt: skip
+    assert code == 0, output
+    code, output = hl("link", "paths", "defence", "--home", str(w.path), "--json")
+    assert [(r["position"], r["kind"]) for r in json.loads(output)] == [
+        (0, "direct"),
+        (1, "direct"),
+        (2, "direct"),
+        (3, "relay"),
+    ]
+    # A direct path added later still comes before the relay.
+    hl("link", "add-path", "defence", "https://10.0.8.2:7443", "--home", str(w.path))
+    code, output = hl("link", "paths", "defence", "--home", str(w.path), "--json")
+    assert [r["kind"] for r in json.loads(output)] == ["direct"] * 4 + ["relay"]
+
+    for party, home in (("washington", w), ("beijing", b)):
+        code, output = hl(
+            "relay", "add", link_id, party,
+            "--certificate", str(home.cert_path),
+            "--fingerprint", certificate_fingerprint(home.certificate_der()),
+            "--endpoint", f"https://10.0.4.{len(party)}:7443", "--home", str(g.path),
+        )  # fmt: skip
+        assert code == 0, output
+    code, output = hl(
+        "relay", "add", link_id, "tokyo",
+        "--certificate", str(w.cert_path),
+        "--fingerprint", certificate_fingerprint(w.certificate_der()),
+        "--endpoint", "https://10.0.4.9:7443", "--home", str(g.path),
+    )  # fmt: skip
+    assert code == 1 and "already has its two parties" in output
+    code, output = hl("relay", "list", "--home", str(g.path))
+    assert code == 0 and "washington" in output and "beijing" in output
