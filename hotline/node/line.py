@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from ..accounts.roles import Permission, allowed
 from ..protocol.policy import Agreement, Criterion, Policy, amend, default_policy
+from ..storage.models import Link
 from ..storage.policy_models import (
     Alert,
     EmergencyActivation,
@@ -30,6 +31,7 @@ from .alerts import alert_view
 from .clock import now_ms as clock_ms
 from .escalation import OverdueItem
 from .events import record_event
+from .home import NodeError
 from .record_store import lock_link
 from .refusals import Refused, audit, audited
 from .service import Outgoing, append_message
@@ -89,10 +91,16 @@ def _require(who: Person | str, permission: Permission) -> None:
 class LineDesk:
     node: Node
 
+    def _link(self, name_or_id: str) -> Link:
+        try:
+            return self.node.find_link(name_or_id)
+        except NodeError as exc:
+            raise Refused("unknown_link", str(exc)) from None
+
     # Policy ------------------------------------------------------------------------
 
     def policy(self, link: str) -> PolicyState:
-        found = self.node.find_link(link)
+        found = self._link(link)
         with self.node.reading() as session:
             agreement = link_policy.agreement(session, found, self.node.identity.public)
             if agreement is not None:
@@ -115,7 +123,7 @@ class LineDesk:
     ) -> link_policy.PolicyVersion:
         """Propose the next version: the version in force (or the defaults) with
         ``changes`` (fields of the policy map, as in a JSON file) applied."""
-        found = self.node.find_link(link)
+        found = self._link(link)
         with audited(self.node, _actor(who), "policy.propose", found.name):
             _require(who, Permission.MANAGE_LINKS)
             with self.node.transaction() as session:
@@ -145,7 +153,7 @@ class LineDesk:
         self, link: str, version: int, who: Person | str
     ) -> link_policy.PolicyVersion:
         """Countersign the other side's proposal of ``version``: it comes into force."""
-        found = self.node.find_link(link)
+        found = self._link(link)
         with audited(self.node, _actor(who), "policy.accept", found.name):
             _require(who, Permission.MANAGE_LINKS)
             with self.node.transaction() as session:
@@ -179,7 +187,7 @@ class LineDesk:
         ``not_an_emergency``: send it as routine), with an unknown one
         (``unknown_criterion``) or without a justification. Leaves at once, or waits in
         ``awaiting_approval`` for a second operator when the policy asks for it."""
-        found = self.node.find_link(link)
+        found = self._link(link)
         with (
             audited(self.node, person.username, "emergency.request", found.name),
             self.node.transaction() as session,
@@ -254,7 +262,7 @@ class LineDesk:
     ) -> list[EmergencyActivation]:
         query = select(EmergencyActivation).order_by(EmergencyActivation.created_ms.desc())
         if link is not None:
-            query = query.where(EmergencyActivation.link_id == self.node.find_link(link).id)
+            query = query.where(EmergencyActivation.link_id == self._link(link).id)
         if state is not None:
             query = query.where(EmergencyActivation.state == state)
         with self.node.reading() as session:
@@ -288,7 +296,7 @@ class LineDesk:
     ) -> list[LinkTest]:
         query = select(LinkTest).order_by(LinkTest.sent_ms.desc())
         if link is not None:
-            query = query.where(LinkTest.link_id == self.node.find_link(link).id)
+            query = query.where(LinkTest.link_id == self._link(link).id)
         if state is not None:
             query = query.where(LinkTest.state == state)
         with self.node.reading() as session:
@@ -297,7 +305,7 @@ class LineDesk:
     # Escalation, overdue items and alerts -----------------------------------------
 
     def escalation(self, link: str) -> dict[str, Any] | None:
-        found = self.node.find_link(link)
+        found = self._link(link)
         with self.node.reading() as session:
             row = session.get(EscalationPolicy, found.id)
             return None if row is None else dict(row.document)
@@ -309,12 +317,7 @@ class LineDesk:
         actor = _actor(who)
         with audited(self.node, actor, "escalation.set", link):
             _require(who, Permission.MANAGE_LINKS)
-            try:
-                found = self.node.find_link(link)
-            except Refused:
-                raise
-            except Exception as exc:
-                raise Refused("unknown_link", str(exc)) from None
+            found = self._link(link)
             with self.node.transaction() as session:
                 locked = lock_link(session, found.id)
                 return escalation.set_policy(
@@ -326,7 +329,7 @@ class LineDesk:
     ) -> list[EscalationStep]:
         query = select(EscalationStep).order_by(EscalationStep.id.desc())
         if link is not None:
-            query = query.where(EscalationStep.link_id == self.node.find_link(link).id)
+            query = query.where(EscalationStep.link_id == self._link(link).id)
         if message_id is not None:
             query = query.where(EscalationStep.message_id == message_id)
         with self.node.reading() as session:
@@ -374,7 +377,7 @@ class LineDesk:
         since_ms: int | None = None,
         until_ms: int | None = None,
     ) -> stats.Usage:
-        found = self.node.find_link(link)
+        found = self._link(link)
         with self.node.reading() as session:
             return stats.usage(session, found, bucket=bucket, since_ms=since_ms, until_ms=until_ms)
 
@@ -397,7 +400,14 @@ def watch(node: Node, now_ms: int | None = None) -> WatchRound:
     stamp = clock_ms() if now_ms is None else now_ms
     with node.reading() as session:
         due = link_tests.due_links(session, stamp)
-        links = [link_id for (link_id,) in session.execute(select(EscalationPolicy.link_id)).all()]
+        # Take a link's lock (a write transaction) only when a step is due on it.
+        links = [
+            link.id
+            for link in session.scalars(
+                select(Link).join(EscalationPolicy, EscalationPolicy.link_id == Link.id)
+            )
+            if escalation.has_due(session, link, stamp)
+        ]
         awaiting = session.scalar(
             select(LinkTest.id)
             .where(
