@@ -1153,6 +1153,15 @@ def stats(
             *(f"{row[c]['out']}/{row[c]['in']}" for c in ("emergency", "routine", "test")),
         )
     out.print(table)
+    for channel, r in view["responses"].items():
+        parts = [f"{channel}: {r['sent']} sent"]
+        for rung in ("acknowledged", "answered"):
+            if r[rung]["count"]:
+                parts.append(
+                    f"{r[rung]['count']} {rung} (median {r[rung]['median_s']} s, "
+                    f"90% within {r[rung]['p90_s']} s)"
+                )
+        out.print(", ".join(parts))
 
 
 @app.command()

@@ -297,6 +297,7 @@ def test_emergency_activation_needs_an_agreed_criterion_and_a_second_operator(
     assert ring["id"] == approved.message_id and ring["agreed_criterion"] is True
     assert ring["criterion_labels"]["zh-Hans"] == "空域内不明物体"
     assert ring["justification"] == why
+    assert ring["acknowledge_by_ms"] - ring["received_ms"] == 300_000  # the policy's 5 min
     states = [e["state"] for e in events(pair.w, "emergency.awaiting_approval")]
     assert states == ["awaiting_approval", "awaiting_approval"]
     # Without the two-person rule it leaves at once.
@@ -530,6 +531,17 @@ def test_usage_statistics_by_hour_and_day_with_metrics(pair: Pair) -> None:
     assert daily["buckets"][0]["start_ms"] % 86_400_000 == 0
     assert pair.wd.usage(LINK, since_ms=bucket["start_ms"] + 3_600_000).view()["buckets"] == []
     assert refusal(lambda: pair.wd.usage(LINK, bucket="week")).code == "unknown_bucket"
+    # Response times, for our messages: beijing answered one of the routine ones.
+    first = pair.w.messages(LINK, direction="out")[0]
+    pair.bd.acknowledge(first.id, OFFICER_B, respond_by_ms=first.created_ms + 10_000_000)
+    pair.b.send(LINK, {"text": "answer", "lang": "en"}, ref=first.id)
+    pair.pump()
+    responses = pair.wd.usage(LINK).view()["responses"]
+    assert responses["routine"]["sent"] == 3 and responses["emergency"]["sent"] == 1
+    assert responses["routine"]["acknowledged"]["count"] == 1
+    assert responses["routine"]["answered"]["count"] == 1
+    assert responses["routine"]["acknowledged"]["median_s"] >= 0
+    assert responses["emergency"]["acknowledged"] == {"count": 0, "median_s": None, "p90_s": None}
     metrics = NodeMetrics(lambda: 0.0)
     metrics.registry.register(LineCollector(pair.w))
     text = generate_latest(metrics.registry).decode()

@@ -229,6 +229,13 @@ def on_incoming(
                 "by": body.get("by"),
                 "approved_by": body.get("approved_by"),
                 "received_ms": now_ms,
+                # What the policy in force here expects of this side (the console's clock).
+                "acknowledge_by_ms": (
+                    now_ms + policy.channels[EMERGENCY].acknowledge_s * 1000 if policy else None
+                ),
+                "answer_by_ms": (
+                    now_ms + policy.channels[EMERGENCY].answer_s * 1000 if policy else None
+                ),
             }
         ),
         link_id=entry.link_id,
