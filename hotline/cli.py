@@ -293,6 +293,15 @@ def link_complete(
     elif not typer.confirm("Does this match the fingerprint read aloud by the other party?"):
         fail("not completed", 3)
     changes = _json_file(policy_file) if policy_file is not None else {}
+    if changes and not no_policy:
+        # Check the policy file before the link is completed, not after.
+        from .protocol.policy import amend, default_policy
+
+        link_id = read_acceptance_body(dearmour("ACCEPTANCE", text)[0]).invitation_id
+        try:
+            amend(default_policy(link_id, "checked"), changes, in_force=0)
+        except ProtocolError as exc:
+            fail(f"{policy_file}: {exc.detail} ({exc.code.value}); the link is not completed")
     try:
         link = node.complete_link(text)
     except ProtocolError as exc:

@@ -51,6 +51,19 @@ def linked(a: Path, b: Path, tmp_path: Path) -> None:
     )
     assert code == 0, output
     policy = tmp_path / "policy.json"
+    policy.write_text(json.dumps({"link_test": {"interval_s": 5, "confirm_s": 60}}))
+    code, output = hl(
+        "link",
+        "complete",
+        str(accept),
+        "--fingerprint",
+        fingerprint(b),
+        "--policy",
+        str(policy),
+        "--home",
+        str(a),
+    )
+    assert code == 1 and "the link is not completed" in output and "malformed" in output
     policy.write_text(json.dumps({"link_test": {"interval_s": 600, "confirm_s": 60}}))
     code, output = hl(
         "link",

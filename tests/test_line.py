@@ -510,6 +510,11 @@ def test_link_tests_are_confirmed_by_a_person_or_raise_an_alert(pair: Pair) -> N
     assert totals["routine"] == {"out": 1, "in": 0}
     assert totals["emergency"] == {"out": 0, "in": 0}
     assert pair.bd.usage(LINK).totals["test"] == {"out": 1, "in": 3}  # the third arrived late
+    metrics = NodeMetrics(lambda: 0.0)
+    metrics.registry.register(LineCollector(pair.w))
+    text = generate_latest(metrics.registry).decode()
+    for outcome, count in (("sent", 3), ("confirmed", 1), ("missed", 2)):
+        assert f'hotline_link_tests_total{{link="defence",outcome="{outcome}"}} {count}.0' in text
 
 
 def test_usage_statistics_by_hour_and_day_with_metrics(pair: Pair) -> None:
