@@ -365,8 +365,11 @@ def test_emergency_needs_a_criterion_and_a_second_operator_then_rings(
     supervisor.wait_for_selector("#callbar .att-approval", timeout=TIMEOUT_MS)
     assert kept(supervisor)
     assert duty.locator("#callbar .att-approval").count() == 0  # not for one's own
+    mine = duty.locator("#callbar .att-mine[data-state=awaiting_approval]")
+    assert "Unexplained object in airspace" in mine.inner_text()
     screenshot(supervisor, "emergency-approval-washington-en")
     assert "balloon of yours" not in " ".join(inbound_texts(beijing))
+    assert "Unexplained object in airspace" in supervisor.locator(".att-approval").inner_text()
     supervisor.click("#callbar .att-approval button[value=approve]")
 
     # It arrives marked emergency and rings Beijing until acknowledged.
@@ -381,6 +384,9 @@ def test_emergency_needs_a_criterion_and_a_second_operator_then_rings(
     screenshot(b, "emergency-ringing-beijing-zh")
     row.locator("button.ack").click()
     b.wait_for_function("document.body.dataset.alarm === 'off'", timeout=TIMEOUT_MS)
+    duty.wait_for_function(  # the requester's notice goes once it has been sent
+        "document.querySelectorAll('#callbar .att-mine').length === 0", timeout=TIMEOUT_MS
+    )
     emergencies = [body for env, body in record(beijing) if body.get("channel") == "emergency"]
     assert emergencies and emergencies[0]["criterion"] == "airspace-object"
     assert emergencies[0]["approved_by"].startswith("Washington supervisor")

@@ -554,6 +554,8 @@ def create_console(app: FastAPI, node: Node) -> None:
             link = node.find_link(link_name)
             who = person(operator)
             if channel == "emergency":
+                if intent != "send":
+                    raise Invalid("An emergency activation is sent, not saved as a draft.")
                 if not operator.can(Permission.ACTIVATE_EMERGENCY):
                     raise Invalid("Your role may not activate the emergency channel.")
                 if ref:
@@ -658,7 +660,7 @@ def create_console(app: FastAPI, node: Node) -> None:
         back: Annotated[str, Form()] = "/",
         csrf: Annotated[str, Form()] = "",
     ) -> Response:
-        operator = await operator_for(request, Permission.VIEW_LINKS, csrf)
+        operator = await operator_for(request, Permission.ACKNOWLEDGE, csrf)
         return await act(
             request,
             operator,

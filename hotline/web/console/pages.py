@@ -18,6 +18,7 @@ from ...node.calls import call_view
 from ...node.clock import now_ms
 from ...node.desk import Person
 from ...node.escalation import OverdueItem, open_alerts, overdue
+from ...node.link_policy import in_force
 from ...node.service import Node
 from ...protocol.envelope import Payload
 from ...protocol.kinds import Kind
@@ -44,8 +45,10 @@ class LinkRow:
 
     @property
     def line(self) -> str:
-        """The link's liveness: its best path's state (``unknown`` before any heartbeat)."""
-        states = {p.state for p in self.paths}
+        """The link's liveness: its best direct path's state (``unknown`` before any
+        heartbeat); a relay keeps messages moving but is not the line itself."""
+        direct = [p for p in self.paths if p.kind == "direct"] or self.paths
+        states = {p.state for p in direct}
         return next((s for s in ("up", "degraded", "down") if s in states), "unknown")
 
 
@@ -112,7 +115,11 @@ def link_board(node: Node, now: int) -> list[LinkRow]:
         ringing = dict(
             session.execute(
                 select(Call.link_id, func.count())
-                .where(Call.state == "ringing", Call.direction == "in")
+                .where(
+                    Call.state == "ringing",
+                    Call.direction == "in",
+                    Call.requested_ms + Call.ring_timeout_ms + RING_GRACE_MS >= now,
+                )
                 .group_by(Call.link_id)
             )
             .tuples()
@@ -310,14 +317,27 @@ class Attention:
 
     emergencies: list[Message]
     approvals: list[EmergencyActivation]
+    mine: list[EmergencyActivation]  # this operator's own, awaiting or lately rejected
     alerts: list[Alert]
     tests: list[LinkTest]
     overdue: list[OverdueItem]
     link_names: dict[str, str]
+    criteria: dict[tuple[str, str], dict[str, str]]  # (link id, criterion) → labels
 
     @property
     def empty(self) -> bool:
-        return not (self.emergencies or self.approvals or self.alerts or self.tests or self.overdue)
+        return not (
+            self.emergencies
+            or self.approvals
+            or self.mine
+            or self.alerts
+            or self.tests
+            or self.overdue
+        )
+
+    def criterion(self, link_id: str, criterion: str, language: str) -> str:
+        labels = self.criteria.get((link_id, criterion), {})
+        return labels.get(language) or labels.get("en") or criterion
 
 
 def attention(node: Node, person: Person, *, can_approve: bool, now: int) -> Attention:
@@ -347,6 +367,27 @@ def attention(node: Node, person: Person, *, can_approve: bool, now: int) -> Att
                     .order_by(EmergencyActivation.created_ms)
                 )
             )
+        mine = list(
+            session.scalars(
+                select(EmergencyActivation)
+                .where(
+                    EmergencyActivation.requested_by == person.username,
+                    or_(
+                        EmergencyActivation.state == "awaiting_approval",
+                        and_(
+                            EmergencyActivation.state == "rejected",
+                            EmergencyActivation.decided_ms >= now - RECENT_OUTCOME_MS * 15,
+                        ),
+                    ),
+                )
+                .order_by(EmergencyActivation.created_ms)
+            )
+        )
+        criteria: dict[tuple[str, str], dict[str, str]] = {}
+        for link_id in {a.link_id for a in [*approvals, *mine]}:
+            rules = in_force(session, link_id)
+            for c in rules.criteria if rules else ():
+                criteria[(link_id, c.id)] = dict(c.labels)
         alerts = open_alerts(session, role=person.role, username=person.username)
         tests = list(
             session.scalars(
@@ -356,7 +397,7 @@ def attention(node: Node, person: Person, *, can_approve: bool, now: int) -> Att
             )
         )
         late = overdue(session, now)
-    return Attention(emergencies, approvals, alerts[:20], tests, late, names)
+    return Attention(emergencies, approvals, mine, alerts[:20], tests, late, names, criteria)
 
 
 def call_detail(
