@@ -298,6 +298,10 @@ def test_emergency_activation_needs_an_agreed_criterion_and_a_second_operator(
     assert ring["criterion_labels"]["zh-Hans"] == "空域内不明物体"
     assert ring["justification"] == why
     assert ring["acknowledge_by_ms"] - ring["received_ms"] == 300_000  # the policy's 5 min
+    [incoming] = pair.bd.alerts(OFFICER_B)
+    assert incoming.kind == "emergency_incoming" and incoming.message_id == approved.message_id
+    pair.bd.acknowledge(approved.message_id, OFFICER_B, respond_by_ms=ring["answer_by_ms"])
+    assert pair.bd.alerts(OFFICER_B) == []
     states = [e["state"] for e in events(pair.w, "emergency.awaiting_approval")]
     assert states == ["awaiting_approval", "awaiting_approval"]
     # Without the two-person rule it leaves at once.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..storage.policy_models import Alert
@@ -54,3 +55,14 @@ def alert_view(alert: Alert) -> dict[str, Any]:
         "cleared_ms": alert.cleared_ms,
         "cleared_by": alert.cleared_by,
     }
+
+
+def clear_alerts_for(session: Session, message_id: str, who: str, now_ms: int) -> None:
+    """Clear the open alerts about an entry (it was acknowledged or confirmed)."""
+    for alert in session.scalars(
+        select(Alert).where(Alert.message_id == message_id, Alert.cleared_ms.is_(None))
+    ):
+        alert.cleared_ms, alert.cleared_by = now_ms, who
+        record_event(
+            session, "alert.cleared", alert_view(alert), link_id=alert.link_id, now_ms=now_ms
+        )

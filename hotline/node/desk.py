@@ -18,6 +18,7 @@ from ..agreed_texts import DECLINE_REASONS, HOLDING_REPLY
 from ..protocol.kinds import Kind
 from ..storage.models import Entry, Link, Message
 from ..storage.people_models import Call, Draft
+from .alerts import clear_alerts_for
 from .calls import DEFAULT_RING_MS, call_event
 from .clock import now_ms
 from .events import record_event
@@ -86,6 +87,7 @@ class Desk(LineDesk):
             if message.displayed_ms is None:
                 message.displayed_ms, message.displayed_by = stamp, person.label
             message.acknowledged_ms, message.acknowledged_by = stamp, person.label
+            clear_alerts_for(session, message.id, person.username, stamp)
             append_own(
                 session,
                 link,

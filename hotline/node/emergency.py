@@ -213,6 +213,16 @@ def on_incoming(
         agreed_criterion = policy.criterion(criterion)
     agreed = agreed_criterion is not None
     labels = agreed_criterion.labels if agreed_criterion is not None else {}
+    raise_alert(
+        session,
+        link_id=entry.link_id,
+        kind="emergency_incoming",
+        role="duty_officer",
+        message_id=message.id,
+        text=f"Emergency from {entry.sender} ({criterion or 'no criterion'}): acknowledge it",
+        data={"criterion": criterion, "agreed_criterion": agreed},
+        now_ms=now_ms,
+    )
     record_event(
         session,
         "emergency.ringing",

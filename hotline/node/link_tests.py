@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 
 from ..protocol.kinds import Kind
 from ..storage.models import Entry, Link
-from ..storage.policy_models import Alert, LinkTest
-from .alerts import raise_alert
+from ..storage.policy_models import LinkTest
+from .alerts import clear_alerts_for, raise_alert
 from .events import record_event
 from .link_policy import in_force_row
 from .record_store import Reference, append_own, find_entry, lock_link
@@ -101,7 +101,7 @@ def confirm(
     )
     test.state, test.confirmed_ms, test.confirmed_by = CONFIRMED, now_ms, label
     test.confirm_entry = confirmation.id
-    _clear_alerts(session, test.id, username, now_ms)
+    clear_alerts_for(session, test.id, username, now_ms)
     _event(session, "link_test.confirmed", test, now_ms)
     return test
 
@@ -146,7 +146,7 @@ def apply_peer_test_entry(
         test.state, test.confirmed_ms = CONFIRMED, now_ms
         test.confirmed_by = by[:128] if isinstance(by, str) else None
         test.confirm_entry = entry.id
-        _clear_alerts(session, test.id, "system", now_ms)
+        clear_alerts_for(session, test.id, "system", now_ms)
         _event(session, "link_test.confirmed", test, now_ms)
 
 
@@ -201,13 +201,6 @@ def test_view(test: LinkTest) -> dict[str, Any]:
         "confirmed_ms": test.confirmed_ms,
         "confirmed_by": test.confirmed_by,
     }
-
-
-def _clear_alerts(session: Session, test_id: str, who: str, now_ms: int) -> None:
-    for alert in session.scalars(
-        select(Alert).where(Alert.message_id == test_id, Alert.cleared_ms.is_(None))
-    ):
-        alert.cleared_ms, alert.cleared_by = now_ms, who
 
 
 def _event(session: Session, type_: str, test: LinkTest, now_ms: int, **extra: Any) -> None:
