@@ -239,8 +239,6 @@ class Deliverer:
         """Send the sealed batch through the link's relay. The reply, or None when
         the relay stored the batch but could not forward it yet."""
         link, me = run.link, self.node.identity
-        relay = run.paths.relays[0]
-        run.paths.use_relay(relay, now_ms())
         body = encode_relay_push(
             RelayPush(
                 to=link.peer_party,
@@ -249,19 +247,27 @@ class Deliverer:
                 envelopes=batch.envelopes,
             )
         )
-        started = now_ms()
-        try:
-            response = await run.client(relay).post(
-                f"{relay.url}/peer/v1/relay/{link.id}",
-                content=body,
-                headers={"content-type": CONTENT_TYPE},
-            )
-            response.raise_for_status()
-        except httpx.HTTPError as exc:
-            self.metrics.relay_pushes.labels(link.name, "failed").inc()
-            run.paths.heartbeat_failed(relay, now_ms(), f"relay push failed: {exc!r}")
-            await run.drop(relay)
-            raise
+        # Relays in order (a relay that failed last goes last), the next on a failure.
+        relays = sorted(run.paths.relays, key=lambda p: (p.failures > 0, p.position))
+        if not relays:
+            raise httpx.ConnectError("this link has no relay")
+        for index, relay in enumerate(relays):
+            run.paths.use_relay(relay, now_ms())
+            started = now_ms()
+            try:
+                response = await run.client(relay).post(
+                    f"{relay.url}/peer/v1/relay/{link.id}",
+                    content=body,
+                    headers={"content-type": CONTENT_TYPE},
+                )
+                response.raise_for_status()
+                break
+            except httpx.HTTPError as exc:
+                self.metrics.relay_pushes.labels(link.name, "failed").inc()
+                run.paths.heartbeat_failed(relay, now_ms(), f"relay push failed: {exc!r}")
+                await run.drop(relay)
+                if index == len(relays) - 1:
+                    raise
         run.paths.heartbeat_ok(relay, now_ms(), now_ms() - started)
         if response.status_code == 202:
             self.metrics.relay_pushes.labels(link.name, "stored").inc()

@@ -30,6 +30,8 @@ log = logging.getLogger("hotline.relay")
 
 FORWARD_TIMEOUT = httpx.Timeout(5.0, connect=1.0)
 SCAN_SECONDS = 1.0
+PRUNE_SECONDS = 3_600.0
+RETAIN_MS = 7 * 86_400_000  # forwarded batches are kept a week, then forgotten
 
 
 class RelayForwarder:
@@ -74,10 +76,16 @@ class RelayForwarder:
         return None
 
     async def run(self) -> None:
-        """Forward stored batches whose first attempt failed, with backoff."""
+        """Forward stored batches whose first attempt failed, with backoff; forget
+        forwarded ones after RETAIN_MS."""
+        loop = asyncio.get_running_loop()
+        next_prune = loop.time()
         try:
             while not self._stopping.is_set():
                 try:
+                    if loop.time() >= next_prune:
+                        next_prune = loop.time() + PRUNE_SECONDS
+                        await to_thread.run_sync(self.node.relay_prune, RETAIN_MS)
                     pending = await to_thread.run_sync(self.node.relay_pending)
                     if pending:
                         routes = {

@@ -422,6 +422,17 @@ class Node:
                 )
             )
 
+    def relay_prune(self, retain_ms: int) -> int:
+        """Forget batches forwarded more than ``retain_ms`` ago. How many went."""
+        with self.transaction() as session:
+            result = session.execute(
+                delete(RelayBatch).where(
+                    RelayBatch.forwarded_ms.is_not(None),
+                    RelayBatch.forwarded_ms < now_ms() - retain_ms,
+                )
+            )
+            return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
     def relay_done(self, batch_id: int, error: str | None) -> None:
         """The forwarding attempt's outcome: forwarded (``error`` None) or retry later."""
         with self.transaction() as session:
