@@ -1196,7 +1196,7 @@ def overdue(as_json: bool = typer.Option(False, "--json"), home: HomeOption = DE
 
 @app.command()
 def alerts(as_json: bool = typer.Option(False, "--json"), home: HomeOption = DEFAULT_HOME) -> None:
-    """Open console alerts (escalations, missed link tests, approvals awaited)."""
+    """Open console alerts (escalations, alternate links, missed link tests)."""
     from .node.alerts import alert_view
 
     views = [alert_view(a) for a in _desk(home).alerts()]

@@ -12,14 +12,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..accounts.roles import Permission, allowed
 from ..protocol.policy import LANGUAGE_TAG, Policy
 from ..storage.models import Entry, Link, Message
-from ..storage.policy_models import Alert, EmergencyActivation
-from .alerts import raise_alert
+from ..storage.policy_models import EmergencyActivation
 from .events import record_event
 from .link_policy import in_force, in_force_row
 from .record_store import lock_link
@@ -146,18 +144,8 @@ def request(
 def awaiting_approval(
     session: Session, link: Link, activation: EmergencyActivation, now_ms: int
 ) -> None:
-    raise_alert(
-        session,
-        link_id=link.id,
-        kind="emergency_approval",
-        role="supervisor",
-        text=(
-            f"Emergency activation on {link.name} by {activation.requested_label} "
-            f"({activation.criterion}) awaits a second operator's approval"
-        ),
-        data={"activation": activation.id, "criterion": activation.criterion},
-        now_ms=now_ms,
-    )
+    """Announce it (``emergency.awaiting_approval``); the console lists the activations
+    awaiting approval from the table itself, so no alert row duplicates them."""
     event(session, activation, now_ms)
 
 
@@ -191,16 +179,6 @@ def policy_for(session: Session, activation: EmergencyActivation) -> Policy:
     return check_activation(policy, activation.criterion, activation.justification)
 
 
-def clear_approval_alerts(
-    session: Session, activation: EmergencyActivation, who: str, now: int
-) -> None:
-    for alert in session.scalars(
-        select(Alert).where(Alert.kind == "emergency_approval", Alert.cleared_ms.is_(None))
-    ):
-        if alert.data.get("activation") == activation.id:
-            alert.cleared_ms, alert.cleared_by = now, who
-
-
 def on_incoming(
     session: Session, entry: Entry, message: Message, body: dict[str, Any], now_ms: int
 ) -> None:
@@ -213,16 +191,6 @@ def on_incoming(
         agreed_criterion = policy.criterion(criterion)
     agreed = agreed_criterion is not None
     labels = agreed_criterion.labels if agreed_criterion is not None else {}
-    raise_alert(
-        session,
-        link_id=entry.link_id,
-        kind="emergency_incoming",
-        role="duty_officer",
-        message_id=message.id,
-        text=f"Emergency from {entry.sender} ({criterion or 'no criterion'}): acknowledge it",
-        data={"criterion": criterion, "agreed_criterion": agreed},
-        now_ms=now_ms,
-    )
     record_event(
         session,
         "emergency.ringing",

@@ -225,7 +225,6 @@ class LineDesk:
             stamp = clock_ms()
             activation.decided_by, activation.decided_label = person.username, person.label
             activation.decided_ms, activation.decision_note = stamp, note[:500] or None
-            emergency.clear_approval_alerts(session, activation, person.username, stamp)
             audit(
                 session,
                 actor=person.username,

@@ -123,18 +123,6 @@ def apply_peer_test_entry(
             deadline_ms=now_ms + min(confirm_s, 86_400) * 1000,
         )
         session.add(test)
-        link = session.get(Link, entry.link_id)
-        raise_alert(
-            session,
-            link_id=entry.link_id,
-            kind="link_test",
-            role="duty_officer",
-            message_id=entry.id,
-            text=f"Link test from {entry.sender} on {link.name if link else entry.link_id}: "
-            "confirm that you are at the desk",
-            data={"test": entry.id},
-            now_ms=now_ms,
-        )
         _event(session, "link_test.received", test, now_ms)
         return
     if kind is Kind.LINK_TEST_CONFIRM and entry.ref is not None:
