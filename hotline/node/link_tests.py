@@ -139,14 +139,17 @@ def apply_peer_test_entry(
 
 
 def mark_missed(session: Session, now_ms: int) -> list[LinkTest]:
-    """Our tests past their deadline without a confirmation: missed, with an alert."""
+    """Our tests past their deadline without a confirmation: missed, with an alert.
+    The rows are locked, so two processes serving the node never both mark one."""
     missed = []
     for test in session.scalars(
-        select(LinkTest).where(
+        select(LinkTest)
+        .where(
             LinkTest.direction == "out",
             LinkTest.state == AWAITING,
             LinkTest.deadline_ms <= now_ms,
         )
+        .with_for_update()
     ):
         link = session.get(Link, test.link_id)
         assert link is not None
