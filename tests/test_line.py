@@ -8,6 +8,7 @@ API and the deliverer make (``receive`` and ``delivered``), with no network.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -682,3 +683,48 @@ def test_any_escalation_document_is_stored_checked_or_refused_with_a_code(
     else:
         assert pair.wd.escalation(LINK) == stored
         assert set(stored) <= {"delivered", "displayed", "acknowledged", "answered"}
+
+
+steps = st.lists(
+    st.sampled_from(["w-propose", "b-propose", "w-accept", "b-accept", "pump", "b-pump-half"]),
+    min_size=1,
+    max_size=8,
+)
+
+
+@settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(plan=steps)
+def test_whatever_both_sides_do_they_agree_on_the_policy_in_force(
+    pair: Pair, plan: list[str]
+) -> None:
+    """Proposals and acceptances in any order and interleaving: once everything has
+    crossed, both nodes hold the same policy in force, and it is the one a replay of
+    either record finds."""
+    desks = {"w": pair.wd, "b": pair.bd}
+    for step in plan:
+        side, _, action = step.partition("-")
+        if step == "pump":
+            pair.pump()
+        elif action == "pump-half":  # only beijing's entries cross
+            found = pair.b.find_link(LINK)
+            rows = pair.b.pending(found.id, limit=500, due_only=False)
+            if rows:
+                pair.w.receive(found.id, [env for _, env in rows], found.peer_seq)
+        elif action == "propose":
+            with contextlib.suppress(Refused):
+                desks[side].propose_policy(LINK, {"purpose": f"{step} {len(plan)}"}, ADMIN)
+        else:
+            desk = desks[side]
+            me = "washington" if side == "w" else "beijing"
+            for version in [v.version for v in desk.policy(LINK).pending if v.proposed_by != me]:
+                with contextlib.suppress(Refused):
+                    desk.accept_policy(LINK, version, ADMIN)
+    pair.pump()
+    w_state, b_state = pair.wd.policy(LINK), pair.bd.policy(LINK)
+    assert w_state.in_force == b_state.in_force
+    for node in (pair.w, pair.b):
+        bundle = node.export(LINK)
+        agreed, _ = agreements_in_record(bundle.link_id, bundle.parties(), bundle.entries)
+        assert (agreed[-1].agreement.policy if agreed else None) == w_state.in_force
