@@ -432,6 +432,7 @@ def test_silence_is_escalated_step_by_step_and_each_step_is_recorded(pair: Pair)
     [alert] = pair.wd.alerts(SUPERVISOR_W)
     assert alert.message_id == sent.id and alert.kind == "escalation"
     assert "no acknowledged receipt after 10 min" in alert.text
+    assert alert.data["texts"]["zh-Hans"].endswith("在10分钟后仍未确认收到")
     assert pair.wd.alerts(OFFICER_W) == []
     steps = watch(pair.w, t0 + 661_000).steps
     assert [s.action for s in steps] == ["suggest_link"]
@@ -494,6 +495,7 @@ def test_link_tests_are_confirmed_by_a_person_or_raise_an_alert(pair: Pair) -> N
     assert watch(pair.w, in_force + 153_000).tests_missed == [second]
     [missed] = [a for a in pair.wd.alerts(OFFICER_W) if a.kind == "link_test_missed"]
     assert missed.text.startswith("Line up, nobody at the desk")
+    assert missed.data["texts"]["zh-Hans"].startswith("线路畅通，但无人值守")
     # A test that never leaves: "not delivered".
     [third] = watch(pair.w, in_force + 183_000).tests_sent
     assert watch(pair.w, in_force + 214_000).tests_missed == [third]

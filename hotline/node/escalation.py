@@ -301,6 +301,10 @@ def _take(
         f"{message.channel} message {message.id} on {link.name}: "
         f"no {rung} receipt after {waited_text}"
     )
+    what_zh = (
+        f"{link.name}线路上的{CHANNEL_ZH[message.channel]}消息{message.id}"
+        f"在{_duration_zh(waited)}后仍未{RUNG_ZH[rung]}"
+    )
     target = action.get("role") or action.get("user") or action.get("link")
     outcome, detail = "done", ""
     if name == "resend":
@@ -323,7 +327,11 @@ def _take(
             "escalation",
             action,
             f"Overdue: {what}",
-            {"rung": rung, "waited_ms": waited},
+            {
+                "rung": rung,
+                "waited_ms": waited,
+                "texts": {"en": f"Overdue: {what}", "zh-Hans": f"逾期：{what_zh}"},
+            },
             now_ms,
         )
         detail = f"alerted {target}"
@@ -335,7 +343,15 @@ def _take(
             "alternate_link",
             action,
             f"Overdue: {what}. Try the {action['link']} link instead.",
-            {"rung": rung, "waited_ms": waited, "alternate_link": action["link"]},
+            {
+                "rung": rung,
+                "waited_ms": waited,
+                "alternate_link": action["link"],
+                "texts": {
+                    "en": f"Overdue: {what}. Try the {action['link']} link instead.",
+                    "zh-Hans": f"逾期：{what_zh}。请改用{action['link']}线路。",
+                },
+            },
             now_ms,
         )
         detail = f"suggested the {action['link']} link to {target}"
@@ -592,6 +608,19 @@ def open_alerts(
             )
         )
     return list(session.scalars(query))
+
+
+CHANNEL_ZH = {EMERGENCY: "紧急", ROUTINE: "常规"}
+RUNG_ZH = {"delivered": "送达", "displayed": "显示", "acknowledged": "确认收到", "answered": "答复"}
+
+
+def _duration_zh(ms: int) -> str:
+    seconds = ms // 1000
+    if seconds < 120:
+        return f"{seconds}秒"
+    if seconds < 7200:
+        return f"{seconds // 60}分钟"
+    return f"{seconds // 3600}小时{seconds % 3600 // 60}分钟"
 
 
 def _duration(ms: int) -> str:

@@ -161,10 +161,17 @@ def mark_missed(session: Session, now_ms: int) -> list[LinkTest]:
                 f"Line up, nobody at the desk: {link.peer_party} holds the link test sent on "
                 f"{link.name}, but nobody confirmed it within {waited_s} s"
             )
+            text_zh = (
+                f"线路畅通，但无人值守：{link.peer_party}已收到{link.name}线路上的测试，"
+                f"但{waited_s}秒内无人确认"
+            )
         else:
             text = (
                 f"Link test on {link.name} not delivered to {link.peer_party} after "
                 f"{waited_s} s: the line may be down"
+            )
+            text_zh = (
+                f"{link.name}线路上的测试在{waited_s}秒后仍未送达{link.peer_party}：线路可能中断"
             )
         raise_alert(
             session,
@@ -173,7 +180,12 @@ def mark_missed(session: Session, now_ms: int) -> list[LinkTest]:
             role="duty_officer",
             message_id=test.id,
             text=text,
-            data={"test": test.id, "delivered": held, "waited_ms": now_ms - test.sent_ms},
+            data={
+                "test": test.id,
+                "delivered": held,
+                "waited_ms": now_ms - test.sent_ms,
+                "texts": {"en": text, "zh-Hans": text_zh},
+            },
             now_ms=now_ms,
         )
         _event(session, "link_test.missed", test, now_ms, delivered=held)
