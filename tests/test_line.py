@@ -730,3 +730,18 @@ def test_whatever_both_sides_do_they_agree_on_the_policy_in_force(
         bundle = node.export(LINK)
         agreed, _ = agreements_in_record(bundle.link_id, bundle.parties(), bundle.entries)
         assert (agreed[-1].agreement.policy if agreed else None) == w_state.in_force
+
+
+def test_a_backlog_of_overdue_messages_raises_one_alert_that_counts_them(pair: Pair) -> None:
+    pair.wd.set_escalation(
+        LINK,
+        {"delivered": {"deadline_s": 5, "actions": [{"do": "alert", "role": "supervisor"}]}},
+        ADMIN,
+    )
+    sent = [pair.w.send(LINK, {"text": f"m{i}", "lang": "en"}) for i in range(3)]
+    steps = watch(pair.w, sent[-1].created_ms + 6_000).steps
+    assert [s.message_id for s in steps] == [m.id for m in sent]  # a step for each
+    [alert] = pair.wd.alerts(SUPERVISOR_W)
+    assert alert.data["count"] == 3 and alert.message_id == sent[-1].id
+    assert alert.text.endswith("(2 more overdue before it)")
+    assert alert.data["texts"]["zh-Hans"].endswith("（此前另有2条逾期）")

@@ -29,14 +29,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from ..accounts.roles import Role
 from ..storage.account_models import User
 from ..storage.models import Link, Message, Outbox
 from ..storage.policy_models import Alert, EscalationPolicy, EscalationStep, LinkTest
-from .alerts import raise_alert
+from .alerts import alert_view, raise_alert
 from .emergency import EMERGENCY, ROUTINE
 from .events import record_event
 from .ladder import MESSAGE_KINDS
@@ -58,6 +58,7 @@ MAX_DEADLINE_S = 30 * 86_400
 # Messages older than this are no longer escalated (nor shown as overdue).
 MAX_AGE_MS = 7 * 86_400_000
 BATCH = 100
+MAX_OVERDUE_PER_LINK = 1000
 
 
 # Validation -------------------------------------------------------------------------
@@ -440,15 +441,40 @@ def _alert(
     data: dict[str, Any],
     now_ms: int,
 ) -> None:
+    """One open alert per link, kind, rung and target: a backlog of overdue messages
+    raises one alert that counts them (``data.count``), not one alert each."""
+    role, user = action.get("role"), action.get("user")
+    for open_alert in session.scalars(
+        select(Alert).where(
+            Alert.link_id == link.id,
+            Alert.kind == kind,
+            Alert.cleared_ms.is_(None),
+            Alert.target_role == role if role else Alert.target_role.is_(None),
+            Alert.target_user == user if user else Alert.target_user.is_(None),
+        )
+    ):
+        same = {k: open_alert.data.get(k) for k in ("rung", "alternate_link")}
+        if same == {k: data.get(k) for k in ("rung", "alternate_link")}:
+            count = int(open_alert.data.get("count", 1)) + 1
+            texts = dict(data["texts"])
+            texts["en"] += f" ({count - 1} more overdue before it)"
+            texts["zh-Hans"] += f"（此前另有{count - 1}条逾期）"
+            open_alert.data = {**data, "count": count, "texts": texts}
+            open_alert.text = texts["en"]
+            open_alert.message_id = message.id
+            record_event(
+                session, "alert.raised", alert_view(open_alert), link_id=link.id, now_ms=now_ms
+            )
+            return
     raise_alert(
         session,
         link_id=link.id,
         kind=kind,
-        role=action.get("role"),
-        user=action.get("user"),
+        role=role,
+        user=user,
         message_id=message.id,
         text=text,
-        data=data,
+        data={**data, "count": 1},
         now_ms=now_ms,
     )
 
@@ -534,12 +560,14 @@ def _deadlines(session: Session, link: Link) -> dict[str, dict[str, int]]:
 
 
 def _overdue_messages(session: Session, link: Link, now_ms: int) -> list[OverdueItem]:
+    """At most MAX_OVERDUE_PER_LINK items per link, the longest waiting first."""
     deadlines = _deadlines(session, link)
     if not deadlines:
         return []
     shortest = min(v for per in deadlines.values() for v in per.values())
     rows = session.scalars(
-        select(Message).where(
+        select(Message)
+        .where(
             Message.link_id == link.id,
             Message.direction == "out",
             Message.kind.in_([k.value for k in MESSAGE_KINDS]),
@@ -547,8 +575,10 @@ def _overdue_messages(session: Session, link: Link, now_ms: int) -> list[Overdue
             Message.created_ms >= now_ms - MAX_AGE_MS,
             Message.answered_ms.is_(None),
         )
+        .order_by(Message.created_ms)
+        .limit(MAX_OVERDUE_PER_LINK)
     )
-    items = []
+    found: list[tuple[Message, str, int]] = []
     for message in rows:
         for rung in RUNGS:
             if any(getattr(message, f"{r}_ms") is not None for r in RUNGS[RUNGS.index(rung) :]):
@@ -558,34 +588,37 @@ def _overdue_messages(session: Session, link: Link, now_ms: int) -> list[Overdue
             deadline = deadlines.get(rung, {}).get(message.channel)
             if deadline is None:
                 continue
-            due = message.created_ms + deadline
-            if due <= now_ms:
-                steps = len(
-                    list(
-                        session.scalars(
-                            select(EscalationStep.id).where(EscalationStep.message_id == message.id)
-                        )
-                    )
-                )
-                text = str(message.body.get("text", ""))[:120]
-                items.append(
-                    OverdueItem(
-                        "message",
-                        link.id,
-                        link.name,
-                        message.id,
-                        message.channel,
-                        rung,
-                        message.created_ms,
-                        due,
-                        now_ms - message.created_ms,
-                        now_ms - due,
-                        steps,
-                        text,
-                    )
-                )
+            if message.created_ms + deadline <= now_ms:
+                found.append((message, rung, message.created_ms + deadline))
                 break
-    return items
+    steps = (
+        dict(
+            session.execute(
+                select(EscalationStep.message_id, func.count())
+                .where(EscalationStep.message_id.in_([m.id for m, _, _ in found]))
+                .group_by(EscalationStep.message_id)
+            ).all()
+        )
+        if found
+        else {}
+    )
+    return [
+        OverdueItem(
+            "message",
+            link.id,
+            link.name,
+            message.id,
+            message.channel,
+            rung,
+            message.created_ms,
+            due,
+            now_ms - message.created_ms,
+            now_ms - due,
+            int(steps.get(message.id, 0)),
+            str(message.body.get("text", ""))[:120],
+        )
+        for message, rung, due in found
+    ]
 
 
 # Alerts --------------------------------------------------------------------------------
