@@ -335,6 +335,16 @@ def test_emergency_needs_a_criterion_and_a_second_operator_then_rings(
     washington, beijing = sqlite_desks.cluster.nodes
     with washington.client() as w_api, beijing.client() as b_api:
         agree_policy(w_api, b_api, LINK)
+        # Washington's escalation: an emergency not acknowledged within 2 s alerts the
+        # duty officers.
+        escalation = {
+            "acknowledged": {
+                "deadline_s": {"emergency": 2},
+                "actions": [{"do": "alert", "role": "duty_officer"}],
+            }
+        }
+        response = w_api.put(f"/api/v1/links/{LINK}/escalation", json=escalation)
+        assert response.status_code == 200, response.text
     duty, supervisor, b = browser.new_page(), browser.new_page(), browser.new_page()
     sqlite_desks.log_in(duty, washington, "duty")
     sqlite_desks.log_in(supervisor, washington, "supervisor")
@@ -382,6 +392,13 @@ def test_emergency_needs_a_criterion_and_a_second_operator_then_rings(
     row.wait_for(timeout=TIMEOUT_MS)
     assert "High-altitude balloon over Montana" in row.inner_text()
     screenshot(b, "emergency-ringing-beijing-zh")
+    # Unacknowledged past its deadline: impossible to miss on Washington's console.
+    overdue = duty.locator("#callbar .att-overdue")
+    overdue.wait_for(timeout=TIMEOUT_MS)
+    assert "not yet acknowledged" in overdue.inner_text()
+    assert "waiting" in overdue.inner_text()
+    duty.locator("#callbar .att-alert").first.wait_for(timeout=TIMEOUT_MS)
+    screenshot(duty, "overdue-washington-en")
     row.locator("button.ack").click()
     b.wait_for_function("document.body.dataset.alarm === 'off'", timeout=TIMEOUT_MS)
     duty.wait_for_function(  # the requester's notice goes once it has been sent
