@@ -365,7 +365,10 @@ def link_paths(
     if as_json:
         out.print_json(json.dumps(rows))
         return
-    table = Table("#", "kind", "url", "state", "active", "last good heartbeat", "rtt", "misses")
+    table = Table("#", "kind")
+    table.add_column("url", overflow="fold", min_width=24)
+    for column in ("state", "active", "last good", "rtt", "misses"):
+        table.add_column(column)
     for r in rows:
         table.add_row(
             str(r["position"]),
