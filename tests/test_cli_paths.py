@@ -87,3 +87,33 @@ def test_paths_and_relays(tmp_path: Path) -> None:
     assert code == 1 and "already has its two parties" in output
     code, output = hl("relay", "list", "--home", str(g.path))
     assert code == 0 and "washington" in output and "beijing" in output
+
+
+def test_relay_keeps_one_copy_of_a_batch_and_gives_up_on_a_refused_one(tmp_path: Path) -> None:
+    from hotline.node.service import Node
+
+    home = init(tmp_path / "g", "geneva")
+    node = Node(home)
+    try:
+        first = node.relay_store("L" * 26, "washington", "beijing", b"sealed", 1)
+        assert node.relay_store("L" * 26, "washington", "beijing", b"sealed", 1) == first
+        other = node.relay_store("L" * 26, "washington", "beijing", b"sealed 2", 1)
+        assert other != first
+        node.relay_done(first, "ConnectError")  # retried later
+        node.relay_done(other, "refused: HTTP 400", final=True)  # not retried
+        with node.reading() as session:
+            from hotline.storage.models import RelayBatch
+
+            rows = {b.id: b for b in session.query(RelayBatch)}
+        assert rows[first].forwarded_ms is None and rows[first].attempts == 1
+        assert rows[other].forwarded_ms is not None and rows[other].last_error
+        types = [e.type for e in node.events_after(0, 100)]
+        assert types.count("relay.stored") == 2 and "relay.refused" in types
+        # a copy stored again once the first was forwarded is a new batch
+        node.relay_done(first, None)
+        assert node.relay_store("L" * 26, "washington", "beijing", b"sealed", 1) not in (
+            first,
+            other,
+        )
+    finally:
+        node.close()

@@ -55,7 +55,7 @@ LINK_SCAN_SECONDS = 1.0
 PUSH_TIMEOUT = httpx.Timeout(10.0, connect=0.5)
 SUSPECT_TIMEOUT = httpx.Timeout(3.0, connect=0.5)
 ABANDON_CHECK_SECONDS = 0.05
-RELAY_RETRY_MS = 1_000
+RELAY_RETRY_MS = 3_000  # the relay forwards what it stored; no need to push it often
 
 
 class _UseRelay(Exception):

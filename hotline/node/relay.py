@@ -17,6 +17,7 @@ import contextlib
 import logging
 import ssl
 from collections.abc import Callable
+from functools import partial
 
 import httpx
 from anyio import to_thread
@@ -50,8 +51,11 @@ class RelayForwarder:
     def stop(self) -> None:
         self._stopping.set()
 
-    async def forward(self, batch_id: int, route: RelayRoute, body: bytes) -> bytes | None:
-        """Forward one stored batch to ``route``'s party; its answer, or None (kept for later)."""
+    async def forward(
+        self, batch_id: int, route: RelayRoute, body: bytes
+    ) -> tuple[int, bytes] | None:
+        """Forward one stored batch to ``route``'s party: its answer (status and body), or
+        None when it could not be reached (the batch is kept and retried)."""
         client = self._client(route.certificate)
         error = "no endpoint"
         for endpoint in route.endpoints:
@@ -64,12 +68,20 @@ class RelayForwarder:
             except httpx.TransportError as exc:
                 error = f"{type(exc).__name__}: {exc}"
                 continue
+            if 400 <= response.status_code < 500:
+                # The receiver refused the batch itself: sending it again cannot help.
+                detail = f"refused: HTTP {response.status_code}"
+                await to_thread.run_sync(
+                    partial(self.node.relay_done, batch_id, detail, final=True)
+                )
+                self.metrics.relay_forwards.labels("refused").inc()
+                return response.status_code, response.content
             if response.status_code != 200:
                 error = f"HTTP {response.status_code}"
                 break
             await to_thread.run_sync(self.node.relay_done, batch_id, None)
             self.metrics.relay_forwards.labels("forwarded").inc()
-            return response.content
+            return response.status_code, response.content
         self.metrics.relay_forwards.labels("deferred").inc()
         await to_thread.run_sync(self.node.relay_done, batch_id, error)
         log.info("relay batch %d for %s not forwarded yet: %s", batch_id, route.party, error)

@@ -378,6 +378,18 @@ class Node:
     ) -> int:
         with self.transaction() as session:
             stamp = now_ms()
+            # The same batch again (the sender retries while we cannot forward):
+            # keep one copy.
+            same = session.scalar(
+                select(RelayBatch.id).where(
+                    RelayBatch.link_id == link_id,
+                    RelayBatch.from_party == from_party,
+                    RelayBatch.forwarded_ms.is_(None),
+                    RelayBatch.body == body,
+                )
+            )
+            if same is not None:
+                return int(same)
             batch = RelayBatch(
                 link_id=link_id,
                 from_party=from_party,
@@ -433,23 +445,26 @@ class Node:
             )
             return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
-    def relay_done(self, batch_id: int, error: str | None) -> None:
-        """The forwarding attempt's outcome: forwarded (``error`` None) or retry later."""
+    def relay_done(self, batch_id: int, error: str | None, *, final: bool = False) -> None:
+        """The forwarding attempt's outcome: forwarded (``error`` None), retry later, or
+        (``final``) refused by the receiver: kept, marked, not retried."""
         with self.transaction() as session:
             batch = session.get(RelayBatch, batch_id)
             if batch is None or batch.forwarded_ms is not None:
                 return
             stamp = now_ms()
             batch.attempts += 1
-            if error is None:
+            if error is None or final:
                 batch.forwarded_ms = stamp
-                batch.last_error = None
+                batch.last_error = error[:500] if error else None
             else:
                 batch.last_error = error[:500]
                 batch.next_attempt_ms = stamp + min(30_000, 500 * 2 ** min(batch.attempts, 6))
             record_event(
                 session,
-                "relay.forwarded" if error is None else "relay.forward_failed",
+                "relay.forwarded"
+                if error is None
+                else ("relay.refused" if final else "relay.forward_failed"),
                 {
                     "batch": batch.id,
                     "link": batch.link_id,

@@ -189,7 +189,8 @@ def create_peer_app(
         answer = await relay.forward(batch_id, target, body)
         if answer is None:
             return Response(encode({"stored": batch_id}), status_code=202, media_type=CONTENT_TYPE)
-        return Response(answer, media_type=CONTENT_TYPE)
+        status, content = answer  # the receiver's own answer, passed on unchanged
+        return Response(content, status_code=status, media_type=CONTENT_TYPE)
 
     async def relayed(request: Request) -> Response:
         """A batch from our peer that came through a relay this link accepted."""
