@@ -117,3 +117,31 @@ def test_relay_keeps_one_copy_of_a_batch_and_gives_up_on_a_refused_one(tmp_path:
         )
     finally:
         node.close()
+
+
+def test_migration_0004_gives_existing_links_their_paths(tmp_path: Path) -> None:
+    """A node upgraded from 0003 gets one direct path per endpoint of each peer."""
+    from alembic import command
+    from alembic.config import Config
+
+    from hotline.node.service import Node
+    from hotline.storage.database import MIGRATIONS
+
+    w = init(tmp_path / "w", "washington", "https://10.0.0.1:7443")
+    b = init(tmp_path / "b", "beijing", "https://10.0.0.2:7443", "https://10.0.1.2:7443")
+    link_parties(w, b)
+    node = Node(w)
+    try:
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        for step, target in ((command.downgrade, "0003"), (command.upgrade, "head")):
+            with node.engine.begin() as connection:
+                config.attributes["connection"] = connection
+                step(config, target)
+        rows = node.link_paths("defence")
+    finally:
+        node.close()
+    assert [(p.position, p.url, p.kind, p.active) for p in rows] == [
+        (0, "https://10.0.0.2:7443", "direct", True),
+        (1, "https://10.0.1.2:7443", "direct", False),
+    ]
