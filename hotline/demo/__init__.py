@@ -7,7 +7,6 @@ API; arrival and receipts are read back from each node's local API.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import secrets
 import signal
@@ -15,6 +14,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from importlib.resources import files
@@ -240,9 +240,14 @@ def run_demo(directory: Path | None = None, *, keep_running: bool = True) -> int
         ok = _export_and_verify(clients, link["name"], base)
         console.print(f"\nData, logs and exported records: {base}")
         if keep_running and ok:
+            # Handlers first, then the invitation to press Ctrl-C: an interrupt that
+            # comes at once still ends the demo cleanly (SIGTERM too).
+            stop = threading.Event()
+            for number in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(number, lambda *_: stop.set())
             _print_consoles(nodes, homes, accounts)
-            with contextlib.suppress(KeyboardInterrupt):
-                signal.pause()
+            while not stop.wait(0.5):
+                pass
         return 0 if ok else 1
     finally:
         for node in nodes.values():
