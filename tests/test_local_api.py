@@ -79,7 +79,9 @@ def test_event_stream_is_live_and_resumable(cluster: Cluster) -> None:
                 ),
                 what="delivered event",
             )
-        types = [e["type"] for e in stream.events]
+        # Path liveness events arrive whenever heartbeats change a path's state; only
+        # the message's own events have a fixed order.
+        types = [e["type"] for e in stream.events if not e["type"].startswith("path.")]
         assert types[:2] == ["entry.committed", "message.queued"], types
         first_event = stream.events[0]["event_id"]
     finally:
