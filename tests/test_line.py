@@ -25,6 +25,8 @@ from sqlalchemy import Table, inspect, select
 
 from hotline.accounts.passwords import make_hasher
 from hotline.accounts.service import AccountService
+from hotline.node import line, service
+from hotline.node.alerts import raise_alert
 from hotline.node.desk import Desk, Person
 from hotline.node.line import overdue_items, usage_stats, watch
 from hotline.node.line_metrics import LineCollector
@@ -38,6 +40,7 @@ from hotline.protocol.policy import agreements_in_record, amend, default_policy,
 from hotline.storage.account_models import AuditLog
 from hotline.storage.database import MIGRATIONS, make_engine, sqlite_url, upgrade
 from hotline.storage.models import Base, Event, Outbox
+from hotline.web.console.pages import attention
 from tests.conftest import DatabaseFactory
 from tests.harness import LINK, Cluster
 
@@ -514,6 +517,102 @@ def test_link_tests_are_confirmed_by_a_person_or_raise_an_alert(pair: Pair) -> N
     text = generate_latest(metrics.registry).decode()
     for outcome, count in (("sent", 3), ("confirmed", 1), ("missed", 2)):
         assert f'hotline_link_tests_total{{link="defence",outcome="{outcome}"}} {count}.0' in text
+
+
+def test_the_other_sides_link_test_lapses_when_nobody_confirms_it_in_time(
+    cluster: Cluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On the receiving side a test nobody confirmed in time is lapsed by the watch, no
+    longer offered for confirmation, and confirming it is refused; SQLite and PostgreSQL."""
+    pair = Pair(cluster)
+    try:
+        # Every 10 minutes: the receiving side's watch below never sends its own.
+        pair.agree(link_test={"interval_s": 600, "confirm_s": 30})
+        in_force = pair.wd.policy(LINK).versions[-1].in_force_ms
+        assert in_force is not None
+        [first] = watch(pair.w, in_force + 601_000).tests_sent
+        pair.pump()
+        [received] = pair.bd.link_tests(LINK)
+        assert received.id == first and received.state == "awaiting"
+        deadline = received.deadline_ms
+        assert deadline <= received.sent_ms + 30_000  # the sender's time, or ours if earlier
+        board = attention(pair.b, OFFICER_B, can_approve=False, now=deadline - 1)
+        assert [t.id for t in board.tests] == [first]
+        # Past its window it is no longer offered, even before the watch marks it ...
+        assert attention(pair.b, OFFICER_B, can_approve=False, now=deadline).tests == []
+        assert watch(pair.b, deadline - 1).tests_lapsed == []
+        # ... and confirming it is refused.
+        monkeypatch.setattr(line, "clock_ms", lambda: deadline)
+        assert refusal(lambda: pair.bd.confirm_link_test(first, OFFICER_B)).code == "test_lapsed"
+        assert pair.bd.link_tests(LINK)[0].state == "awaiting"
+        # The watch marks it lapsed, once; ours alone become missed. An alert still open
+        # about it (earlier versions raised one per incoming test) is cleared with it.
+        with pair.b.transaction() as session:
+            link_id = pair.b.find_link(LINK).id
+            raise_alert(
+                session,
+                link_id=link_id,
+                kind="link_test",
+                role="duty_officer",
+                message_id=first,
+                text="Link test from washington: confirm that you are at the desk",
+                data={"test": first},
+                now_ms=deadline - 1,
+            )
+        assert [a.kind for a in pair.bd.alerts()] == ["link_test"]
+        marked = watch(pair.b, deadline)
+        assert marked.tests_lapsed == [first] and marked.tests_missed == []
+        assert watch(pair.b, deadline + 60_000).tests_lapsed == []
+        [lapsed] = pair.bd.link_tests(LINK, state="lapsed")
+        assert lapsed.id == first and lapsed.confirmed_ms is None
+        assert [e["id"] for e in events(pair.b, "link_test.lapsed")] == [first]
+        assert events(pair.b, "link_test.lapsed")[0]["state"] == "lapsed"
+        # Confirming it now is refused too, and changes nothing: no entry, no event.
+        own_seq = pair.b.find_link(LINK).own_seq
+        monkeypatch.setattr(line, "clock_ms", lambda: deadline + 3_600_000)
+        refused = refusal(lambda: pair.bd.confirm_link_test(first, OFFICER_B))
+        assert refused.code == "test_lapsed" and "counted it as missed" in refused.detail
+        assert pair.b.find_link(LINK).own_seq == own_seq
+        assert pair.bd.link_tests(LINK)[0].state == "lapsed"
+        assert events(pair.b, "link_test.confirmed") == []
+        assert refused_audit(pair.b, "link_test.confirm") == ["test_lapsed", "test_lapsed"]
+        assert attention(pair.b, OFFICER_B, can_approve=False, now=deadline + 1).tests == []
+        # The sender counted it missed: "line up, nobody at the desk".
+        pair.pump()
+        assert watch(pair.w, in_force + 631_000).tests_missed == [first]
+        [alert] = [a for a in pair.wd.alerts(OFFICER_W) if a.kind == "link_test_missed"]
+        assert alert.text.startswith("Line up, nobody at the desk")
+        # A test within its window still confirms.
+        monkeypatch.undo()
+        [second] = watch(pair.w, in_force + 1_202_000).tests_sent
+        pair.pump()
+        [waiting] = pair.bd.link_tests(LINK, state="awaiting")
+        assert waiting.id == second
+        now = waiting.deadline_ms - 1_000
+        board = attention(pair.b, OFFICER_B, can_approve=False, now=now)
+        assert [t.id for t in board.tests] == [second]
+        monkeypatch.setattr(line, "clock_ms", lambda: now)
+        assert pair.bd.confirm_link_test(second, OFFICER_B).state == "confirmed"
+        assert watch(pair.b, waiting.deadline_ms + 60_000).tests_lapsed == []
+        pair.pump()
+        assert pair.wd.link_tests(LINK, state="confirmed")[0].id == second
+        # A test that arrives after its window (the sender's time plus the window) is
+        # lapsed on arrival: never offered for confirmation.
+        [third] = watch(pair.w, in_force + 1_803_000).tests_sent
+        monkeypatch.setattr(service, "now_ms", lambda: in_force + 1_843_000)
+        pair.pump()
+        late = next(t for t in pair.bd.link_tests(LINK) if t.id == third)
+        assert late.state == "awaiting" and late.deadline_ms == in_force + 1_833_000
+        assert attention(pair.b, OFFICER_B, can_approve=False, now=late.deadline_ms).tests == []
+        monkeypatch.setattr(line, "clock_ms", lambda: in_force + 1_843_000)
+        assert refusal(lambda: pair.bd.confirm_link_test(third, OFFICER_B)).code == "test_lapsed"
+        # Lapsed tests are still test traffic in the statistics, and never messages or
+        # alerts on the receiving side (the attention bar lists them from link_tests).
+        assert pair.bd.usage(LINK).totals["test"] == {"out": 1, "in": 3}
+        assert pair.b.messages(LINK) == [] and pair.bd.alerts() == []
+        assert third in watch(pair.b, in_force + 1_843_000).tests_lapsed
+    finally:
+        pair.close()
 
 
 def test_usage_statistics_by_hour_and_day_with_metrics(pair: Pair) -> None:

@@ -73,7 +73,8 @@ class PolicyState:
 @dataclass(frozen=True)
 class WatchRound:
     tests_sent: list[str]
-    tests_missed: list[str]
+    tests_missed: list[str]  # ours, not confirmed in time
+    tests_lapsed: list[str]  # the other side's, not confirmed in time
     steps: list[escalation.StepTaken]
 
 
@@ -395,7 +396,8 @@ def usage_stats(node: Node, link: str, **kwargs: Any) -> stats.Usage:
 
 def watch(node: Node, now_ms: int | None = None) -> WatchRound:
     """One round of the watch (the server runs it every second): send due link tests,
-    mark missed ones, take due escalation steps. ``now_ms`` is for tests."""
+    mark ours missed and the other side's lapsed when their time is up, take due
+    escalation steps. ``now_ms`` is for tests."""
     stamp = clock_ms() if now_ms is None else now_ms
     with node.reading() as session:
         due = link_tests.due_links(session, stamp)
@@ -407,13 +409,10 @@ def watch(node: Node, now_ms: int | None = None) -> WatchRound:
             )
             if escalation.has_due(session, link, stamp)
         ]
-        awaiting = session.scalar(
+        # Either direction: ours become missed, the other side's lapsed.
+        expired = session.scalar(
             select(LinkTest.id)
-            .where(
-                LinkTest.direction == "out",
-                LinkTest.state == "awaiting",
-                LinkTest.deadline_ms <= stamp,
-            )
+            .where(LinkTest.state == link_tests.AWAITING, LinkTest.deadline_ms <= stamp)
             .limit(1)
         )
     sent: list[str] = []
@@ -423,11 +422,13 @@ def watch(node: Node, now_ms: int | None = None) -> WatchRound:
             if test is not None:
                 sent.append(test.id)
     missed: list[str] = []
-    if awaiting is not None:
+    lapsed: list[str] = []
+    if expired is not None:
         with node.transaction() as session:
             missed = [t.id for t in link_tests.mark_missed(session, stamp)]
+            lapsed = [t.id for t in link_tests.mark_lapsed(session, stamp)]
     steps: list[escalation.StepTaken] = []
     for link_id in links:
         with node.transaction() as session:
             steps += escalation.run(session, lock_link(session, link_id), stamp)
-    return WatchRound(sent, missed, steps)
+    return WatchRound(sent, missed, lapsed, steps)

@@ -4,7 +4,11 @@ At the interval of the policy in force, each node sends a ``link.test`` entry th
 person on the other side must confirm (``link.test.confirm``, referring to the test).
 A test not confirmed within the policy's ``confirm_s`` is *missed* and raises an
 alert: "line up, nobody at the desk" when the peer holds the test, or "not delivered"
-when it does not. Machine heartbeats are not tests and never enter the record.
+when it does not. On the receiving side, the other side's test not confirmed within
+the window it carries (``confirm_within_s``, counted from when it was sent, or from
+when it arrived if that is earlier on our clock) *lapses*: it is no longer offered for
+confirmation, and confirming it is refused (``test_lapsed``), since its sender has
+counted it as missed. Machine heartbeats are not tests and never enter the record.
 Test traffic is kept apart from real traffic in the statistics.
 """
 
@@ -24,7 +28,7 @@ from .link_policy import in_force_row
 from .record_store import Reference, append_own, find_entry, lock_link
 from .refusals import Refused
 
-AWAITING, CONFIRMED, MISSED = "awaiting", "confirmed", "missed"
+AWAITING, CONFIRMED, MISSED, LAPSED = "awaiting", "confirmed", "missed", "lapsed"
 TEST_TEXT = {
     "en": "Scheduled link test. Please confirm that a person is at the desk.",
     "zh-Hans": "定期线路测试。请确认值班人员在岗。",
@@ -85,7 +89,15 @@ def confirm(
     if test is None or test.direction != "in":
         raise Refused("unknown_test", f"no link test {test_id} from the other side")
     link = lock_link(session, test.link_id)
-    session.refresh(test)
+    # Locked as the watch locks the tests it marks lapsed: one of the two acts first.
+    session.refresh(test, with_for_update=True)
+    if test.state == LAPSED or (test.state == AWAITING and now_ms >= test.deadline_ms):
+        raise Refused(
+            "test_lapsed",
+            f"link test {test_id} can no longer be confirmed: its window closed "
+            f"{max(0, now_ms - test.deadline_ms) // 1000} s ago, and the other side has "
+            "counted it as missed",
+        )
     if test.state != AWAITING:
         raise Refused("already_confirmed", f"link test {test_id} is {test.state}")
     entry = find_entry(session, link.id, test.id)
@@ -113,6 +125,9 @@ def apply_peer_test_entry(
         confirm_s = body.get("confirm_within_s")
         if not isinstance(confirm_s, int) or isinstance(confirm_s, bool) or confirm_s <= 0:
             confirm_s = 600
+        # The sender counts it missed at its sending time plus the window; a test that
+        # took long to arrive has that much less time (none, when it arrives too late).
+        # Our clock is trusted over a sending time in the future.
         test = LinkTest(
             id=entry.id,
             link_id=entry.link_id,
@@ -120,7 +135,7 @@ def apply_peer_test_entry(
             seq=entry.seq,
             state=AWAITING,
             sent_ms=entry.time_ms,
-            deadline_ms=now_ms + min(confirm_s, 86_400) * 1000,
+            deadline_ms=min(entry.time_ms, now_ms) + min(confirm_s, 86_400) * 1000,
         )
         session.add(test)
         _event(session, "link_test.received", test, now_ms)
@@ -191,6 +206,28 @@ def mark_missed(session: Session, now_ms: int) -> list[LinkTest]:
         _event(session, "link_test.missed", test, now_ms, delivered=held)
         missed.append(test)
     return missed
+
+
+def mark_lapsed(session: Session, now_ms: int) -> list[LinkTest]:
+    """The other side's tests past their deadline without our confirmation: lapsed, no
+    longer offered for confirmation (their sender counts them missed and alerts its
+    own desk). Locked as :func:`mark_missed` locks, so two processes never both mark one."""
+    lapsed = []
+    for test in session.scalars(
+        select(LinkTest)
+        .where(
+            LinkTest.direction == "in",
+            LinkTest.state == AWAITING,
+            LinkTest.deadline_ms <= now_ms,
+        )
+        .with_for_update()
+    ):
+        test.state = LAPSED
+        # Any alert still open about it goes too (earlier versions raised one per test).
+        clear_alerts_for(session, test.id, "system", now_ms)
+        _event(session, "link_test.lapsed", test, now_ms)
+        lapsed.append(test)
+    return lapsed
 
 
 def test_view(test: LinkTest) -> dict[str, Any]:

@@ -116,7 +116,8 @@ class Alert(Base):
 class LinkTest(Base):
     """A human-confirmed link test, sent (out) or received (in).
 
-    States: awaiting → confirmed | missed (out: not confirmed within the deadline)."""
+    States: awaiting → confirmed | missed (out: not confirmed within the deadline) |
+    lapsed (in: we did not confirm it within the deadline; it can no longer be)."""
 
     __tablename__ = "link_tests"
     id: Mapped[str] = mapped_column(String(26), primary_key=True)  # the link.test entry

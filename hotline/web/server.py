@@ -103,8 +103,8 @@ class NodeServer:
 
     async def _housekeeping(self) -> None:
         """Every second: pin new certificates (links, relays); calls that rang out become
-        missed; the watch sends due link tests, marks missed ones and takes due escalation
-        steps."""
+        missed; the watch sends due link tests, marks ours missed and the other side's
+        lapsed, and takes due escalation steps."""
         desk = Desk(self.node)
         while True:
             try:

@@ -863,6 +863,10 @@ _CODED_REFUSALS = {
     "forbidden": N_("Your role does not allow this."),
     "unknown_test": N_("No such link test."),
     "already_confirmed": N_("That link test has already been confirmed."),
+    "test_lapsed": N_(
+        "That link test can no longer be confirmed: its time to confirm has passed, and "
+        "the other side has counted it as missed."
+    ),
     "unknown_alert": N_("No such alert."),
     "already_cleared": N_("That alert has already been cleared."),
 }

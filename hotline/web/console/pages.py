@@ -392,7 +392,11 @@ def attention(node: Node, person: Person, *, can_approve: bool, now: int) -> Att
         tests = list(
             session.scalars(
                 select(LinkTest)
-                .where(LinkTest.direction == "in", LinkTest.state == "awaiting")
+                .where(
+                    LinkTest.direction == "in",
+                    LinkTest.state == "awaiting",
+                    LinkTest.deadline_ms > now,  # lapsed, even before the watch marks it
+                )
                 .order_by(LinkTest.sent_ms)
             )
         )
