@@ -210,9 +210,11 @@ def test_accepted_call_carries_session_text_and_history(
 def test_reply_waits_for_a_principal_then_answers(sqlite_desks: Desks, browser: Browser) -> None:
     washington, beijing = sqlite_desks.cluster.nodes
     w, duty, principal = browser.new_page(), browser.new_page(), browser.new_page()
+    other_tab = browser.new_page()  # the duty officer's second console on the same link
     sqlite_desks.log_in(w, washington, "duty")
     sqlite_desks.log_in(duty, beijing, "duty")
     sqlite_desks.log_in(principal, beijing, "principal")
+    sqlite_desks.log_in(other_tab, beijing, "duty")
     for page, handle in ((w, washington), (duty, beijing), (principal, beijing)):
         sqlite_desks.open_link(page, handle)
     w.fill("#compose textarea", "Please explain the object's purpose.")
@@ -223,18 +225,47 @@ def test_reply_waits_for_a_principal_then_answers(sqlite_desks: Desks, browser: 
     duty.wait_for_selector(f"#m-{message_id}", timeout=TIMEOUT_MS)
 
     duty.click(f"#m-{message_id} button.reply")
-    duty.fill("#compose textarea", "该飞艇为民用气象研究飞艇。")
+    duty.fill("#compose textarea", "该飞艇为民用飞艇。")
     duty.click("#compose button.send")
     duty.wait_for_selector(".draft-awaiting_approval", timeout=TIMEOUT_MS)
     principal.wait_for_selector(".draft-awaiting_approval", timeout=TIMEOUT_MS)
     screenshot(principal, "approval-beijing-zh")
-    assert "该飞艇为民用气象研究飞艇" not in " ".join(inbound_texts(washington))
+    assert "该飞艇为民用飞艇" not in " ".join(inbound_texts(washington))
 
+    # Sent back with a note: the author rewrites it in place, the note still in view.
+    principal.fill(".draft-awaiting_approval input[name=note]", "请说明其用途。")
+    principal.click(".draft-awaiting_approval button[value=reject]")
+    duty.wait_for_selector(".draft-draft .note", timeout=TIMEOUT_MS)
+    assert "请说明其用途" in duty.locator(".draft-draft .note").inner_text()
+    sqlite_desks.open_link(other_tab, beijing)
+    duty.click(".draft-draft details.edit summary")
+    editor = duty.locator(".draft-draft details.edit textarea")
+    assert editor.input_value() == "该飞艇为民用飞艇。"
+    assert editor.get_attribute("maxlength") == str(MAX_TEXT_CHARS)
+    editor.fill("该飞艇为民用气象研究飞艇。")
+    screenshot(duty, "draft-edit-beijing-zh")
+    duty.click(".draft-draft button.save")
+    duty.wait_for_selector(
+        ".draft-draft .text:has-text('该飞艇为民用气象研究飞艇')", timeout=TIMEOUT_MS
+    )
+    assert "请说明其用途" in duty.locator(".draft-draft .note").inner_text()
+    # The other open console shows the new wording without a reload.
+    other_tab.wait_for_selector(
+        ".draft-draft .text:has-text('该飞艇为民用气象研究飞艇')", timeout=TIMEOUT_MS
+    )
+    assert kept(other_tab)
+    assert "该飞艇为民用" not in " ".join(inbound_texts(washington))
+
+    duty.click(".draft-draft button.submit")
+    principal.wait_for_selector(
+        ".draft-awaiting_approval .text:has-text('该飞艇为民用气象研究飞艇')", timeout=TIMEOUT_MS
+    )
     principal.click(".draft-awaiting_approval button[value=approve]")
     w.wait_for_selector(f"#m-{message_id} [data-rung=answered].done", timeout=TIMEOUT_MS)
     w.wait_for_selector("article.msg-in:has-text('该飞艇为民用气象研究飞艇')", timeout=TIMEOUT_MS)
     assert kept(w)
     assert "approved by" in w.locator("article.msg-in").last.inner_text()
+    assert "该飞艇为民用飞艇。" not in inbound_texts(washington)
 
     # A new message (not a reply) saved as a draft leaves when submitted: only
     # replies wait for a principal.
@@ -242,9 +273,71 @@ def test_reply_waits_for_a_principal_then_answers(sqlite_desks: Desks, browser: 
     duty.click("#compose button[value=draft]")
     duty.wait_for_selector(".draft-draft", timeout=TIMEOUT_MS)
     assert "详细情况随后告知" not in " ".join(inbound_texts(washington))
-    duty.click(".draft-draft button")
+    duty.click(".draft-draft button.submit")
     w.wait_for_selector("article.msg-in:has-text('详细情况随后告知')", timeout=TIMEOUT_MS)
     assert kept(w)
+
+    # A draft its author thinks better of is discarded: gone from both of their
+    # consoles, and never sent.
+    duty.fill("#compose textarea", "此稿作废。")
+    duty.click("#compose button[value=draft]")
+    other_tab.wait_for_selector(".draft-draft .text:has-text('此稿作废')", timeout=TIMEOUT_MS)
+    duty.click(".draft-draft:has-text('此稿作废') button.discard")
+    duty.wait_for_url(re.compile(rf"/links/{LINK}$"))
+    other_tab.wait_for_selector(".draft-draft", state="detached", timeout=TIMEOUT_MS)
+    assert duty.locator(".draft").count() == 0
+    assert "此稿作废" not in duty.locator("#drafts").inner_text()
+    assert kept(other_tab)
+    assert "此稿作废" not in " ".join(inbound_texts(washington))
+
+
+def test_only_the_author_edits_or_discards_a_draft(sqlite_desks: Desks, browser: Browser) -> None:
+    """Posted straight to the routes, not only hidden in the page: another operator,
+    an observer, and the author's own empty or oversized text are refused."""
+    _, beijing = sqlite_desks.cluster.nodes
+    duty, principal, observer = browser.new_page(), browser.new_page(), browser.new_page()
+    for page, username in ((duty, "duty"), (principal, "principal"), (observer, "observer")):
+        sqlite_desks.log_in(page, beijing, username)
+        sqlite_desks.open_link(page, beijing)
+    duty.fill("#compose textarea", "原稿。")
+    duty.click("#compose button[value=draft]")
+    duty.wait_for_selector(".draft-draft", timeout=TIMEOUT_MS)
+    draft_id = duty.locator(".draft-draft").get_attribute("data-draft")
+    assert principal.locator(".draft").count() == 0  # someone else's draft is not shown
+    base = f"{beijing.local_url}/drafts/{draft_id}"
+
+    def post(page: Page, action: str, **form: str) -> tuple[int, str]:
+        token = page.evaluate("document.body.dataset.csrf")
+        answer = page.request.post(
+            f"{base}/{action}",
+            form={"csrf": token, "back": f"/links/{LINK}", **form},
+            headers={"accept": "text/html"},
+            max_redirects=0,
+        )
+        return answer.status, answer.text()
+
+    status, text = post(principal, "save", text="别人改的。", lang="zh-Hans")
+    assert status == 400 and "只有起草人可以修改、提交或放弃草稿" in text
+    status, text = post(principal, "discard")
+    assert status == 400 and "只有起草人可以修改、提交或放弃草稿" in text
+    assert post(observer, "save", text="观察员改的。", lang="zh-Hans")[0] == 403
+    assert post(observer, "discard")[0] == 403
+    status, text = post(duty, "save", text="长" * (MAX_TEXT_CHARS + 1), lang="zh-Hans")
+    assert status == 400 and "消息过长" in text
+    status, text = post(duty, "save", text="  ", lang="zh-Hans")
+    assert status == 400 and "请先撰写消息" in text
+    forged = duty.request.post(f"{base}/discard", form={"back": f"/links/{LINK}"})
+    assert forged.status == 403  # no CSRF token
+    duty.reload()
+    assert duty.locator(".draft-draft .text").inner_text() == "原稿。"
+    assert duty.locator(f".draft-draft[data-draft='{draft_id}']").count() == 1
+
+    status, _ = post(duty, "discard")
+    assert status == 303
+    status, text = post(duty, "save", text="复活。", lang="zh-Hans")
+    assert status == 400 and "该草稿已不处于此步骤" in text
+    duty.reload()
+    assert duty.locator(".draft").count() == 0
 
 
 def test_refusals_wrong_password_csrf_observer_oversized(

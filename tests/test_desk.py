@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from hotline.agreed_texts import HOLDING_REPLY
 from hotline.node.clock import now_ms
@@ -15,6 +16,7 @@ from hotline.node.desk import Desk, Person
 from hotline.node.home import NodeError
 from hotline.protocol.bundle import compare_bundles
 from hotline.protocol.kinds import Kind
+from hotline.storage.models import Event
 from tests.harness import LINK, Cluster, NodeHandle, kinds_in_record, record, send, wait_until
 
 OFFICER_W = Person("jmiller", "J. Miller", "duty_officer")
@@ -135,6 +137,86 @@ def test_a_reply_waits_for_a_principal_then_leaves(cluster: Cluster) -> None:
     answered = message(cluster.washington, draft.sent_message_id)
     assert answered["body"]["text"] == "Weather blew it off course."
     assert answered["body"]["approved_by"] == PRINCIPAL_B.label
+
+
+def _draft_events(handle: NodeHandle, draft_id: int) -> list[str]:
+    node = handle.node()
+    try:
+        with node.reading() as session:
+            rows = session.scalars(
+                select(Event).where(Event.type == "draft.updated").order_by(Event.id)
+            )
+            return [r.data["state"] for r in rows if r.data["draft"] == draft_id]
+    finally:
+        node.close()
+
+
+def test_only_the_author_edits_or_discards_a_draft_and_only_while_it_is_one(
+    cluster: Cluster,
+) -> None:
+    cluster.start()
+    with cluster.washington.client() as w:
+        sent = send(w, "Please explain the flight path.")
+    wait_until(lambda: ladder(cluster.beijing, sent["id"])["received"] is not None)
+    link = link_id(cluster.beijing)
+    with desk(cluster.beijing) as b:
+        reply = b.save_draft(link, OFFICER_B, "It drifted.", lang="en", ref=sent["id"])
+        spare = b.save_draft(link, OFFICER_B, "Not needed after all.", lang="en", ref=None)
+        listed = {(d.id, d.state, d.text, d.lang) for d in b.drafts(link)}
+        # Someone else's hands, or no text: refused, and nothing changes.
+        with pytest.raises(NodeError, match="only the author can change"):
+            b.edit_draft(reply.id, PRINCIPAL_B, "Something else.", lang="en")
+        with pytest.raises(NodeError, match="only the author can change"):
+            b.save_draft(
+                link, PRINCIPAL_B, "Something else.", lang="en", ref=None, draft_id=reply.id
+            )
+        with pytest.raises(NodeError, match="only the author can discard"):
+            b.discard_draft(reply.id, PRINCIPAL_B)
+        with pytest.raises(NodeError, match="needs text"):
+            b.edit_draft(reply.id, OFFICER_B, "  \n", lang="en")
+        with pytest.raises(NodeError, match="no draft"):
+            b.discard_draft(reply.id + 1000, OFFICER_B)
+        assert {(d.id, d.state, d.text, d.lang) for d in b.drafts(link)} == listed
+        assert _draft_events(cluster.beijing, reply.id) == ["draft"]
+
+        # Sent back with a note, the author rewrites it; it still answers the message
+        # and still needs the principal.
+        b.submit_draft(reply.id, OFFICER_B, may_send=False)
+        with pytest.raises(NodeError, match="is awaiting approval"):
+            b.edit_draft(reply.id, OFFICER_B, "Changed while waiting.", lang="en")
+        with pytest.raises(NodeError, match="is awaiting approval"):
+            b.discard_draft(reply.id, OFFICER_B)
+        b.decide_draft(reply.id, PRINCIPAL_B, approve=False, note="Say 'weather'.")
+        edited = b.edit_draft(reply.id, OFFICER_B, "天气原因使其偏离航线。", lang="zh-Hans")
+        assert (edited.state, edited.text, edited.lang) == (
+            "draft",
+            "天气原因使其偏离航线。",
+            "zh-Hans",
+        )
+        assert edited.ref == sent["id"] and edited.decision_note == "Say 'weather'."
+        assert b.submit_draft(reply.id, OFFICER_B, may_send=False).state == "awaiting_approval"
+
+        # Discarded: out of the list, and final.
+        assert b.discard_draft(spare.id, OFFICER_B).state == "discarded"
+        assert [d.id for d in b.drafts(link)] == [reply.id]
+        for attempt in (
+            lambda: b.discard_draft(spare.id, OFFICER_B),
+            lambda: b.edit_draft(spare.id, OFFICER_B, "Back again.", lang="en"),
+            lambda: b.submit_draft(spare.id, OFFICER_B, may_send=True),
+        ):
+            with pytest.raises(NodeError, match="is discarded"):
+                attempt()
+    assert _draft_events(cluster.beijing, reply.id) == [
+        "draft",
+        "awaiting_approval",
+        "draft",
+        "draft",
+        "awaiting_approval",
+    ]
+    assert _draft_events(cluster.beijing, spare.id) == ["draft", "discarded"]
+    texts = [body.get("text") for _, body in record(cluster.beijing)]
+    assert "Please explain the flight path." in texts and "Not needed after all." not in texts
+    assert ladder(cluster.washington, sent["id"])["answered"] is None
 
 
 def _call_state(handle: NodeHandle, call_id: str) -> str:

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from ..agreed_texts import DECLINE_REASONS, HOLDING_REPLY
 from ..protocol.kinds import Kind
 from ..storage.models import Entry, Link, Message
-from ..storage.people_models import Call, Draft
+from ..storage.people_models import CLOSED_DRAFT_STATES, Call, Draft
 from .alerts import clear_alerts_for
 from .calls import DEFAULT_RING_MS, call_event
 from .clock import now_ms
@@ -143,11 +143,21 @@ class Desk(LineDesk):
                 )
                 session.add(draft)
             else:
-                draft = self._draft(session, draft_id, {"draft"})
-                if draft.author != person.username:
-                    raise NodeError("only the author can change a draft")
+                draft = self._own_draft(session, draft_id, person, "change")
                 draft.text, draft.lang, draft.ref, draft.updated_ms = text, lang, ref, stamp
             session.flush()
+            _draft_event(session, draft, stamp)
+            return draft
+
+    def edit_draft(self, draft_id: int, person: Person, text: str, *, lang: str) -> Draft:
+        """The author rewrites a draft, one a principal sent back included. What it
+        replies to stays as it was, so an edit cannot take a reply out of approval."""
+        if not text.strip():
+            raise NodeError("a draft needs text")
+        with self.node.transaction() as session:
+            draft = self._own_draft(session, draft_id, person, "change")
+            stamp = now_ms()
+            draft.text, draft.lang, draft.updated_ms = text, lang, stamp
             _draft_event(session, draft, stamp)
             return draft
 
@@ -155,9 +165,7 @@ class Desk(LineDesk):
         """Send it, or put it to a principal when the link requires approval and
         ``person`` may not send substantive replies on their own."""
         with self.node.transaction() as session:
-            draft = self._draft(session, draft_id, {"draft"})
-            if draft.author != person.username:
-                raise NodeError("only the author can submit a draft")
+            draft = self._own_draft(session, draft_id, person, "submit")
             link = lock_link(session, draft.link_id)
             stamp = now_ms()
             if draft.ref is not None and link.replies_need_approval and not may_send:
@@ -207,12 +215,22 @@ class Desk(LineDesk):
         _draft_event(session, draft, stamp)
         return draft
 
+    def discard_draft(self, draft_id: int, person: Person) -> Draft:
+        """The author drops a draft they no longer mean to send; it stays in the
+        database (and its events in the log) but leaves the console's list."""
+        with self.node.transaction() as session:
+            draft = self._own_draft(session, draft_id, person, "discard")
+            stamp = now_ms()
+            draft.state, draft.updated_ms = "discarded", stamp
+            _draft_event(session, draft, stamp)
+            return draft
+
     def drafts(self, link_id: str) -> list[Draft]:
         with self.node.reading() as session:
             return list(
                 session.scalars(
                     select(Draft)
-                    .where(Draft.link_id == link_id, Draft.state != "sent")
+                    .where(Draft.link_id == link_id, Draft.state.not_in(CLOSED_DRAFT_STATES))
                     .order_by(Draft.updated_ms.desc())
                 )
             )
@@ -223,6 +241,14 @@ class Desk(LineDesk):
             raise NodeError(f"no draft {draft_id}")
         if draft.state not in states:
             raise NodeError(f"draft {draft_id} is {draft.state.replace('_', ' ')}")
+        return draft
+
+    def _own_draft(self, session: Session, draft_id: int, person: Person, verb: str) -> Draft:
+        """A draft still in state ``draft`` that ``person`` wrote; only they may
+        change, submit or discard it."""
+        draft = self._draft(session, draft_id, {"draft"})
+        if draft.author != person.username:
+            raise NodeError(f"only the author can {verb} a draft")
         return draft
 
     # Calls ----------------------------------------------------------------

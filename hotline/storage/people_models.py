@@ -7,11 +7,15 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from .models import Base
 
+# Drafts in these states are done with: the console no longer lists them.
+CLOSED_DRAFT_STATES = ("sent", "discarded")
+
 
 class Draft(Base):
     """A reply being written; may need a principal's approval before it is sent.
 
-    States: draft → awaiting_approval → approved → sent (or rejected → draft)."""
+    States: draft → awaiting_approval → approved → sent (or rejected → draft);
+    a draft in state ``draft`` may instead be discarded by its author."""
 
     __tablename__ = "drafts"
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)

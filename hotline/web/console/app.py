@@ -594,6 +594,43 @@ def create_console(app: FastAPI, node: Node) -> None:
             _local_path(back),
         )
 
+    @app.post("/drafts/{draft_id}/save")
+    async def save_draft(
+        request: Request,
+        draft_id: int,
+        text: Annotated[str, Form(max_length=MAX_FORM_TEXT * 2)] = "",
+        lang: Annotated[str, Form(max_length=16)] = "en",
+        back: Annotated[str, Form()] = "/",
+        csrf: Annotated[str, Form()] = "",
+    ) -> Response:
+        """The author's edit of a draft; what it replies to is kept from the draft."""
+        operator = await operator_for(request, Permission.SEND_MESSAGE, csrf)
+
+        def work() -> None:
+            clean = _message_text(text)
+            if lang not in LANGUAGE_TAGS:
+                raise Invalid("Unknown language.")
+            desk.edit_draft(draft_id, person(operator), clean, lang=lang)
+
+        return await act(request, operator, "draft.save", str(draft_id), work, _local_path(back))
+
+    @app.post("/drafts/{draft_id}/discard")
+    async def discard_draft(
+        request: Request,
+        draft_id: int,
+        back: Annotated[str, Form()] = "/",
+        csrf: Annotated[str, Form()] = "",
+    ) -> Response:
+        operator = await operator_for(request, Permission.SEND_MESSAGE, csrf)
+        return await act(
+            request,
+            operator,
+            "draft.discard",
+            str(draft_id),
+            lambda: desk.discard_draft(draft_id, person(operator)),
+            _local_path(back),
+        )
+
     @app.post("/drafts/{draft_id}/decide")
     async def decide_draft(
         request: Request,
@@ -826,7 +863,7 @@ _DESK_REFUSALS: tuple[tuple[str, str], ...] = (
     ),
     (r"the promised response time", N_("The promised response time must be in the future.")),
     (r"a draft needs text", N_("Write a message first.")),
-    (r"only the author can", N_("Only the author can change or submit a draft.")),
+    (r"only the author can", N_("Only the author can change, submit or discard a draft.")),
     (
         r"a call on this link is already",
         N_("A call on this link is already ringing or in progress."),

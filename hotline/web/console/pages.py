@@ -23,7 +23,7 @@ from ...node.service import Node
 from ...protocol.envelope import Payload
 from ...protocol.kinds import Kind
 from ...storage.models import Entry, Link, Message, Outbox, Path
-from ...storage.people_models import Call, Draft
+from ...storage.people_models import CLOSED_DRAFT_STATES, Call, Draft
 from ...storage.policy_models import Alert, EmergencyActivation, LinkTest
 
 PAGE_SIZE = 50
@@ -189,7 +189,7 @@ def conversation(
         drafts = list(
             session.scalars(
                 select(Draft)
-                .where(Draft.link_id == link.id, Draft.state != "sent")
+                .where(Draft.link_id == link.id, Draft.state.not_in(CLOSED_DRAFT_STATES))
                 .order_by(Draft.updated_ms.desc())
             )
         )

@@ -228,6 +228,18 @@
     window.setTimeout(() => { boardPending = false; refresh("board", "/fragments/board"); }, 250);
   }
 
+  // A draft being edited is not replaced under the operator's hands: the list is
+  // brought up to date when the edit is closed (saving reloads the page anyway).
+  let draftsPending = false;
+  function refreshDrafts() {
+    if (document.querySelector("#drafts details.edit[open]")) { draftsPending = true; return; }
+    draftsPending = false;
+    refresh("drafts", "/links/" + encodeURIComponent(body.dataset.linkName) + "/drafts/fragment");
+  }
+  document.addEventListener("toggle", (event) => {
+    if (draftsPending && event.target instanceof HTMLDetailsElement && !event.target.open) refreshDrafts();
+  }, true);
+
   function handle(note) {
     const type = note.type || "";
     const here = linkId && note.link === linkId;
@@ -247,7 +259,7 @@
     } else if (type === "session.text") {
       if (callId && note.call === callId) refresh("session", "/calls/" + encodeURIComponent(callId) + "/fragment");
     } else if (type === "draft.updated") {
-      if (here && page === "conversation") refresh("drafts", "/links/" + encodeURIComponent(body.dataset.linkName) + "/drafts/fragment");
+      if (here && page === "conversation") refreshDrafts();
     } else {
       refreshBoardSoon();
     }
