@@ -339,6 +339,25 @@ def test_only_the_author_edits_or_discards_a_draft(sqlite_desks: Desks, browser:
     duty.reload()
     assert duty.locator(".draft").count() == 0
 
+    # A translator keeps their own drafts (save, edit, discard) but cannot submit them.
+    translator = browser.new_page()
+    sqlite_desks.log_in(translator, beijing, "translator")
+    sqlite_desks.open_link(translator, beijing)
+    translator.fill("#compose textarea", "译稿初版。")
+    translator.click("#compose button[value=draft]")
+    translator.wait_for_selector(".draft-draft", timeout=TIMEOUT_MS)
+    assert translator.locator(".draft-draft button.submit").count() == 0
+    translator.click(".draft-draft details.edit summary")
+    translator.fill(".draft-draft details.edit textarea", "译稿修订版。")
+    translator.click(".draft-draft details.edit button.save")
+    translator.wait_for_selector(".draft-draft .text:has-text('译稿修订版')", timeout=TIMEOUT_MS)
+    translated = translator.locator(".draft-draft").get_attribute("data-draft")
+    base = f"{beijing.local_url}/drafts/{translated}"
+    assert post(translator, "submit")[0] == 403
+    assert translator.locator(".draft-draft .text").inner_text() == "译稿修订版。"
+    translator.click(".draft-draft button.discard")
+    translator.wait_for_selector(".draft", state="detached", timeout=TIMEOUT_MS)
+
 
 def test_refusals_wrong_password_csrf_observer_oversized(
     sqlite_desks: Desks, browser: Browser

@@ -165,6 +165,7 @@ DEMO_PEOPLE = (
     ("duty", Role.DUTY_OFFICER, "Duty officer"),
     ("principal", Role.PRINCIPAL, "Principal"),
     ("supervisor", Role.SUPERVISOR, "Supervisor"),
+    ("translator", Role.TRANSLATOR, "Translator"),
     ("observer", Role.OBSERVER, "Observer"),
 )
 PARTY_LOCALE = {"washington": ("en", "America/New_York"), "beijing": ("zh-Hans", "Asia/Shanghai")}

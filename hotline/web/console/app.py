@@ -604,7 +604,7 @@ def create_console(app: FastAPI, node: Node) -> None:
         csrf: Annotated[str, Form()] = "",
     ) -> Response:
         """The author's edit of a draft; what it replies to is kept from the draft."""
-        operator = await operator_for(request, Permission.SEND_MESSAGE, csrf)
+        operator = await operator_for(request, Permission.SAVE_DRAFT, csrf)
 
         def work() -> None:
             clean = _message_text(text)
@@ -621,7 +621,7 @@ def create_console(app: FastAPI, node: Node) -> None:
         back: Annotated[str, Form()] = "/",
         csrf: Annotated[str, Form()] = "",
     ) -> Response:
-        operator = await operator_for(request, Permission.SEND_MESSAGE, csrf)
+        operator = await operator_for(request, Permission.SAVE_DRAFT, csrf)
         return await act(
             request,
             operator,
