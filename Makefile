@@ -35,7 +35,7 @@ bench: $(STAMP)
 # Chinese catalogue, then translate the new entries (tests/test_console_catalogue.py checks).
 catalogue: $(STAMP)
 	$(BIN)/pybabel extract -F babel.cfg -k N_ -k Invalid --no-location --omit-header -o hotline/locale/messages.pot .
-	$(BIN)/pybabel update -i hotline/locale/messages.pot -d hotline/locale -l zh_Hans --no-fuzzy-matching
+	$(BIN)/pybabel update -i hotline/locale/messages.pot -d hotline/locale -l zh_Hans --no-fuzzy-matching -w 100
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache demo-data test-artifacts
