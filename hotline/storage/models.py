@@ -127,7 +127,15 @@ class Message(Base):
     # agreed criterion an emergency activation named.
     channel: Mapped[str] = mapped_column(String(16), default="routine", server_default="routine")
     criterion: Mapped[str | None] = mapped_column(String(64))
-    __table_args__ = (Index("ix_messages_link_created", "link_id", "created_ms", "seq"),)
+    __table_args__ = (
+        Index("ix_messages_link_created", "link_id", "created_ms", "seq"),
+        # A push answered and a receipt: the rung goes on our messages that lack it, a
+        # few at the end of the link, whatever its length (not a scan of the link).
+        Index("ix_messages_untransmitted", "link_id", "direction", "transmitted_ms", "seq"),
+        Index("ix_messages_undelivered", "link_id", "direction", "delivered_ms", "seq"),
+        # The console's incoming items still to acknowledge, over a recent window.
+        Index("ix_messages_direction_received", "direction", "received_ms"),
+    )
 
 
 class Outbox(Base):

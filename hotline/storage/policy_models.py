@@ -130,4 +130,7 @@ class LinkTest(Base):
     confirmed_ms: Mapped[int | None]
     confirmed_by: Mapped[str | None] = mapped_column(String(128))
     confirm_entry: Mapped[str | None] = mapped_column(String(26))
-    __table_args__ = (Index("ix_link_tests_link", "link_id", "direction", "sent_ms"),)
+    __table_args__ = (
+        Index("ix_link_tests_link", "link_id", "direction", "sent_ms"),
+        Index("ix_link_tests_state_deadline", "state", "deadline_ms"),  # the watch, each second
+    )
