@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import getpass
 import json
 import logging
@@ -21,6 +22,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from .accounts import AccountError, AccountService, Role, UserInfo
+from .accounts.audit import PAGE_LIMIT as AUDIT_LIMIT
+from .accounts.audit import AuditFilterError, audit_filter
 from .accounts.passwords import check_policy
 from .accounts.profile import check_username
 from .node.home import NodeError, NodeHome, check_new_node, init_node
@@ -1209,6 +1212,68 @@ def alerts(as_json: bool = typer.Option(False, "--json"), home: HomeOption = DEF
     for v in views:
         target = v["target_user"] or v["target_role"] or "everyone"
         out.print(f"#{v['id']} {when(v['created_ms'])} → {target}: {escape(v['text'])}")
+
+
+@app.command("audit")
+def audit_log(
+    user: Annotated[
+        str | None, typer.Option("--user", help="Only this user (or actor, e.g. cli:root).")
+    ] = None,
+    action: Annotated[
+        str | None, typer.Option(help="Only actions beginning with this, e.g. 'login' or 'user.'.")
+    ] = None,
+    outcome: Annotated[str | None, typer.Option(help="ok or refused.")] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(help="From this date or time (UTC unless an offset is given): 2026-12-01."),
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option(help="Up to this date (the whole day) or time, UTC.")
+    ] = None,
+    before: Annotated[
+        int | None, typer.Option(help="Only entries older than this id (the next page).")
+    ] = None,
+    limit: Annotated[int, typer.Option(help=f"At most this many entries (1-{AUDIT_LIMIT}).")] = 100,
+    as_json: bool = typer.Option(False, "--json"),
+    home: HomeOption = DEFAULT_HOME,
+) -> None:
+    """The audit log, newest first: logins, console actions and account changes."""
+    try:
+        filters = audit_filter(
+            username=user, action=action, outcome=outcome, since=since, until=until
+        )
+    except AuditFilterError as exc:
+        fail(exc.message)
+    if not 1 <= limit <= AUDIT_LIMIT:
+        fail(f"--limit must be between 1 and {AUDIT_LIMIT}")
+    if before is not None and before < 1:
+        fail("--before must be an entry id")
+    with open_accounts(home) as accounts:
+        entries = accounts.audit_entries(limit, before, filters)
+    if as_json:
+        rows = [dataclasses.asdict(e) for e in entries]
+        out.print_json(json.dumps(rows, ensure_ascii=False))
+        return
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    table.add_column("id", no_wrap=True)
+    table.add_column("time (UTC)", no_wrap=True)
+    for column in ("user", "action", "target", "outcome", "address"):
+        table.add_column(column, overflow="fold", min_width=4)
+    table.add_column("detail", overflow="fold", min_width=20)
+    for e in entries:
+        table.add_row(
+            str(e.id),
+            when(e.at_ms),
+            escape(e.username or "—"),
+            escape(e.action),
+            escape(e.target or "—"),
+            e.outcome if e.outcome == "ok" else f"[red]{escape(e.outcome)}[/]",
+            escape(e.address or "—"),
+            escape(json.dumps(e.detail, ensure_ascii=False, sort_keys=True)),
+        )
+    out.print(table)
+    if len(entries) == limit:
+        err.print(f"more entries may be older: --before {entries[-1].id}")
 
 
 def _read(path: Path) -> str:

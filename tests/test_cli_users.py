@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import text
 from typer.testing import CliRunner
 
+from hotline import cli
 from hotline.accounts import AccountService, ErrorCode, Role, passwords
 from hotline.cli import app
 from hotline.demo import free_port
@@ -305,3 +306,76 @@ def test_user_commands_have_help() -> None:
         assert code == 0 and "Usage" in output, command
     code, output = hl("init", "--help")
     assert "--admin-password-stdin" in output
+
+
+def audit_json(home: Path, *args: str) -> list[dict[str, object]]:
+    result = runner.invoke(app, ["audit", "--json", "--home", str(home), *args])
+    assert result.exit_code == 0, result.output
+    entries: list[dict[str, object]] = json.loads(result.stdout)
+    return entries
+
+
+def test_audit_lists_and_filters_the_log(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with accounts_of(home) as accounts:
+        assert not accounts.authenticate("chief", "not the password", address="192.0.2.7").ok
+        assert accounts.authenticate("chief", ADMIN_PASSWORD, address="192.0.2.7").ok
+        accounts.audit("chief", "record.export", "defence", "ok", {"entries": 3}, "192.0.2.7")
+    entries = audit_json(home)
+    assert [(e["action"], e["outcome"]) for e in entries] == [
+        ("record.export", "ok"),
+        ("login", "ok"),
+        ("login", "refused"),
+        ("user.add", "ok"),
+    ]
+    assert entries[0] | {"id": 0, "at_ms": 0} == {
+        "id": 0,
+        "at_ms": 0,
+        "username": "chief",
+        "action": "record.export",
+        "target": "defence",
+        "outcome": "ok",
+        "detail": {"entries": 3},
+        "address": "192.0.2.7",
+    }
+    [refused] = audit_json(home, "--outcome", "refused")
+    assert refused["username"] == "chief"
+    assert isinstance(refused["detail"], dict)
+    assert refused["detail"]["reason"] == "bad_credentials"
+    assert len(audit_json(home, "--user", "CHIEF", "--action", "login")) == 2
+    assert [e["username"] for e in audit_json(home, "--action", "user.")] == ["system:init"]
+    assert len(audit_json(home, "--user", "system:init")) == 1
+    assert audit_json(home, "--since", "2999-01-01") == []
+    assert audit_json(home, "--until", "2000-01-01") == []
+    assert len(audit_json(home, "--since", "2000-01-01T00:00+00:00", "--until", "2999-12-31")) == 4
+    # A page at a time: --limit, then --before the last id seen.
+    newest = audit_json(home, "--limit", "2")
+    rest = audit_json(home, "--before", str(newest[-1]["id"]))
+    assert [e["id"] for e in newest + rest] == [e["id"] for e in entries]
+
+    monkeypatch.setattr(cli.out, "width", 200)  # a wide terminal: no column folded
+    code, output = hl("audit", "--outcome", "refused", "--home", str(home))
+    assert code == 0, output
+    assert "login" in output and "refused" in output and "bad_credentials" in output
+    assert "record.export" not in output
+    code, output = hl("audit", "--limit", "1", "--home", str(home))
+    assert code == 0 and f"--before {entries[0]['id']}" in output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--since", "yesterday"], "since must be a date (YYYY-MM-DD)"),
+        (["--since", "2026-02-30"], "since must be a date"),
+        (["--until", "2026-13-01"], "until must be a date"),
+        (["--since", "2026-03-02", "--until", "2026-03-01"], "ends before it begins"),
+        (["--outcome", "maybe"], "outcome must be one of ok, refused"),
+        (["--user", "x" * 200], "the user name is too long (at most 128 characters)"),
+        (["--action", "x" * 65], "the action is too long (at most 64 characters)"),
+        (["--limit", "0"], "--limit must be between 1 and 1000"),
+        (["--limit", "5000"], "--limit must be between 1 and 1000"),
+    ],
+)
+def test_audit_refuses_bad_filters(home: Path, args: list[str], message: str) -> None:
+    code, output = hl("audit", *args, "--home", str(home))
+    assert code == 1 and message in output, output
+    assert "Traceback" not in output

@@ -428,6 +428,20 @@ def test_refusals_wrong_password_csrf_observer_oversized(
     )
     assert expired.status != 401
 
+    # A supervisor finds all of this in the audit log: the refused login, the
+    # forged post without its token, the observer's refused attempts.
+    audit = browser.new_page()
+    sqlite_desks.log_in(audit, washington, "supervisor")
+    audit.click("nav a[href='/audit']")
+    audit.wait_for_url(f"{washington.local_url}/audit")
+    audit.select_option("select[name=outcome]", "refused")
+    audit.click(".audit-filters button")
+    audit.wait_for_url(re.compile(r"/audit\?.*outcome=refused"))
+    shown = audit.locator("table.audit tbody").inner_text()
+    assert "bad_credentials" in shown and "console.csrf" in shown and "console.forbidden" in shown
+    assert audit.locator("table.audit tr.audit-ok").count() == 0
+    screenshot(audit, "audit-washington-en")
+
     # Beijing's duty officer gets the same refusal in Chinese.
     zh = browser.new_page()
     sqlite_desks.log_in(zh, beijing, "duty")

@@ -1,6 +1,7 @@
 """Accounts for the operator console: roles and permissions, passwords, TOTP, browser
 sessions and the audit log. The web layer and the CLI call :class:`AccountService`."""
 
+from .audit import AuditFilter, AuditFilterError, audit_filter
 from .errors import AccountError, ErrorCode
 from .passwords import make_hasher
 from .results import AuditEntry, LoginResult, NewSession, SessionInfo, TotpEnrolment, UserInfo
@@ -13,6 +14,8 @@ __all__ = [
     "AccountPolicy",
     "AccountService",
     "AuditEntry",
+    "AuditFilter",
+    "AuditFilterError",
     "ErrorCode",
     "LoginResult",
     "NewSession",
@@ -22,6 +25,7 @@ __all__ = [
     "TotpEnrolment",
     "UserInfo",
     "allowed",
+    "audit_filter",
     "make_hasher",
     "require",
     "session_id_of",

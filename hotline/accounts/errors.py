@@ -18,6 +18,7 @@ class ErrorCode(StrEnum):
     INVALID_TIMEZONE = "invalid_timezone"
     LAST_ADMINISTRATOR = "last_administrator"
     FORBIDDEN = "forbidden"
+    INVALID_FILTER = "invalid_filter"  # a filter on the audit log that cannot be used
     # Login refusals (LoginResult.refusal). Show the browser one generic message for all
     # of them; the audit log keeps the specific one.
     BAD_CREDENTIALS = "bad_credentials"

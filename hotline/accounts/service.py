@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from ..node.clock import now_ms
 from ..storage.account_models import AuditLog, User, WebSession
 from . import totp
+from .audit import PAGE_LIMIT, AuditFilter, read_audit
 from .errors import AccountError, ErrorCode
 from .passwords import (
     PasswordHasher,
@@ -614,25 +615,18 @@ class AccountService:
                 session, self._clock(), username, action, target, outcome, detail or {}, address
             )
 
-    def audit_entries(self, limit: int = 100, before_id: int | None = None) -> list[AuditEntry]:
-        """Newest first; pass the last id seen as ``before_id`` for the next page."""
-        query = select(AuditLog).order_by(AuditLog.id.desc()).limit(max(1, min(limit, 1000)))
-        if before_id is not None:
-            query = query.where(AuditLog.id < before_id)
+    def audit_entries(
+        self,
+        limit: int = 100,
+        before_id: int | None = None,
+        filters: AuditFilter | None = None,
+    ) -> list[AuditEntry]:
+        """Newest first; pass the last id seen as ``before_id`` for the next page.
+        ``limit`` is kept between 1 and 1000; ``filters`` come from :func:`audit_filter`."""
         with self._reading() as session:
-            return [
-                AuditEntry(
-                    id=row.id,
-                    at_ms=row.at_ms,
-                    username=row.username,
-                    action=row.action,
-                    target=row.target,
-                    outcome=row.outcome,
-                    detail=dict(row.detail),
-                    address=row.address,
-                )
-                for row in session.scalars(query)
-            ]
+            return read_audit(
+                session, filters, limit=max(1, min(limit, PAGE_LIMIT)), before_id=before_id
+            )
 
     # Internals -------------------------------------------------------------
 

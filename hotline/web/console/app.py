@@ -11,8 +11,10 @@ import json
 import re
 import time
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 from importlib.resources import files
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from anyio import to_thread
 from fastapi import FastAPI, Form, HTTPException, Request
@@ -26,6 +28,8 @@ from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from ...accounts.audit import OUTCOMES, AuditFilterError, audit_filter, parse_before
+from ...accounts.results import AuditEntry
 from ...accounts.roles import Permission
 from ...accounts.service import AccountService
 from ...agreed_texts import CATALOGUE, DECLINE_REASONS
@@ -53,6 +57,8 @@ from .auth import (
 from .i18n import LANGUAGES, N_, local_and_utc, translations
 
 MAX_FORM_TEXT = MAX_TEXT_CHARS
+AUDIT_PAGE_SIZE = 100
+MAX_FILTER_ECHO = 200  # the most of a filter the audit page shows back in its form
 RESPOND_BY_HOURS = (1, 4, 12, 24, 72)
 STREAM_POLL_SECONDS = 0.5
 KEEPALIVE_SECONDS = 15.0
@@ -61,6 +67,8 @@ KEEPALIVE_SECONDS = 15.0
 # from timing out for inactivity).
 SESSION_CHECK_SECONDS = 5.0
 LANGUAGE_TAGS = {"en", "zh-Hans"}
+# An audit row's outcome as the audit page shows it (translated there).
+OUTCOME_LABELS = {"ok": N_("allowed"), "refused": N_("refused")}
 
 
 class Invalid(Exception):
@@ -94,6 +102,7 @@ def create_console(app: FastAPI, node: Node) -> None:
         MAX_TEXT=MAX_FORM_TEXT,
         MAX_SESSION_TEXT=MAX_SESSION_TEXT,
         Permission=Permission,
+        OUTCOME_LABELS=OUTCOME_LABELS,
         party=node.party,
     )
     static = files("hotline.web").joinpath("static")
@@ -522,6 +531,105 @@ def create_console(app: FastAPI, node: Node) -> None:
             participants=pages.participants(lines),
         )
 
+    # Audit log and record export --------------------------------------------------
+
+    @app.get("/audit", response_class=HTMLResponse)
+    async def audit_page(
+        request: Request,
+        user: str = "",
+        action: str = "",
+        outcome: str = "",
+        since: str = "",
+        until: str = "",
+        before: str = "",
+    ) -> Response:
+        """The audit log, newest first, a page at a time. Reading it is not itself
+        audited (a refused attempt is, by the gate)."""
+        operator = await operator_for(request, Permission.VIEW_AUDIT)
+        form = {
+            "user": user[:MAX_FILTER_ECHO],
+            "action": action[:MAX_FILTER_ECHO],
+            "outcome": outcome[:MAX_FILTER_ECHO],
+            "since": since[:MAX_FILTER_ECHO],
+            "until": until[:MAX_FILTER_ECHO],
+        }
+        entries: list[AuditEntry] = []
+        older: str | None = None
+        error: str | None = None
+        try:
+            filters = audit_filter(
+                username=user,
+                action=action,
+                outcome=outcome,
+                since=_day(since, "since"),
+                until=_day(until, "until"),
+                time_zone=operator.user.timezone,
+            )
+            cursor = parse_before(before)
+            entries = await to_thread.run_sync(
+                lambda: accounts.audit_entries(AUDIT_PAGE_SIZE + 1, cursor, filters)
+            )
+        except AuditFilterError as exc:
+            message = _AUDIT_FILTER_REFUSALS.get(exc.field, N_("The request was not valid."))
+            error = translations(operator.user.language).gettext(message)
+        if len(entries) > AUDIT_PAGE_SIZE:
+            entries = entries[:AUDIT_PAGE_SIZE]
+            kept = {k: v for k, v in form.items() if v}
+            older = "/audit?" + urlencode({**kept, "before": entries[-1].id})
+        rows = [(e, json.dumps(e.detail, ensure_ascii=False, sort_keys=True)) for e in entries]
+        return render(
+            request,
+            "audit.html",
+            operator,
+            status=400 if error else 200,
+            rows=rows,
+            form=form,
+            outcomes=OUTCOMES,
+            older=older,
+            paged=bool(before),
+            error=error,
+            **await bar(operator),
+        )
+
+    @app.get("/links/{link_name}/export")
+    async def export_record(request: Request, link_name: str) -> Response:
+        """The link's record as a bundle file, the same as ``hotline export`` writes:
+        checked offline with ``hotline verify FILE``. Every download is audited."""
+        operator = await operator_for(request, Permission.EXPORT_RECORD)
+        address = client_address(request)
+        try:
+            bundle = await to_thread.run_sync(lambda: node.export(link_name))
+        except NodeError as exc:
+            reason = str(exc)
+            await to_thread.run_sync(
+                lambda: accounts.audit(
+                    operator.user.username,
+                    "record.export",
+                    link_name[:256],
+                    "refused",
+                    {"reason": reason},
+                    address,
+                )
+            )
+            raise HTTPException(404, "no such link") from None
+        body = await to_thread.run_sync(bundle.to_json)
+        stamp = datetime.fromtimestamp(bundle.exported_ms / 1000, UTC).strftime("%Y%m%dT%H%M%SZ")
+        name = f"hotline-{_file_part(node.party)}-{_file_part(bundle.link_name)}-{stamp}.json"
+        detail = {"entries": len(bundle.entries), "link_id": bundle.link_id, "file": name}
+        await to_thread.run_sync(
+            lambda: accounts.audit(
+                operator.user.username, "record.export", bundle.link_name, "ok", detail, address
+            )
+        )
+        return Response(
+            body,
+            media_type="application/json",
+            headers={
+                "content-disposition": f'attachment; filename="{name}"',
+                "cache-control": "no-store",
+            },
+        )
+
     # Actions -----------------------------------------------------------------
 
     @app.post("/links/{link_name}/messages")
@@ -919,6 +1027,30 @@ def _desk_refusal(exc: NodeError) -> tuple[str, dict[str, Any]]:
         if re.match(pattern, text):
             return message, {}
     return N_("Refused by the node: {reason}"), {"reason": text}
+
+
+_AUDIT_FILTER_REFUSALS = {
+    "user": N_("The user name to look for is too long, or contains control characters."),
+    "action": N_("The action to look for is too long, or contains control characters."),
+    "outcome": N_("Choose an outcome from the list."),
+    "since": N_("The first day is not a date: use the form YYYY-MM-DD."),
+    "until": N_("The last day is not a date: use the form YYYY-MM-DD."),
+    "range": N_("The last day comes before the first day."),
+    "before": N_("That page of the audit log does not exist."),
+}
+
+
+def _day(value: str, field: str) -> str:
+    """The audit page's range is in whole days (the operator's): a time is refused."""
+    text = value.strip()
+    if text and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        raise AuditFilterError(field, f"{field} must be a date (YYYY-MM-DD)")
+    return text
+
+
+def _file_part(value: str) -> str:
+    """A party or link name as it may appear in a download's file name."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", value).strip("._") or "link"
 
 
 _REFUSALS = {
