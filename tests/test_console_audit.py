@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from hotline.accounts import AccountService, AuditFilter, audit_filter
 from hotline.cli import app
 from hotline.demo import add_demo_accounts
+from hotline.node.service import MAX_TEXT_CHARS
 from hotline.protocol.bundle import read_bundle, verify_bundle
 from hotline.storage.database import make_engine, make_sessionmaker
 from tests.harness import LINK, Cluster, NodeHandle, send
@@ -173,6 +174,23 @@ def test_audit_page_filters_pages_and_refuses_other_roles(
         assert zh.log_in("duty", zh_passwords["duty"]).status_code == 200
         zh_forbidden = zh.get("/audit")
         assert zh_forbidden.status_code == 403 and "您的角色" in zh_forbidden.text
+
+        # A refused form is audited with the reason in English, its values filled in.
+        duty = console()
+        assert duty.log_in("duty", passwords["duty"]).status_code == 200
+        token = re.search(r'data-csrf="([^"]+)"', duty.get(f"/links/{LINK}").text)
+        assert token
+        too_long = duty.client.post(
+            f"/links/{LINK}/messages",
+            data={"text": "x" * (MAX_TEXT_CHARS + 1), "lang": "en", "csrf": token.group(1)},
+        )
+        assert too_long.status_code == 400 and "The message is too long" in too_long.text
+        compose = accounts.audit_entries(filters=_filters(action="message.compose", user="duty"))
+        assert compose and compose[0].outcome == "refused"
+        assert compose[0].detail["reason"] == (
+            f"The message is too long ({MAX_TEXT_CHARS + 1} characters; "
+            f"the limit is {MAX_TEXT_CHARS})."
+        )
         zh_supervisor = console(beijing, "zh-Hans")
         assert zh_supervisor.log_in("supervisor", zh_passwords["supervisor"]).status_code == 200
         zh_page = zh_supervisor.get("/audit", outcome="nope")

@@ -229,7 +229,8 @@ def create_console(app: FastAPI, node: Node) -> None:
             message, values = (
                 (exc.message, exc.values) if isinstance(exc, Invalid) else _desk_refusal(exc)
             )
-            reason = str(exc)
+            # The English text with its values filled in (the audit log is not translated).
+            reason = exc.message.format(**exc.values) if isinstance(exc, Invalid) else str(exc)
             await to_thread.run_sync(
                 lambda: accounts.audit(
                     operator.user.username,
@@ -600,7 +601,8 @@ def create_console(app: FastAPI, node: Node) -> None:
         try:
             bundle = await to_thread.run_sync(lambda: node.export(link_name))
         except NodeError as exc:
-            reason = str(exc)
+            # The English text with its values filled in (the audit log is not translated).
+            reason = exc.message.format(**exc.values) if isinstance(exc, Invalid) else str(exc)
             await to_thread.run_sync(
                 lambda: accounts.audit(
                     operator.user.username,
