@@ -580,6 +580,14 @@ def export(
     except NodeError as exc:
         fail(str(exc))
     output.write_text(bundle.to_json())
+    detail = {
+        "entries": len(bundle.entries),
+        "link_id": bundle.link_id,
+        "file": str(output),
+        "payloads": not without_payloads,
+    }
+    with open_accounts(home) as accounts:
+        accounts.audit(_actor(), "record.export", bundle.link_name, "ok", detail)
     out.print(f"exported {len(bundle.entries)} entries of link {link} to {output}")
 
 

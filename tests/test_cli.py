@@ -145,6 +145,10 @@ def test_link_setup_send_inbox_status_export_verify(
     assert code == 0, output
     code, output = hl("verify", str(bundle))
     assert code == 0 and "2 entries" in output
+    code, output = hl("audit", "--action", "record.export", "--json", "--home", str(a))
+    [exported] = json.loads(output)
+    assert exported["target"] == "defence" and exported["username"].startswith("cli:")
+    assert exported["detail"]["entries"] == 2 and exported["detail"]["file"] == str(bundle)
     # A tampered bundle: the first fault is reported precisely.
     document = json.loads(bundle.read_text())
     document["entries"][0]["payload"] = document["entries"][0]["payload"][:-8] + "AAAAAAA="
