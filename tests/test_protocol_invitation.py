@@ -247,11 +247,29 @@ def test_encoded_block_refusals(block: bytes, code: Code) -> None:
         ({"inviter": []}, Code.MALFORMED),
         ({"inviter": "washington"}, Code.MALFORMED),
         ({"inviter": None}, Code.MALFORMED),
+        # Signed by the inviter, but not something our software would write.
+        ({"link_name": "Defence Link"}, Code.MALFORMED),
+        ({"link_name": ""}, Code.MALFORMED),
+        ({"purpose": ""}, Code.MALFORMED),
+        ({"purpose": "p" * 501}, Code.MALFORMED),
+        ({"relay": "anything"}, Code.MALFORMED),  # an unknown field is refused, not ignored
     ],
 )
 def test_invitation_body_refusals(changes: dict[str, Any], code: Code) -> None:
     text = signed_invitation(invitation_body(**changes))
     assert code_of(lambda: read_invitation(text, now_ms=NOW)) is code
+
+
+def test_an_invitation_read_must_expire_after_it_was_made() -> None:
+    body = invitation_body()
+    body["expires"] = body["created"]
+    assert code_of(lambda: read_invitation_body(encode(body))) is Code.EXPIRED
+
+
+def test_unknown_acceptance_fields_are_refused() -> None:
+    body = read_body(ACCEPTANCE_TEXT, ACCEPTANCE)
+    body["note"] = "extra"
+    assert code_of(lambda: read_acceptance_body(encode(body))) is Code.MALFORMED
 
 
 @pytest.mark.parametrize("field", ["id", "link_name", "purpose", "created", "expires", "inviter"])

@@ -141,8 +141,9 @@ def read_invitation_body(signed: bytes) -> Invitation:
     value = decode(signed, max_size=MAX_DOCUMENT_BYTES)
     if not isinstance(value, dict) or value.get("type") != "invitation" or value.get("v") != 1:
         raise ProtocolError(Code.MALFORMED, "not a version-1 Hotline invitation")
+    _only_fields(value, INVITATION_FIELDS, "invitation")
     try:
-        return Invitation(
+        invitation = Invitation(
             id=_str(value["id"]),
             link_name=_str(value["link_name"]),
             purpose=_str(value["purpose"]),
@@ -153,6 +154,15 @@ def read_invitation_body(signed: bytes) -> Invitation:
         )
     except (KeyError, TypeError):
         raise ProtocolError(Code.MALFORMED, "invitation fields are missing") from None
+    # What make_invitation checks, checked again here: an invitation may have been
+    # written by other software than ours, and is read before anyone trusts it.
+    if not NAME_PATTERN.match(invitation.link_name):
+        raise ProtocolError(Code.MALFORMED, "link name must be lower-case letters, digits, '-'")
+    if not 0 < len(invitation.purpose) <= 500:
+        raise ProtocolError(Code.MALFORMED, "purpose must be 1..500 characters")
+    if invitation.expires_ms <= invitation.created_ms:
+        raise ProtocolError(Code.EXPIRED, "expiry must be after creation")
+    return invitation
 
 
 def make_acceptance(
@@ -198,6 +208,7 @@ def read_acceptance_body(signed: bytes) -> Acceptance:
     value = decode(signed, max_size=MAX_DOCUMENT_BYTES)
     if not isinstance(value, dict) or value.get("type") != "acceptance" or value.get("v") != 1:
         raise ProtocolError(Code.MALFORMED, "not a version-1 Hotline acceptance")
+    _only_fields(value, ACCEPTANCE_FIELDS, "acceptance")
     try:
         invitation_hash = value["invitation_hash"]
         if not isinstance(invitation_hash, bytes):
@@ -211,6 +222,19 @@ def read_acceptance_body(signed: bytes) -> Acceptance:
         )
     except (KeyError, TypeError):
         raise ProtocolError(Code.MALFORMED, "acceptance fields are missing") from None
+
+
+INVITATION_FIELDS = frozenset(
+    {"type", "v", "id", "link_name", "purpose", "created", "expires", "inviter"}
+)
+ACCEPTANCE_FIELDS = frozenset({"type", "v", "invitation", "invitation_hash", "created", "acceptor"})
+
+
+def _only_fields(value: dict[Any, Any], allowed: frozenset[str], what: str) -> None:
+    """Version 1 has exactly these fields: anything else is refused, not ignored."""
+    unknown = sorted(str(k) for k in value if k not in allowed)
+    if unknown:
+        raise ProtocolError(Code.MALFORMED, f"unknown {what} field(s): {', '.join(unknown)}")
 
 
 def armour(label: str, signed: bytes, signature: bytes, summary: list[str]) -> str:
