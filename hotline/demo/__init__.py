@@ -8,6 +8,7 @@ API; arrival and receipts are read back from each node's local API.
 from __future__ import annotations
 
 import json
+import random
 import secrets
 import signal
 import socket
@@ -35,6 +36,17 @@ PARTIES = ("washington", "beijing")
 
 
 def free_port() -> int:
+    """A free port to listen on, below the kernel's range for outgoing connections
+    (32768 and up by default): a port from that range, which binding port 0 gives, can
+    be taken by any outgoing connection between this check and the node's bind."""
+    for _ in range(200):
+        port = random.randint(20_000, 32_000)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
