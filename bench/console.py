@@ -2,8 +2,9 @@
 
 to_screen: a message sent through washington's local API (timed from the moment
 the send returns, i.e. committed on washington) until its row exists in the
-conversation page that beijing's duty officer has open — delivery, the SSE note,
-the fragment fetch and the DOM insert — over N sequential messages. Browser and
+conversation page that beijing's duty officer has open — delivery, the SSE note
+(which carries the rendered row for the link on screen) and the DOM insert — over N
+sequential messages. Browser and
 benchmark read the same system clock.
 
 conversation_load: the conversation view of a link holding 10,000 messages,
