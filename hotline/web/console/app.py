@@ -601,8 +601,7 @@ def create_console(app: FastAPI, node: Node) -> None:
         try:
             bundle = await to_thread.run_sync(lambda: node.export(link_name))
         except NodeError as exc:
-            # The English text with its values filled in (the audit log is not translated).
-            reason = exc.message.format(**exc.values) if isinstance(exc, Invalid) else str(exc)
+            reason = str(exc)
             await to_thread.run_sync(
                 lambda: accounts.audit(
                     operator.user.username,
