@@ -26,7 +26,9 @@ from .accounts.audit import PAGE_LIMIT as AUDIT_LIMIT
 from .accounts.audit import AuditFilterError, audit_filter
 from .accounts.passwords import check_policy
 from .accounts.profile import check_username
+from .node.clock import now_ms as clock_ms
 from .node.home import NodeError, NodeHome, check_new_node, init_node
+from .node.refusals import audit
 from .protocol.bundle import compare_bundles, read_bundle, verify_bundle
 from .protocol.errors import ProtocolError
 
@@ -586,8 +588,16 @@ def export(
         "file": str(output),
         "payloads": not without_payloads,
     }
-    with open_accounts(home) as accounts:
-        accounts.audit(_actor(), "record.export", bundle.link_name, "ok", detail)
+    with node.transaction() as session:
+        audit(
+            session,
+            actor=_actor(),
+            action="record.export",
+            target=bundle.link_name,
+            outcome="ok",
+            detail=detail,
+            now=clock_ms(),
+        )
     out.print(f"exported {len(bundle.entries)} entries of link {link} to {output}")
 
 
