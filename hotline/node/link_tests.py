@@ -157,15 +157,7 @@ def mark_missed(session: Session, now_ms: int) -> list[LinkTest]:
     """Our tests past their deadline without a confirmation: missed, with an alert.
     The rows are locked, so two processes serving the node never both mark one."""
     missed = []
-    for test in session.scalars(
-        select(LinkTest)
-        .where(
-            LinkTest.direction == "out",
-            LinkTest.state == AWAITING,
-            LinkTest.deadline_ms <= now_ms,
-        )
-        .with_for_update()
-    ):
+    for test in _past_deadline(session, "out", now_ms):
         link = session.get(Link, test.link_id)
         assert link is not None
         held = link.peer_has_seq >= test.seq
@@ -213,21 +205,29 @@ def mark_lapsed(session: Session, now_ms: int) -> list[LinkTest]:
     longer offered for confirmation (their sender counts them missed and alerts its
     own desk). Locked as :func:`mark_missed` locks, so two processes never both mark one."""
     lapsed = []
-    for test in session.scalars(
-        select(LinkTest)
-        .where(
-            LinkTest.direction == "in",
-            LinkTest.state == AWAITING,
-            LinkTest.deadline_ms <= now_ms,
-        )
-        .with_for_update()
-    ):
+    for test in _past_deadline(session, "in", now_ms):
         test.state = LAPSED
         # Any alert still open about it goes too (earlier versions raised one per test).
         clear_alerts_for(session, test.id, "system", now_ms)
         _event(session, "link_test.lapsed", test, now_ms)
         lapsed.append(test)
     return lapsed
+
+
+def _past_deadline(session: Session, direction: str, now_ms: int) -> list[LinkTest]:
+    """Tests in ``direction`` still awaiting a confirmation past their deadline, locked
+    so that two processes serving the node never both mark one."""
+    return list(
+        session.scalars(
+            select(LinkTest)
+            .where(
+                LinkTest.direction == direction,
+                LinkTest.state == AWAITING,
+                LinkTest.deadline_ms <= now_ms,
+            )
+            .with_for_update()
+        )
+    )
 
 
 def test_view(test: LinkTest) -> dict[str, Any]:
