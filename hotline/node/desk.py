@@ -126,25 +126,25 @@ class Desk(LineDesk):
         ref: str | None,
         draft_id: int | None = None,
     ) -> Draft:
+        """A new draft, or with ``draft_id`` an edit of one (:meth:`edit_draft`: what
+        it replies to stays as it was, whatever ``ref`` says)."""
+        if draft_id is not None:
+            return self.edit_draft(draft_id, person, text, lang=lang)
         if not text.strip():
             raise NodeError("a draft needs text")
         with self.node.transaction() as session:
             stamp = now_ms()
-            if draft_id is None:
-                draft = Draft(
-                    link_id=link_id,
-                    author=person.username,
-                    text=text,
-                    lang=lang,
-                    ref=ref,
-                    state="draft",
-                    created_ms=stamp,
-                    updated_ms=stamp,
-                )
-                session.add(draft)
-            else:
-                draft = self._own_draft(session, draft_id, person, "change")
-                draft.text, draft.lang, draft.ref, draft.updated_ms = text, lang, ref, stamp
+            draft = Draft(
+                link_id=link_id,
+                author=person.username,
+                text=text,
+                lang=lang,
+                ref=ref,
+                state="draft",
+                created_ms=stamp,
+                updated_ms=stamp,
+            )
+            session.add(draft)
             session.flush()
             _draft_event(session, draft, stamp)
             return draft
@@ -227,13 +227,7 @@ class Desk(LineDesk):
 
     def drafts(self, link_id: str) -> list[Draft]:
         with self.node.reading() as session:
-            return list(
-                session.scalars(
-                    select(Draft)
-                    .where(Draft.link_id == link_id, Draft.state.not_in(CLOSED_DRAFT_STATES))
-                    .order_by(Draft.updated_ms.desc())
-                )
-            )
+            return open_drafts(session, link_id)
 
     def _draft(self, session: Session, draft_id: int, states: set[str]) -> Draft:
         draft = session.get(Draft, draft_id, with_for_update=True)
@@ -430,6 +424,17 @@ class Desk(LineDesk):
         request = find_entry(session, link.id, call_id)
         assert request is not None
         return call, link, request
+
+
+def open_drafts(session: Session, link_id: str) -> list[Draft]:
+    """The link's drafts not yet sent or discarded, the latest change first."""
+    return list(
+        session.scalars(
+            select(Draft)
+            .where(Draft.link_id == link_id, Draft.state.not_in(CLOSED_DRAFT_STATES))
+            .order_by(Draft.updated_ms.desc())
+        )
+    )
 
 
 def _draft_event(session: Session, draft: Draft, stamp: int, decision: str | None = None) -> None:

@@ -16,14 +16,14 @@ from sqlalchemy.orm import Session
 from ...agreed_texts import CATALOGUE
 from ...node.calls import call_view
 from ...node.clock import now_ms
-from ...node.desk import Person
+from ...node.desk import Person, open_drafts
 from ...node.escalation import OverdueItem, open_alerts, overdue
 from ...node.link_policy import in_force
 from ...node.service import Node
 from ...protocol.envelope import Payload
 from ...protocol.kinds import Kind
 from ...storage.models import Entry, Link, Message, Outbox, Path
-from ...storage.people_models import CLOSED_DRAFT_STATES, Call, Draft
+from ...storage.people_models import Call, Draft
 from ...storage.policy_models import Alert, EmergencyActivation, LinkTest
 
 PAGE_SIZE = 50
@@ -186,13 +186,7 @@ def conversation(
             older = f"{last.created_ms}.{last.seq}"
         messages = list(reversed(newest_first))
         rows = _message_rows(session, link.id, messages)
-        drafts = list(
-            session.scalars(
-                select(Draft)
-                .where(Draft.link_id == link.id, Draft.state.not_in(CLOSED_DRAFT_STATES))
-                .order_by(Draft.updated_ms.desc())
-            )
-        )
+        drafts = open_drafts(session, link.id)
         calls = list(
             session.scalars(
                 select(Call)
