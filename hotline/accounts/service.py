@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from ..node.clock import now_ms
 from ..storage.account_models import AuditLog, User, WebSession
 from . import totp
-from .audit import PAGE_LIMIT, AuditFilter, read_audit
+from .audit import AuditFilter, read_audit
 from .errors import AccountError, ErrorCode
 from .passwords import (
     PasswordHasher,
@@ -622,11 +622,10 @@ class AccountService:
         filters: AuditFilter | None = None,
     ) -> list[AuditEntry]:
         """Newest first; pass the last id seen as ``before_id`` for the next page.
-        ``limit`` is kept between 1 and 1000; ``filters`` come from :func:`audit_filter`."""
+        ``filters`` come from :func:`audit_filter`; a ``limit`` outside 1..1000 is
+        refused (:class:`AuditFilterError`)."""
         with self._reading() as session:
-            return read_audit(
-                session, filters, limit=max(1, min(limit, PAGE_LIMIT)), before_id=before_id
-            )
+            return read_audit(session, filters, limit=limit, before_id=before_id)
 
     # Internals -------------------------------------------------------------
 
