@@ -52,6 +52,10 @@ class NodeConfig(BaseModel):
     endpoints: list[str]
     api_token_sha256: str
 
+    def token_matches(self, token: str) -> bool:
+        digest = hashlib.sha256(token.encode()).hexdigest()
+        return hmac.compare_digest(digest, self.api_token_sha256)
+
 
 class NodeHome:
     def __init__(self, path: Path) -> None:
@@ -98,10 +102,6 @@ class NodeHome:
 
     def api_token(self) -> str:
         return self.token_path.read_text().strip()
-
-    def token_matches(self, token: str) -> bool:
-        expected = self.load_config().api_token_sha256
-        return hmac.compare_digest(hashlib.sha256(token.encode()).hexdigest(), expected)
 
 
 def init_node(

@@ -46,10 +46,11 @@ def create_local_app(node: Node, metrics: NodeMetrics) -> FastAPI:
     sends = GroupCommit(node)
 
     # Async on purpose: FastAPI runs a sync dependency in a worker thread, and that
-    # hand-off cost more than the check (a small file read and a hash) on every call.
+    # hand-off cost more than the check (a hash, against the configuration the node
+    # loaded at start) on every call.
     async def authorise(authorization: Annotated[str | None, Header()] = None) -> None:
         scheme, _, token = (authorization or "").partition(" ")
-        if scheme.lower() != "bearer" or not token or not node.home.token_matches(token):
+        if scheme.lower() != "bearer" or not token or not node.config.token_matches(token):
             raise HTTPException(
                 401, "a valid bearer token is required", {"WWW-Authenticate": "Bearer"}
             )
