@@ -101,12 +101,6 @@ def make_invitation(
     created_ms: int,
     expires_ms: int,
 ) -> tuple[Invitation, str]:
-    if not NAME_PATTERN.match(link_name):
-        raise ProtocolError(Code.MALFORMED, "link name must be lower-case letters, digits, '-'")
-    if not 0 < len(purpose) <= 500:
-        raise ProtocolError(Code.MALFORMED, "purpose must be 1..500 characters")
-    if expires_ms <= created_ms:
-        raise ProtocolError(Code.EXPIRED, "expiry must be after creation")
     card = PartyCard(me.public, tls_certificate, tuple(endpoints))
     body = {
         "type": "invitation",
@@ -154,8 +148,8 @@ def read_invitation_body(signed: bytes) -> Invitation:
         )
     except (KeyError, TypeError):
         raise ProtocolError(Code.MALFORMED, "invitation fields are missing") from None
-    # What make_invitation checks, checked again here: an invitation may have been
-    # written by other software than ours, and is read before anyone trusts it.
+    # Checked on reading (make_invitation reads what it writes): an invitation may
+    # have been written by other software than ours, and is read before anyone trusts it.
     if not NAME_PATTERN.match(invitation.link_name):
         raise ProtocolError(Code.MALFORMED, "link name must be lower-case letters, digits, '-'")
     if not 0 < len(invitation.purpose) <= 500:
