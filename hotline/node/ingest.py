@@ -11,6 +11,8 @@ our own chain, naming the last of them.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,7 +26,7 @@ from ..protocol.kinds import RECEIPTED_KINDS, Kind
 from ..protocol.record import ChainHead, Placement, place
 from ..storage.models import Entry, Held, Link
 from .events import record_event
-from .ladder import apply_peer_entry
+from .ladder import MESSAGE_KINDS, apply_peer_entry
 from .record_store import Reference, append_own, append_peer, find_entry, peer_identity
 
 log = logging.getLogger("hotline.ingest")
@@ -50,6 +52,7 @@ class IngestResult:
     missing: tuple[int, int] | None = None  # peer seqs we still need (inclusive)
     have: int = 0  # how much of the peer's chain we now hold
     applied: int = 0
+    holding: bool = False  # some of the peer's envelopes are held ahead of a gap
     # The last receipted entry applied in this batch (and its seq): what our receipt names.
     receipt_for: tuple[Reference, int] | None = None
 
@@ -60,25 +63,49 @@ def ingest(
     """Verify and apply a batch from the peer. The caller holds the link lock and
     commits. Stops at the first refusal: later envelopes of a chain cannot apply."""
     result = IngestResult()
-    for raw in raw_envelopes:
-        try:
-            envelope, payload = _check(session, link, me, raw)
-        except ProtocolError as exc:
-            _refuse(session, link, result, raw, exc, now_ms)
-            break
-        outcome = _place_and_apply(session, link, me, envelope, payload, result, now_ms)
-        result.outcomes.append(outcome)
-        if outcome.status == "refused":
-            break
-    if result.receipt_for is not None:
-        _append_receipt(session, link, me, result, now_ms)
-    result.have = link.peer_seq
-    lowest_held = session.scalar(
+    # What this batch adds is written in one flush, at commit: an autoflush before
+    # each query would cost as much as the inserts themselves. The few queries that
+    # may need this batch's own rows flush first (see _flushed, _autoflushing).
+    with session.no_autoflush:
+        result.holding = _lowest_held(session, link) is not None
+        for raw in raw_envelopes:
+            try:
+                envelope, payload = _check(session, link, me, raw)
+            except ProtocolError as exc:
+                _refuse(session, link, result, raw, exc, now_ms)
+                break
+            outcome = _place_and_apply(session, link, me, envelope, payload, result, now_ms)
+            result.outcomes.append(outcome)
+            if outcome.status == "refused":
+                break
+        if result.receipt_for is not None:
+            _append_receipt(session, link, me, result, now_ms)
+        result.have = link.peer_seq
+        if result.holding:
+            session.flush()
+            lowest_held = _lowest_held(session, link)
+            result.holding = lowest_held is not None
+            if lowest_held is not None and lowest_held > link.peer_seq + 1:
+                result.missing = (link.peer_seq + 1, lowest_held - 1)
+    return result
+
+
+def _lowest_held(session: Session, link: Link) -> int | None:
+    return session.scalar(
         select(Held.seq).where(Held.link_id == link.id).order_by(Held.seq).limit(1)
     )
-    if lowest_held is not None and lowest_held > link.peer_seq + 1:
-        result.missing = (link.peer_seq + 1, lowest_held - 1)
-    return result
+
+
+@contextmanager
+def _autoflushing(session: Session) -> Iterator[None]:
+    """Autoflush back on, for code written expecting it (calls, policy, tests,
+    emergencies: rare entries whose handlers may look up this batch's rows)."""
+    session.flush()
+    previous, session.autoflush = session.autoflush, True
+    try:
+        yield
+    finally:
+        session.autoflush = previous
 
 
 def _check(
@@ -110,6 +137,7 @@ def _place_and_apply(
     header = envelope.header
     held_hash = None
     if header.seq <= link.peer_seq:
+        session.flush()  # a duplicate may be of an entry applied earlier in this batch
         held_hash = session.scalar(
             select(Entry.hash).where(
                 Entry.link_id == link.id, Entry.sender == header.sender, Entry.seq == header.seq
@@ -136,6 +164,7 @@ def _place_and_apply(
             too_far = ProtocolError(Code.SEQUENCE_GAP, f"seq {header.seq} is too far ahead")
             _log_refusal(session, link, header.id, too_far, now_ms)
             return Outcome(header.id, "refused", too_far.code.value, too_far.detail)
+        session.flush()
         if session.get(Held, (link.id, header.seq)) is None:
             session.add(
                 Held(
@@ -152,9 +181,12 @@ def _place_and_apply(
                 link_id=link.id,
                 now_ms=now_ms,
             )
+            session.flush()  # so that _drain_held finds it
+        result.holding = True
         return Outcome(header.id, "held")
     _apply(session, link, me, envelope, payload, result, now_ms)
-    _drain_held(session, link, me, result, now_ms)
+    if result.holding:
+        _drain_held(session, link, me, result, now_ms)
     return Outcome(header.id, "accepted")
 
 
@@ -168,7 +200,15 @@ def _apply(
     now_ms: int,
 ) -> None:
     entry = append_peer(session, link, envelope, payload.to_bytes(), now_ms=now_ms)
-    apply_peer_entry(session, entry, envelope.header.kind, payload.body, now_ms=now_ms)
+    kind = envelope.header.kind
+    routine = kind is Kind.RECEIPT_DELIVERED or (
+        kind in MESSAGE_KINDS and payload.body.get("channel", "routine") == "routine"
+    )
+    if routine:
+        apply_peer_entry(session, entry, kind, payload.body, now_ms=now_ms)
+    else:
+        with _autoflushing(session):
+            apply_peer_entry(session, entry, kind, payload.body, now_ms=now_ms)
     result.applied += 1
     if envelope.header.kind in RECEIPTED_KINDS:
         result.receipt_for = (Reference(entry.id, entry.hash), entry.seq)
@@ -224,6 +264,9 @@ def _check_reference(session: Session, link: Link, envelope: Envelope) -> None:
     if header.ref is None:
         return
     target = find_entry(session, link.id, header.ref)
+    if target is None and session.new:  # an entry of this very batch?
+        session.flush()
+        target = find_entry(session, link.id, header.ref)
     if target is None or target.hash != header.ref_hash:
         raise ProtocolError(Code.BAD_REFERENCE, f"ref {header.ref} is not an entry of this record")
 

@@ -111,6 +111,7 @@ def _set_rung(
         update(Message)
         .where(Message.id == message_id, Message.direction == "out", column.is_(None))
         .values(**values)
+        .execution_options(synchronize_session=False)
     )
     if result.rowcount:  # type: ignore[attr-defined]
         record_event(
@@ -140,6 +141,7 @@ def _mark_delivered(session: Session, receipt: Entry, *, at_ms: int, now_ms: int
         )
         .values(delivered_ms=at_ms)
         .returning(Message.id)
+        .execution_options(synchronize_session=False)
     ).all()
     for (message_id,) in rows:
         record_event(
@@ -169,6 +171,7 @@ def mark_transmitted(session: Session, link_id: str, up_to_seq: int, *, now_ms: 
         )
         .values(transmitted_ms=now_ms)
         .returning(Message.id)
+        .execution_options(synchronize_session=False)
     ).all()
     ids = [r[0] for r in rows]
     for message_id in ids:

@@ -278,7 +278,11 @@ class Node:
         if peer_has <= link.peer_has_seq:
             return
         link.peer_has_seq = peer_has
-        session.execute(delete(Outbox).where(Outbox.link_id == link.id, Outbox.seq <= peer_has))
+        session.execute(
+            delete(Outbox)
+            .where(Outbox.link_id == link.id, Outbox.seq <= peer_has)
+            .execution_options(synchronize_session=False)
+        )
         mark_transmitted(session, link.id, peer_has, now_ms=sent_ms)
 
     def defer_outbox(self, link_id: str, delay_ms: int) -> None:

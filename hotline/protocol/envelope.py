@@ -21,6 +21,7 @@ Wire form (deterministic CBOR)::
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from dataclasses import dataclass
@@ -31,7 +32,7 @@ from nacl.bindings import (
     crypto_aead_xchacha20poly1305_ietf_encrypt,
 )
 from nacl.exceptions import CryptoError
-from nacl.public import Box
+from nacl.public import Box, PrivateKey
 from ulid import ULID
 
 from . import PROTOCOL_VERSION
@@ -225,9 +226,7 @@ def seal(
         payload, header_bytes, nonce, content_key
     )
     wrapped = {
-        r.party: bytes(
-            Box(sender.box_secret, box_public(r.encryption_key)).encrypt(content_key, kn)
-        )
+        r.party: bytes(_box(sender.encryption_secret, r.encryption_key).encrypt(content_key, kn))
         for r, kn in zip(recipients, key_nonces, strict=True)
     }
     signed = encode({"h": header.to_map(), "n": nonce, "c": ciphertext, "k": wrapped})
@@ -235,6 +234,13 @@ def seal(
     if len(envelope.to_bytes()) > MAX_ENVELOPE_BYTES:
         raise ProtocolError(Code.TOO_LARGE, "envelope is over the size limit")
     return envelope
+
+
+@functools.lru_cache(maxsize=256)
+def _box(secret: bytes, public: bytes) -> Box:
+    """A crypto_box for a pair of keys, its X25519 shared key computed once: every
+    envelope between the same two parties needs the same one."""
+    return Box(PrivateKey(secret), box_public(public))
 
 
 def parse(data: bytes) -> Envelope:
@@ -279,7 +285,7 @@ def open_payload(envelope: Envelope, me: PrivateIdentity, counterpart: PublicIde
     if holder not in envelope.wrapped_keys:
         raise ProtocolError(Code.WRONG_RECIPIENT, f"no key for {me.party!r} in this envelope")
     try:
-        box = Box(me.box_secret, box_public(counterpart.encryption_key))
+        box = _box(me.encryption_secret, counterpart.encryption_key)
         content_key = box.decrypt(envelope.wrapped_keys[holder])
         payload_bytes = crypto_aead_xchacha20poly1305_ietf_decrypt(
             envelope.ciphertext, encode(envelope.header.to_map()), envelope.nonce, content_key
