@@ -82,6 +82,12 @@ class RssSampler:
         return {k: round(v, 1) for k, v in self.peak.items()}
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def send(session: aiohttp.ClientSession, text: str) -> dict[str, Any]:
     async with session.post(f"/api/v1/links/{LINK}/messages", json={"text": text}) as response:
         if response.status != 201:
@@ -132,11 +138,21 @@ async def measure(nodes: dict[str, RunningNode], args: argparse.Namespace) -> di
                 send_ms.append((time.perf_counter() - started) * 1000)
                 latencies.append((await subscriber.wait_for(sent["id"]) - started) * 1000)
             before = subscriber.count
+            cpu_before = {party: cpu_seconds(node.process.pid) for party, node in nodes.items()}
             started = time.perf_counter()
             failures = await flood(w, args.throughput_messages, args.concurrency)
             accepted_at = time.perf_counter()
             expected = before + args.throughput_messages - failures
             finished = await subscriber.wait_count(expected, 600)
+            cpu_ms = {
+                party: round(
+                    (cpu_seconds(node.process.pid) - cpu_before[party])
+                    * 1000
+                    / args.throughput_messages,
+                    3,
+                )
+                for party, node in nodes.items()
+            }
         finally:
             reader.cancel()
             with contextlib.suppress(asyncio.CancelledError, aiohttp.ClientError):
@@ -152,6 +168,7 @@ async def measure(nodes: dict[str, RunningNode], args: argparse.Namespace) -> di
             "accepted_per_s": round(args.throughput_messages / (accepted_at - started), 1),
             "accept_s": round(accepted_at - started, 2),
             "all_committed_on_peer_s": round(finished - started, 2),
+            "cpu_ms_per_message": cpu_ms,
         },
     }
 

@@ -11,6 +11,12 @@ idempotent, so a batch sent again on another path is never applied twice.
 Failures with no path left back off exponentially with jitter (state kept in
 the outbox, so it survives restarts). New commits wake the task at once; other
 processes' commits are seen by polling.
+
+The peer's reply to a push (how much of our chain it holds, and its receipts) is
+recorded in the background: the next push goes out first, so recording one reply
+overlaps the next round trip instead of delaying the next message. Until it is
+recorded, the task remembers in memory what the peer holds and does not push it
+again.
 """
 
 from __future__ import annotations
@@ -55,6 +61,8 @@ LINK_SCAN_SECONDS = 1.0
 PUSH_TIMEOUT = httpx.Timeout(10.0, connect=0.5)
 SUSPECT_TIMEOUT = httpx.Timeout(3.0, connect=0.5)
 ABANDON_CHECK_SECONDS = 0.05
+# How long a reply waits for the next push to go out before it is recorded anyway.
+SETTLE_GRACE_SECONDS = 0.02
 RELAY_RETRY_MS = 3_000  # the relay forwards what it stored; no need to push it often
 
 
@@ -76,6 +84,21 @@ class _LinkRun:
         self.paths = paths
         self.client_context = client_context
         self._clients: dict[int, httpx.AsyncClient] = {}
+        # The peer holds our chain up to here (its latest reply), recorded or not yet.
+        self.acked = 0
+        # Recording the latest reply, and why the last recording failed.
+        self.settling: asyncio.Task[None] | None = None
+        self.failure: Exception | None = None
+        # Set when the next push goes out; a reply waits for it before it is recorded.
+        self.next_push = asyncio.Event()
+
+    def pushing(self) -> None:
+        self.next_push.set()
+        self.next_push = asyncio.Event()
+
+    async def settled(self) -> None:
+        if self.settling is not None:
+            await asyncio.gather(self.settling, return_exceptions=True)
 
     def client(self, path: PathHealth) -> httpx.AsyncClient:
         client = self._clients.get(path.id)
@@ -192,6 +215,7 @@ class Deliverer:
             if monitor is not None:
                 monitor.cancel()
                 await asyncio.gather(monitor, return_exceptions=True)
+            await run.settled()
             await run.aclose()
 
     def _recovered(self, link_id: str) -> None:
@@ -200,10 +224,17 @@ class Deliverer:
 
     async def _push(self, run: _LinkRun) -> bool:
         link = run.link
-        batch = await to_thread.run_sync(lambda: self.node.push_batch(link.id, limit=MAX_BATCH))
+        if run.failure is not None:
+            failure, run.failure = run.failure, None
+            raise failure
+        after = run.acked
+        batch = await to_thread.run_sync(
+            lambda: self.node.push_batch(link.id, limit=MAX_BATCH, after=after)
+        )
         if batch is None:
             return False
         sent_ms = now_ms()
+        run.pushing()
         try:
             body = encode_push(Push(have=batch.peer_seq, envelopes=batch.envelopes))
             reply = decode_reply(
@@ -214,12 +245,42 @@ class Deliverer:
             if relayed is None:
                 return True
             reply = relayed
-        result = await to_thread.run_sync(
-            lambda: self.node.delivered(link.id, reply.have, reply.entries, sent_ms=sent_ms)
+        run.acked = max(run.acked, reply.have)
+        run.settling = asyncio.create_task(
+            self._settle(run, run.settling, run.next_push, batch, reply, sent_ms),
+            name=f"settle-{link.name}",
         )
+        return True
+
+    async def _settle(
+        self,
+        run: _LinkRun,
+        previous: asyncio.Task[None] | None,
+        next_push: asyncio.Event,
+        batch: PushBatch,
+        reply: PushReply,
+        sent_ms: int,
+    ) -> None:
+        """Record the peer's reply to a push, once the next push is on its way (or
+        after a short grace), and after the reply before it."""
+        link = run.link
+        if previous is not None:
+            await asyncio.gather(previous, return_exceptions=True)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(next_push.wait(), SETTLE_GRACE_SECONDS)
+        try:
+            result = await to_thread.run_sync(
+                lambda: self.node.delivered(link.id, reply.have, reply.entries, sent_ms=sent_ms)
+            )
+        except Exception as exc:  # raised by the link's task on its next push
+            run.acked = 0  # what the database holds is the truth again
+            run.failure = exc
+            self.node.committed.notify()
+            return
         refused = [r for r in reply.results if r.get("status") == "refused"]
         if refused:
-            raise _refusal(refused[0])
+            run.failure = _refusal(refused[0])
+            self.node.committed.notify()
         stamp = now_ms()
         latencies = [
             stamp - committed
@@ -232,8 +293,7 @@ class Deliverer:
             for latency in latencies:
                 histogram.observe(max(0, latency) / 1000)
         if reply.missing or result.missing:
-            self._pull_requested.add(link.id)
-        return True
+            self.request_pull(link.id)
 
     async def _push_relay(self, run: _LinkRun, batch: PushBatch) -> PushReply | None:
         """Send the sealed batch through the link's relay. The reply, or None when
@@ -289,6 +349,7 @@ class Deliverer:
 
     async def _pull(self, run: _LinkRun) -> None:
         link = run.link
+        await run.settled()
         fresh = await to_thread.run_sync(self.node.find_link, link.id)
         try:
             response = await self._direct(

@@ -184,16 +184,17 @@ class Node:
                     return []
             return [(int(seq), bytes(env)) for seq, env in rows]
 
-    def push_batch(self, link_id: str, *, limit: int) -> PushBatch | None:
+    def push_batch(self, link_id: str, *, limit: int, after: int = 0) -> PushBatch | None:
         """What the deliverer pushes next, in one read: the due head of the outbox
-        (with commit times, for the latency metric) and how much of the peer's chain
-        we hold. None when nothing is due."""
+        after seq ``after`` (what the peer is known to hold), with commit times for
+        the latency metric, and how much of the peer's chain we hold. None when
+        nothing is due."""
         with self.reading() as session:
             peer_seq = session.scalar(select(Link.peer_seq).where(Link.id == link_id))
             rows = session.execute(
                 select(Outbox.seq, Entry.envelope, Entry.stored_ms, Outbox.next_attempt_ms)
                 .join(Entry, (Entry.link_id == Outbox.link_id) & (Entry.id == Outbox.entry_id))
-                .where(Outbox.link_id == link_id)
+                .where(Outbox.link_id == link_id, Outbox.seq > after)
                 .order_by(Outbox.seq)
                 .limit(limit)
             ).all()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from anyio import to_thread
 from starlette.applications import Starlette
@@ -55,6 +56,24 @@ class _TooLarge(Exception):
     pass
 
 
+@dataclass(frozen=True)
+class _LinkPeer:
+    """What the peer API checks requests against: fixed when the link is set up, so
+    looked up once per process, not on every push and heartbeat."""
+
+    id: str
+    name: str
+    party: str
+    signing_key: bytes
+    tls_certificate: bytes
+
+    @classmethod
+    def of(cls, link: Link) -> _LinkPeer:
+        return cls(
+            link.id, link.name, link.peer_party, link.peer_signing_key, link.peer_tls_certificate
+        )
+
+
 async def _read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
@@ -79,14 +98,19 @@ def create_peer_app(
     on_gap: Callable[[str], None] | None = None,
     relay: RelayForwarder | None = None,
 ) -> Starlette:
-    async def authorised_link(request: Request) -> Link | Response:
+    known: dict[str, _LinkPeer] = {}
+
+    async def authorised_link(request: Request) -> _LinkPeer | Response:
         link_id = request.path_params["link_id"]
-        try:
-            link = await to_thread.run_sync(node.find_link, link_id)
-        except Exception:
-            return _error(404, Code.WRONG_LINK.value, f"no link {link_id} here")
+        link = known.get(link_id)
+        if link is None:
+            try:
+                row = await to_thread.run_sync(node.find_link, link_id)
+            except Exception:
+                return _error(404, Code.WRONG_LINK.value, f"no link {link_id} here")
+            link = known[row.id] = _LinkPeer.of(row)
         tls = (request.scope.get("extensions") or {}).get("tls") or {}
-        if tls.get("client_cert") != link.peer_tls_certificate:
+        if tls.get("client_cert") != link.tls_certificate:
             return _error(
                 403, Code.UNKNOWN_SENDER.value, "certificate is not the one pinned for this link"
             )
@@ -145,8 +169,8 @@ def create_peer_app(
             body = await _read_body(request, MAX_MESSAGE_BYTES)
             beat = read_heartbeat(
                 body,
-                sender_key=link.peer_signing_key,
-                sender=link.peer_party,
+                sender_key=link.signing_key,
+                sender=link.party,
                 me=node.party,
                 link=link.id,
                 now_ms=now_ms(),
