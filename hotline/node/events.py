@@ -1,9 +1,8 @@
 """The node's event log and the wake-up signal for live streams.
 
 Events are rows written in the same transaction as the change they describe, so
-a stream resumed from an event id misses nothing. A transaction's events are
-inserted together, in the order they were recorded, just before it commits: one
-statement instead of an ORM object each. Processes wake their own
+a stream resumed from an event id misses nothing. They are staged rows
+(storage/staging.py): inserted together, in the order recorded. Processes wake their own
 subscribers at once after a commit; a subscriber in another process sees new
 rows on its next poll.
 """
@@ -12,12 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, cast
 
-from sqlalchemy import event, insert, select, text
-from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy import Table, select, text
+from sqlalchemy.orm import Session
 
 from ..storage.models import Event
+from ..storage.staging import stage
 
 
 def record_event(
@@ -30,31 +31,32 @@ def record_event(
         # that has seen id N never later finds a smaller id appear.
         session.execute(text("SELECT pg_advisory_xact_lock(7220001)"))
         session.info["event_lock"] = transaction  # once per transaction
-    pending: list[dict[str, Any]] = session.info.setdefault(_PENDING, [])
-    pending.append({"link_id": link_id, "type": type_, "data": data, "created_ms": now_ms})
+    stage(session, _EVENTS, {"link_id": link_id, "type": type_, "data": data, "created_ms": now_ms})
 
 
-_PENDING = "hotline.pending_events"
+_EVENTS = cast(Table, Event.__table__)
 
 
-@event.listens_for(Session, "before_commit")
-def _insert_pending(session: Session) -> None:
-    pending = session.info.pop(_PENDING, None)
-    if pending:
-        session.execute(insert(Event), pending)
+@dataclass(frozen=True)
+class EventRow:
+    id: int
+    link_id: str | None
+    type: str
+    data: dict[str, Any]
+    created_ms: int
 
 
-@event.listens_for(Session, "after_transaction_end")
-def _forget_pending(session: Session, transaction: SessionTransaction) -> None:
-    # After a rollback (or a commit that failed), the events go with the rest.
-    if transaction.parent is None:
-        session.info.pop(_PENDING, None)
-
-
-def events_after(session: Session, after_id: int, limit: int = 500) -> list[Event]:
-    return list(
-        session.scalars(select(Event).where(Event.id > after_id).order_by(Event.id).limit(limit))
+def events_after(session: Session, after_id: int, limit: int = 500) -> list[EventRow]:
+    """Events after ``after_id``, oldest first. Core, not ORM objects: every live
+    stream runs this after every commit."""
+    events = _EVENTS
+    rows = session.connection().execute(
+        select(events.c.id, events.c.link_id, events.c.type, events.c.data, events.c.created_ms)
+        .where(events.c.id > after_id)
+        .order_by(events.c.id)
+        .limit(limit)
     )
+    return [EventRow(*row) for row in rows]
 
 
 def last_event_id(session: Session) -> int:

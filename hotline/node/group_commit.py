@@ -8,6 +8,7 @@ goes straight through, so sequential latency is unchanged.
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 
 from anyio import to_thread
 
@@ -30,6 +31,7 @@ class GroupCommit:
         self._waiting.append((item, future))
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write(), name="group-commit")
+        self.node.sends_queued(1)
         return await future
 
     async def _write(self) -> None:
@@ -37,7 +39,8 @@ class GroupCommit:
             group = self._waiting[: self.max_group]
             del self._waiting[: self.max_group]
             try:
-                results = await to_thread.run_sync(self.node.send_many, [item for item, _ in group])
+                items = [item for item, _ in group]
+                results = await to_thread.run_sync(partial(self.node.send_many, items, queued=True))
             except Exception as exc:  # nothing of this group was committed
                 for _, future in group:
                     if not future.done():

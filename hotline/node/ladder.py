@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from ..protocol.kinds import Kind
 from ..storage.models import Entry, Message
+from ..storage.staging import stage_object
 from .calls import CALL_KINDS, apply_peer_call_entry
 from .emergency import on_incoming as on_emergency
 from .events import record_event
@@ -48,7 +49,7 @@ def apply_peer_entry(
     """Update our view after the peer's entry ``entry`` entered the record."""
     if kind in MESSAGE_KINDS:
         message = message_row(entry, body, direction="in", now_ms=now_ms)
-        session.add(message)
+        stage_object(session, message)
         record_event(
             session,
             "message.received",

@@ -18,6 +18,7 @@ from ..protocol.envelope import Envelope, Payload, new_id, seal
 from ..protocol.keys import PrivateIdentity, PublicIdentity
 from ..protocol.kinds import Kind
 from ..storage.models import Entry, Link, Outbox
+from ..storage.staging import insert_staged, stage_object
 from .events import record_event
 
 
@@ -43,6 +44,7 @@ class Reference:
 
 
 def find_entry(session: Session, link_id: str, entry_id: str) -> Entry | None:
+    insert_staged(session)  # the entry may be one this transaction just appended
     return session.scalar(select(Entry).where(Entry.link_id == link_id, Entry.id == entry_id))
 
 
@@ -81,14 +83,16 @@ def append_own(
     link.own_seq = envelope.header.seq
     link.own_head = envelope.hash
     link.last_sent_ms = now_ms
-    session.add(
+    stage_object(
+        session,
         Outbox(
             link_id=link.id,
             seq=envelope.header.seq,
             entry_id=entry.id,
             attempts=0,
             next_attempt_ms=now_ms + deliver_after_ms,
-        )
+            last_error=None,
+        ),
     )
     record_event(
         session,
@@ -134,5 +138,5 @@ def _store(session: Session, link: Link, envelope: Envelope, payload: bytes, now
         envelope=envelope.to_bytes(),
         payload=payload,
     )
-    session.add(entry)
+    stage_object(session, entry)
     return entry

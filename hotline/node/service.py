@@ -8,9 +8,9 @@ import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import Table, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from ..protocol.bundle import Bundle, make_bundle
@@ -20,11 +20,12 @@ from ..protocol.keys import PrivateIdentity
 from ..protocol.kinds import Kind
 from ..protocol.record import RecordEntry
 from ..storage.database import make_engine, make_sessionmaker
-from ..storage.models import Entry, Event, Link, Message, Outbox, Path, RelayBatch, RelayRoute
+from ..storage.models import Entry, Link, Message, Outbox, Path, RelayBatch, RelayRoute
+from ..storage.staging import stage_object
 from . import leases, linking
 from . import paths as path_store
 from .clock import now_ms
-from .events import Signal, events_after, record_event
+from .events import EventRow, Signal, events_after, record_event
 from .home import NodeConfig, NodeError, NodeHome
 from .ingest import IngestResult, ingest
 from .ladder import MESSAGE_KINDS, mark_transmitted, message_row
@@ -58,21 +59,39 @@ class Node:
             threading.Lock() if self.engine.dialect.name == "sqlite" else nullcontext()
         )
         self.committed = Signal()
+        # Sends queued in this process (the local API's group commit) and not yet
+        # committed: the deliverer waits briefly for them to push them together.
+        self._queued_sends = 0
+        self._queued_lock = threading.Lock()
 
     @property
     def party(self) -> str:
         return self.identity.party
 
+    @property
+    def sends_waiting(self) -> int:
+        return self._queued_sends
+
+    def sends_queued(self, count: int) -> None:
+        with self._queued_lock:
+            self._queued_sends += count
+
     def close(self) -> None:
         self.engine.dispose()
 
     @contextmanager
-    def transaction(self) -> Iterator[Session]:
+    def transaction(self, *, settles_queued: int = 0) -> Iterator[Session]:
+        """A write transaction; ``settles_queued`` queued sends are no longer waiting
+        once it ends (counted before the commit wakes anyone)."""
         # SQLite has one writer at a time, and a writer that finds the lock taken
         # sleeps in SQLite's busy handler (1, 2, 5, 10 ms...). Queueing this process's
         # writers on a lock of our own instead hands the database over at once.
-        with self._write_lock, self.sessions.begin() as session:
-            yield session
+        try:
+            with self._write_lock, self.sessions.begin() as session:
+                yield session
+        finally:
+            if settles_queued:
+                self.sends_queued(-settles_queued)
         self.committed.notify()
 
     @contextmanager
@@ -144,11 +163,14 @@ class Node:
             raise result
         return result
 
-    def send_many(self, items: list[Outgoing]) -> list[Message | NodeError]:
+    def send_many(
+        self, items: list[Outgoing], *, queued: bool = False
+    ) -> list[Message | NodeError]:
         """Group commit: several messages, one transaction. Each item gets its message
-        or the error that refused it; refused items write nothing."""
+        or the error that refused it; refused items write nothing. ``queued``: the
+        items were counted by :meth:`sends_queued`."""
         results: list[Message | NodeError] = []
-        with self.transaction() as session:
+        with self.transaction(settles_queued=len(items) if queued else 0) as session:
             links = _lock_links(session, {item.link for item in items})
             stamp = now_ms()
             for item in items:
@@ -189,19 +211,35 @@ class Node:
         after seq ``after`` (what the peer is known to hold), with commit times for
         the latency metric, and how much of the peer's chain we hold. None when
         nothing is due."""
+        outbox, entries, links = _OUTBOX, _ENTRIES, _LINKS
         with self.reading() as session:
-            peer_seq = session.scalar(select(Link.peer_seq).where(Link.id == link_id))
-            rows = session.execute(
-                select(Outbox.seq, Entry.envelope, Entry.stored_ms, Outbox.next_attempt_ms)
-                .join(Entry, (Entry.link_id == Outbox.link_id) & (Entry.id == Outbox.entry_id))
-                .where(Outbox.link_id == link_id, Outbox.seq > after)
-                .order_by(Outbox.seq)
-                .limit(limit)
-            ).all()
-        if peer_seq is None or not rows or min(r[3] for r in rows) > now_ms():
+            # Core and one statement: this runs before every push.
+            rows = (
+                session.connection()
+                .execute(
+                    select(
+                        outbox.c.seq,
+                        entries.c.envelope,
+                        entries.c.stored_ms,
+                        outbox.c.next_attempt_ms,
+                        links.c.peer_seq,
+                    )
+                    .join(
+                        entries,
+                        (entries.c.link_id == outbox.c.link_id)
+                        & (entries.c.id == outbox.c.entry_id),
+                    )
+                    .join(links, links.c.id == outbox.c.link_id)
+                    .where(outbox.c.link_id == link_id, outbox.c.seq > after)
+                    .order_by(outbox.c.seq)
+                    .limit(limit)
+                )
+                .all()
+            )
+        if not rows or min(r[3] for r in rows) > now_ms():
             return None
         return PushBatch(
-            peer_seq=int(peer_seq),
+            peer_seq=int(rows[0][4]),
             seqs=[int(r[0]) for r in rows],
             envelopes=[bytes(r[1]) for r in rows],
             committed_ms=[int(r[2]) for r in rows],
@@ -278,13 +316,14 @@ class Node:
             raise ProtocolError(Code.SEQUENCE_GAP, "peer claims entries we never wrote")
         if peer_has <= link.peer_has_seq:
             return
-        link.peer_has_seq = peer_has
-        session.execute(
-            delete(Outbox)
-            .where(Outbox.link_id == link.id, Outbox.seq <= peer_has)
-            .execution_options(synchronize_session=False)
-        )
-        mark_transmitted(session, link.id, peer_has, now_ms=sent_ms)
+        with session.no_autoflush:  # the link's change goes with the commit's UPDATE
+            link.peer_has_seq = peer_has
+            session.execute(
+                delete(Outbox)
+                .where(Outbox.link_id == link.id, Outbox.seq <= peer_has)
+                .execution_options(synchronize_session=False)
+            )
+            mark_transmitted(session, link.id, peer_has, now_ms=sent_ms)
 
     def defer_outbox(self, link_id: str, delay_ms: int) -> None:
         """Hold the link's outbox for ``delay_ms`` without counting a failure (a relay
@@ -542,7 +581,7 @@ class Node:
         with self.reading() as session:
             return int(session.scalar(select(func.count()).select_from(Outbox)) or 0)
 
-    def events_after(self, after_id: int, limit: int = 500) -> list[Event]:
+    def events_after(self, after_id: int, limit: int = 500) -> list[EventRow]:
         with self.reading() as session:
             return events_after(session, after_id, limit)
 
@@ -569,6 +608,11 @@ class Node:
         )
 
 
+_OUTBOX = cast(Table, Outbox.__table__)
+_ENTRIES = cast(Table, Entry.__table__)
+_LINKS = cast(Table, Link.__table__)
+
+
 @dataclass(frozen=True)
 class PushBatch:
     peer_seq: int
@@ -588,18 +632,18 @@ class Outgoing:
 
 
 def _lock_links(session: Session, names_or_ids: set[str]) -> dict[str, Link]:
-    """Lock the named links in id order (no deadlock between concurrent batches)."""
-    rows = session.execute(
-        select(Link.id, Link.name).where(
-            or_(Link.name.in_(names_or_ids), Link.id.in_(names_or_ids))
-        )
-    ).all()
-    locked = {link_id: lock_link(session, link_id) for link_id, _ in sorted(rows)}
+    """Lock the named links, in id order (no deadlock between concurrent batches)."""
+    locked = session.scalars(
+        select(Link)
+        .where(or_(Link.name.in_(names_or_ids), Link.id.in_(names_or_ids)))
+        .order_by(Link.id)
+        .with_for_update()
+    )
     found: dict[str, Link] = {}
-    for link_id, name in rows:
-        for key in (link_id, name):
+    for link in locked:
+        for key in (link.id, link.name):
             if key in names_or_ids:
-                found[key] = locked[link_id]
+                found[key] = link
     return found
 
 
@@ -614,7 +658,7 @@ def append_message(
         reference = Reference(target.id, target.hash)
     entry, _ = append_own(session, link, me, item.kind, item.body, now_ms=stamp, ref=reference)
     message = message_row(entry, item.body, direction="out", now_ms=stamp)
-    session.add(message)
+    stage_object(session, message)
     record_event(
         session,
         "message.queued",
