@@ -9,8 +9,9 @@ accepted a relay, the sealed batch goes through the relay. Every push is
 idempotent, so a batch sent again on another path is never applied twice.
 
 Failures with no path left back off exponentially with jitter (state kept in
-the outbox, so it survives restarts). New commits wake the task at once; other
-processes' commits are seen by polling.
+the outbox, so it survives restarts). A commit that makes something in an outbox
+due wakes the task at once; other processes' commits, and entries queued for
+later (receipts), are seen by polling.
 
 The peer's reply to a push (how much of our chain it holds, and its receipts) is
 recorded in the background: the next push goes out first, so recording one reply
@@ -88,6 +89,10 @@ class _LinkRun:
         self._clients: dict[int, httpx.AsyncClient] = {}
         # The peer holds our chain up to here (its latest reply), recorded or not yet.
         self.acked = 0
+        # How much of the peer's chain we hold, as last read or recorded.
+        self.peer_seq = 0
+        # The last push went through: the next may come from fresh.py, not the outbox.
+        self.flowing = False
         # Recording the latest reply, and why the last recording failed.
         self.settling: asyncio.Task[None] | None = None
         self.failure: Exception | None = None
@@ -139,7 +144,7 @@ class Deliverer:
     def request_pull(self, link_id: str) -> None:
         """Ask the link's task to fetch the peer's entries we are missing."""
         self._pull_requested.add(link_id)
-        self.node.committed.notify()
+        self.node.outbox.notify()
 
     async def run(self) -> None:
         try:
@@ -169,7 +174,7 @@ class Deliverer:
         monitor: asyncio.Task[None] | None = None
         try:
             while not self._stopping.is_set():
-                seen = self.node.committed.generation
+                seen = self.node.outbox.generation
                 if now_ms() > lease_until - 4_000:
                     if await to_thread.run_sync(self.node.acquire_lease, lease_name, self.holder):
                         if monitor is None:  # (re)gained: start from the state in the database
@@ -202,6 +207,7 @@ class Deliverer:
                         await self._pull(run)
                     worked = await self._push(run)
                 except (httpx.HTTPError, ProtocolError, OSError) as exc:
+                    run.flowing = False
                     reason = type(exc).__name__
                     self.metrics.delivery_failures.labels(link.name, reason).inc()
                     delay = await to_thread.run_sync(
@@ -212,7 +218,7 @@ class Deliverer:
                     )
                     continue
                 if not worked:
-                    await self.node.committed.wait(seen, POLL_SECONDS)
+                    await self.node.outbox.wait(seen, POLL_SECONDS)
         finally:
             if monitor is not None:
                 monitor.cancel()
@@ -231,11 +237,21 @@ class Deliverer:
             raise failure
         await self._let_sends_gather()
         after = run.acked
-        batch = await to_thread.run_sync(
-            lambda: self.node.push_batch(link.id, limit=MAX_BATCH, after=after)
-        )
+        fresh = self.node.fresh.after(link.id, after, MAX_BATCH) if run.flowing else []
+        if fresh:
+            batch: PushBatch | None = PushBatch(
+                peer_seq=run.peer_seq,
+                seqs=[e.seq for e in fresh],
+                envelopes=[e.envelope for e in fresh],
+                committed_ms=[e.stored_ms for e in fresh],
+            )
+        else:
+            batch = await to_thread.run_sync(
+                lambda: self.node.push_batch(link.id, limit=MAX_BATCH, after=after)
+            )
         if batch is None:
             return False
+        run.peer_seq = max(run.peer_seq, batch.peer_seq)
         sent_ms = now_ms()
         run.pushing()
         try:
@@ -244,15 +260,28 @@ class Deliverer:
                 await self._direct(run, "POST", f"/peer/v1/links/{link.id}/push", body)
             )
         except _UseRelay:
+            run.flowing = False  # through a relay, the outbox's schedule applies
             relayed = await self._push_relay(run, batch)
             if relayed is None:
                 return True
             reply = relayed
         run.acked = max(run.acked, reply.have)
+        # Everything taken: the reply is recorded in the background. Otherwise (a
+        # refusal, a gap) it is recorded now and its failure raised, as backoff needs.
+        complete = reply.have >= batch.seqs[-1]
+        run.flowing = complete
+        self.node.fresh.forget(link.id, run.acked)
         run.settling = asyncio.create_task(
-            self._settle(run, run.settling, run.next_push, batch, reply, sent_ms),
+            self._settle(
+                run, run.settling, run.next_push if complete else None, batch, reply, sent_ms
+            ),
             name=f"settle-{link.name}",
         )
+        if not complete:
+            await run.settled()
+            if run.failure is not None:
+                failure, run.failure = run.failure, None
+                raise failure
         return True
 
     async def _let_sends_gather(self) -> None:
@@ -265,13 +294,13 @@ class Deliverer:
             left = deadline - asyncio.get_running_loop().time()
             if left <= 0:
                 return
-            await self.node.committed.wait(self.node.committed.generation, left)
+            await self.node.outbox.wait(self.node.outbox.generation, left)
 
     async def _settle(
         self,
         run: _LinkRun,
         previous: asyncio.Task[None] | None,
-        next_push: asyncio.Event,
+        next_push: asyncio.Event | None,
         batch: PushBatch,
         reply: PushReply,
         sent_ms: int,
@@ -281,21 +310,25 @@ class Deliverer:
         link = run.link
         if previous is not None:
             await asyncio.gather(previous, return_exceptions=True)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(next_push.wait(), SETTLE_GRACE_SECONDS)
+        if next_push is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(next_push.wait(), SETTLE_GRACE_SECONDS)
         try:
             result = await to_thread.run_sync(
                 lambda: self.node.delivered(link.id, reply.have, reply.entries, sent_ms=sent_ms)
             )
         except Exception as exc:  # raised by the link's task on its next push
             run.acked = 0  # what the database holds is the truth again
+            run.flowing = False
             run.failure = exc
-            self.node.committed.notify()
+            self.node.outbox.notify()
             return
+        run.peer_seq = max(run.peer_seq, result.have)
         refused = [r for r in reply.results if r.get("status") == "refused"]
         if refused:
+            run.flowing = False
             run.failure = _refusal(refused[0])
-            self.node.committed.notify()
+            self.node.outbox.notify()
         stamp = now_ms()
         latencies = [
             stamp - committed

@@ -42,6 +42,7 @@ from .events import record_event
 from .ladder import MESSAGE_KINDS
 from .link_policy import in_force
 from .paths import DIRECT, RELAY, list_paths
+from .record_store import outbox_due
 from .refusals import Refused, audit
 
 RUNGS = ("delivered", "displayed", "acknowledged", "answered")
@@ -317,6 +318,7 @@ def _take(
                 .where(Outbox.link_id == link.id)
                 .values(next_attempt_ms=now_ms, attempts=0)
             )
+            outbox_due(session)
             detail = f"pushing again to {link.peer_party} now"
     elif name in ("switch_path", "relay"):
         outcome, detail = _path_step(session, link, message, name, now_ms)
@@ -420,6 +422,7 @@ def _path_step(
             .where(Outbox.link_id == link.id)
             .values(next_attempt_ms=now_ms, attempts=0)
         )
+        outbox_due(session)
     shown = ", ".join(
         f"{p.url} ({p.state}{', active' if p.active else ''})"
         for p in (direct if name == "switch_path" else relays)

@@ -12,12 +12,12 @@ from __future__ import annotations
 import asyncio
 import threading
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, select, text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from ..storage.models import Event
+from ..storage.models import EVENTS
 from ..storage.staging import stage
 
 
@@ -31,10 +31,7 @@ def record_event(
         # that has seen id N never later finds a smaller id appear.
         session.execute(text("SELECT pg_advisory_xact_lock(7220001)"))
         session.info["event_lock"] = transaction  # once per transaction
-    stage(session, _EVENTS, {"link_id": link_id, "type": type_, "data": data, "created_ms": now_ms})
-
-
-_EVENTS = cast(Table, Event.__table__)
+    stage(session, EVENTS, {"link_id": link_id, "type": type_, "data": data, "created_ms": now_ms})
 
 
 @dataclass(frozen=True)
@@ -49,7 +46,7 @@ class EventRow:
 def events_after(session: Session, after_id: int, limit: int = 500) -> list[EventRow]:
     """Events after ``after_id``, oldest first. Core, not ORM objects: every live
     stream runs this after every commit."""
-    events = _EVENTS
+    events = EVENTS
     rows = session.connection().execute(
         select(events.c.id, events.c.link_id, events.c.type, events.c.data, events.c.created_ms)
         .where(events.c.id > after_id)
@@ -60,7 +57,7 @@ def events_after(session: Session, after_id: int, limit: int = 500) -> list[Even
 
 
 def last_event_id(session: Session) -> int:
-    value = session.scalar(select(Event.id).order_by(Event.id.desc()).limit(1))
+    value = session.scalar(select(EVENTS.c.id).order_by(EVENTS.c.id.desc()).limit(1))
     return int(value or 0)
 
 

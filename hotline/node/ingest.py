@@ -24,10 +24,11 @@ from ..protocol.errors import Code, ProtocolError
 from ..protocol.keys import PrivateIdentity
 from ..protocol.kinds import RECEIPTED_KINDS, Kind
 from ..protocol.record import ChainHead, Placement, place
-from ..storage.models import Entry, Held, Link
+from ..storage.models import ENTRIES, HELD, Entry, Held, Link
+from ..storage.staging import insert_staged
 from .events import record_event
 from .ladder import MESSAGE_KINDS, apply_peer_entry
-from .record_store import Reference, append_own, append_peer, find_entry, peer_identity
+from .record_store import Reference, append_own, append_peer, peer_identity
 
 log = logging.getLogger("hotline.ingest")
 
@@ -91,9 +92,8 @@ def ingest(
 
 
 def _lowest_held(session: Session, link: Link) -> int | None:
-    return session.scalar(
-        select(Held.seq).where(Held.link_id == link.id).order_by(Held.seq).limit(1)
-    )
+    query = select(HELD.c.seq).where(HELD.c.link_id == link.id).order_by(HELD.c.seq).limit(1)
+    return session.connection().execute(query).scalar()
 
 
 @contextmanager
@@ -263,11 +263,15 @@ def _check_reference(session: Session, link: Link, envelope: Envelope) -> None:
     header = envelope.header
     if header.ref is None:
         return
-    target = find_entry(session, link.id, header.ref)
-    if target is None and session.new:  # an entry of this very batch?
-        session.flush()
-        target = find_entry(session, link.id, header.ref)
-    if target is None or target.hash != header.ref_hash:
+    insert_staged(session)  # the entry referred to may be one of this very batch
+    target_hash = (
+        session.connection()
+        .execute(
+            select(ENTRIES.c.hash).where(ENTRIES.c.link_id == link.id, ENTRIES.c.id == header.ref)
+        )
+        .scalar()
+    )
+    if target_hash is None or target_hash != header.ref_hash:
         raise ProtocolError(Code.BAD_REFERENCE, f"ref {header.ref} is not an entry of this record")
 
 

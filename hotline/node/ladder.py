@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ..protocol.kinds import Kind
-from ..storage.models import Entry, Message
+from ..storage.models import ENTRIES, MESSAGES, Entry, Message
 from ..storage.staging import stage_object
 from .calls import CALL_KINDS, apply_peer_call_entry
 from .emergency import on_incoming as on_emergency
@@ -127,22 +127,25 @@ def _set_rung(
 def _mark_delivered(session: Session, receipt: Entry, *, at_ms: int, now_ms: int) -> None:
     """A delivery receipt is cumulative: the entry it names (checked against its hash
     on ingest) and, through that entry's chain, every earlier one of ours."""
-    through = session.scalar(
-        select(Entry.seq).where(Entry.link_id == receipt.link_id, Entry.id == receipt.ref)
-    )
+    # Core: this runs for every receipt, and our messages are not ORM objects here.
+    connection = session.connection()
+    through = connection.execute(
+        select(ENTRIES.c.seq).where(
+            ENTRIES.c.link_id == receipt.link_id, ENTRIES.c.id == receipt.ref
+        )
+    ).scalar()
     if through is None:
         return
-    rows = session.execute(
-        update(Message)
+    rows = connection.execute(
+        update(MESSAGES)
         .where(
-            Message.link_id == receipt.link_id,
-            Message.direction == "out",
-            Message.seq <= through,
-            Message.delivered_ms.is_(None),
+            MESSAGES.c.link_id == receipt.link_id,
+            MESSAGES.c.direction == "out",
+            MESSAGES.c.seq <= through,
+            MESSAGES.c.delivered_ms.is_(None),
         )
         .values(delivered_ms=at_ms)
-        .returning(Message.id)
-        .execution_options(synchronize_session=False)
+        .returning(MESSAGES.c.id)
     ).all()
     for (message_id,) in rows:
         record_event(
@@ -162,18 +165,21 @@ def _mark_delivered(session: Session, receipt: Entry, *, at_ms: int, now_ms: int
 
 def mark_transmitted(session: Session, link_id: str, up_to_seq: int, *, now_ms: int) -> list[str]:
     """The peer holds our chain up to ``up_to_seq``: set "transmitted" where unset."""
-    rows = session.execute(
-        update(Message)
-        .where(
-            Message.link_id == link_id,
-            Message.direction == "out",
-            Message.seq <= up_to_seq,
-            Message.transmitted_ms.is_(None),
+    rows = (
+        session.connection()
+        .execute(
+            update(MESSAGES)
+            .where(
+                MESSAGES.c.link_id == link_id,
+                MESSAGES.c.direction == "out",
+                MESSAGES.c.seq <= up_to_seq,
+                MESSAGES.c.transmitted_ms.is_(None),
+            )
+            .values(transmitted_ms=now_ms)
+            .returning(MESSAGES.c.id)
         )
-        .values(transmitted_ms=now_ms)
-        .returning(Message.id)
-        .execution_options(synchronize_session=False)
-    ).all()
+        .all()
+    )
     ids = [r[0] for r in rows]
     for message_id in ids:
         record_event(

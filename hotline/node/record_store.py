@@ -20,6 +20,7 @@ from ..protocol.kinds import Kind
 from ..storage.models import Entry, Link, Outbox
 from ..storage.staging import insert_staged, stage_object
 from .events import record_event
+from .fresh import FreshEntry
 
 
 class LinkNotFound(LookupError):
@@ -41,6 +42,25 @@ def peer_identity(link: Link) -> PublicIdentity:
 class Reference:
     id: str
     hash: bytes
+
+
+_OUTBOX_DUE = "hotline.outbox_due"
+_FRESH = "hotline.fresh_entries"
+
+
+def outbox_due(session: Session) -> None:
+    """Something in an outbox is due now: wake the deliverer once this commits."""
+    session.info[_OUTBOX_DUE] = True
+
+
+def take_outbox_due(session: Session) -> bool:
+    return bool(session.info.pop(_OUTBOX_DUE, False))
+
+
+def take_fresh(session: Session) -> list[tuple[str, FreshEntry]]:
+    """Our entries appended in this transaction and due at once (see fresh.py)."""
+    fresh: list[tuple[str, FreshEntry]] = session.info.pop(_FRESH, [])
+    return fresh
 
 
 def find_entry(session: Session, link_id: str, entry_id: str) -> Entry | None:
@@ -94,6 +114,10 @@ def append_own(
             last_error=None,
         ),
     )
+    if deliver_after_ms == 0:
+        outbox_due(session)
+        fresh = FreshEntry(envelope.header.seq, entry.envelope, now_ms)
+        session.info.setdefault(_FRESH, []).append((link.id, fresh))
     record_event(
         session,
         "entry.committed",

@@ -8,9 +8,9 @@ import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, delete, func, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from ..protocol.bundle import Bundle, make_bundle
@@ -20,16 +20,37 @@ from ..protocol.keys import PrivateIdentity
 from ..protocol.kinds import Kind
 from ..protocol.record import RecordEntry
 from ..storage.database import make_engine, make_sessionmaker
-from ..storage.models import Entry, Link, Message, Outbox, Path, RelayBatch, RelayRoute
+from ..storage.models import (
+    ENTRIES,
+    LINKS,
+    OUTBOX,
+    Entry,
+    Link,
+    Message,
+    Outbox,
+    Path,
+    RelayBatch,
+    RelayRoute,
+)
 from ..storage.staging import stage_object
 from . import leases, linking
 from . import paths as path_store
 from .clock import now_ms
 from .events import EventRow, Signal, events_after, record_event
+from .fresh import FreshEntries
 from .home import NodeConfig, NodeError, NodeHome
 from .ingest import IngestResult, ingest
 from .ladder import MESSAGE_KINDS, mark_transmitted, message_row
-from .record_store import LinkNotFound, Reference, append_own, find_entry, lock_link
+from .record_store import (
+    LinkNotFound,
+    Reference,
+    append_own,
+    find_entry,
+    lock_link,
+    outbox_due,
+    take_fresh,
+    take_outbox_due,
+)
 
 MAX_TEXT_CHARS = 32_000
 BACKOFF_BASE_MS = 250
@@ -59,6 +80,10 @@ class Node:
             threading.Lock() if self.engine.dialect.name == "sqlite" else nullcontext()
         )
         self.committed = Signal()
+        # A subset of commits: something in an outbox became due (or a pull was asked
+        # for). The deliverer waits on this one, not on every commit.
+        self.outbox = Signal()
+        self.fresh = FreshEntries()
         # Sends queued in this process (the local API's group commit) and not yet
         # committed: the deliverer waits briefly for them to push them together.
         self._queued_sends = 0
@@ -89,10 +114,15 @@ class Node:
         try:
             with self._write_lock, self.sessions.begin() as session:
                 yield session
+                due, fresh = take_outbox_due(session), take_fresh(session)
         finally:
             if settles_queued:
                 self.sends_queued(-settles_queued)
+        for link_id, entry in fresh:
+            self.fresh.add(link_id, [entry])
         self.committed.notify()
+        if due:
+            self.outbox.notify()
 
     @contextmanager
     def reading(self) -> Iterator[Session]:
@@ -211,7 +241,7 @@ class Node:
         after seq ``after`` (what the peer is known to hold), with commit times for
         the latency metric, and how much of the peer's chain we hold. None when
         nothing is due."""
-        outbox, entries, links = _OUTBOX, _ENTRIES, _LINKS
+        outbox, entries, links = OUTBOX, ENTRIES, LINKS
         with self.reading() as session:
             # Core and one statement: this runs before every push.
             rows = (
@@ -316,20 +346,19 @@ class Node:
             raise ProtocolError(Code.SEQUENCE_GAP, "peer claims entries we never wrote")
         if peer_has <= link.peer_has_seq:
             return
-        with session.no_autoflush:  # the link's change goes with the commit's UPDATE
-            link.peer_has_seq = peer_has
-            session.execute(
-                delete(Outbox)
-                .where(Outbox.link_id == link.id, Outbox.seq <= peer_has)
-                .execution_options(synchronize_session=False)
-            )
-            mark_transmitted(session, link.id, peer_has, now_ms=sent_ms)
+        link.peer_has_seq = peer_has  # written with the commit's UPDATE of the link
+        session.connection().execute(
+            delete(OUTBOX).where(OUTBOX.c.link_id == link.id, OUTBOX.c.seq <= peer_has)
+        )
+        mark_transmitted(session, link.id, peer_has, now_ms=sent_ms)
 
     def defer_outbox(self, link_id: str, delay_ms: int) -> None:
         """Hold the link's outbox for ``delay_ms`` without counting a failure (a relay
         took the batch; the receipt will say when it arrived)."""
         with self.transaction() as session:
             reset = {"attempts": 0} if delay_ms == 0 else {}
+            if delay_ms == 0:
+                outbox_due(session)
             session.execute(
                 update(Outbox)
                 .where(Outbox.link_id == link_id)
@@ -606,11 +635,6 @@ class Node:
                 for env, payload in rows
             ],
         )
-
-
-_OUTBOX = cast(Table, Outbox.__table__)
-_ENTRIES = cast(Table, Entry.__table__)
-_LINKS = cast(Table, Link.__table__)
 
 
 @dataclass(frozen=True)

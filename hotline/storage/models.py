@@ -4,7 +4,7 @@ and the event log that feeds live streams."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     JSON,
@@ -14,6 +14,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
+    Table,
     Text,
     UniqueConstraint,
     true,
@@ -231,3 +232,12 @@ class RelayBatch(Base):
     next_attempt_ms: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     __table_args__ = (Index("ix_relay_batches_pending", "forwarded_ms", "next_attempt_ms"),)
+
+
+# The same tables for Core statements, where a hot path needs no ORM objects.
+LINKS = cast(Table, Link.__table__)
+ENTRIES = cast(Table, Entry.__table__)
+MESSAGES = cast(Table, Message.__table__)
+OUTBOX = cast(Table, Outbox.__table__)
+HELD = cast(Table, Held.__table__)
+EVENTS = cast(Table, Event.__table__)
