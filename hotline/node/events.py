@@ -1,10 +1,11 @@
 """The node's event log and the wake-up signal for live streams.
 
 Events are rows written in the same transaction as the change they describe, so
-a stream resumed from an event id misses nothing. They are staged rows
-(storage/staging.py): inserted together, in the order recorded. Processes wake their own
-subscribers at once after a commit; a subscriber in another process sees new
-rows on its next poll.
+a stream resumed from an event id misses nothing. A transaction's events are
+inserted together just before it commits, in the order recorded. Processes wake
+their own subscribers at once after a commit and hand them the events just
+committed (:class:`RecentEvents`); a subscriber in another process sees new rows
+on its next poll.
 """
 
 from __future__ import annotations
@@ -14,11 +15,10 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, text
-from sqlalchemy.orm import Session
+from sqlalchemy import event, select, text
+from sqlalchemy.orm import Session, SessionTransaction
 
 from ..storage.models import EVENTS
-from ..storage.staging import stage
 
 
 def record_event(
@@ -31,7 +31,50 @@ def record_event(
         # that has seen id N never later finds a smaller id appear.
         session.execute(text("SELECT pg_advisory_xact_lock(7220001)"))
         session.info["event_lock"] = transaction  # once per transaction
-    stage(session, EVENTS, {"link_id": link_id, "type": type_, "data": data, "created_ms": now_ms})
+    pending: list[dict[str, Any]] = session.info.setdefault(_PENDING, [])
+    pending.append({"link_id": link_id, "type": type_, "data": data, "created_ms": now_ms})
+
+
+_PENDING = "hotline.pending_events"
+_INSERTED = "hotline.inserted_events"
+_COMMITTED = "hotline.committed_events"
+
+
+@event.listens_for(Session, "before_commit")
+def _insert_events(session: Session) -> None:
+    pending: list[dict[str, Any]] | None = session.info.pop(_PENDING, None)
+    if not pending:
+        return
+    ids = (
+        session.connection()
+        .execute(EVENTS.insert().returning(EVENTS.c.id, sort_by_parameter_order=True), pending)
+        .scalars()
+        .all()
+    )
+    session.info[_INSERTED] = [
+        EventRow(int(i), r["link_id"], r["type"], r["data"], r["created_ms"])
+        for i, r in zip(ids, pending, strict=True)
+    ]
+
+
+@event.listens_for(Session, "after_commit")
+def _events_committed(session: Session) -> None:
+    inserted = session.info.pop(_INSERTED, None)
+    if inserted:
+        session.info[_COMMITTED] = inserted
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_uncommitted(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:  # rolled back, or a commit that failed: gone
+        session.info.pop(_PENDING, None)
+        session.info.pop(_INSERTED, None)
+
+
+def take_committed_events(session: Session) -> list[EventRow]:
+    """The events of the session's last commit, with their ids (once)."""
+    committed: list[EventRow] = session.info.pop(_COMMITTED, [])
+    return committed
 
 
 @dataclass(frozen=True)
@@ -54,6 +97,32 @@ def events_after(session: Session, after_id: int, limit: int = 500) -> list[Even
         .limit(limit)
     )
     return [EventRow(*row) for row in rows]
+
+
+class RecentEvents:
+    """The events this process committed lately, so that a live stream woken by a
+    commit here sends them without reading them back. A stream takes them only as
+    an unbroken run of ids right after the last one it sent; otherwise (events of
+    another process, an id a rollback used up) it reads the database."""
+
+    def __init__(self, keep: int = 4096) -> None:
+        self._lock = threading.Lock()
+        self._keep = keep
+        self._rows: dict[int, EventRow] = {}
+
+    def add(self, rows: list[EventRow]) -> None:
+        with self._lock:
+            for row in rows:
+                self._rows[row.id] = row
+            while len(self._rows) > self._keep:
+                del self._rows[next(iter(self._rows))]  # the oldest added
+
+    def after(self, event_id: int, limit: int = 500) -> list[EventRow]:
+        with self._lock:
+            run: list[EventRow] = []
+            while len(run) < limit and (row := self._rows.get(event_id + len(run) + 1)):
+                run.append(row)
+            return run
 
 
 def last_event_id(session: Session) -> int:

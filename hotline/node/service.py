@@ -10,6 +10,7 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
+from anyio import to_thread
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
@@ -36,7 +37,14 @@ from ..storage.staging import stage_object
 from . import leases, linking
 from . import paths as path_store
 from .clock import now_ms
-from .events import EventRow, Signal, events_after, record_event
+from .events import (
+    EventRow,
+    RecentEvents,
+    Signal,
+    events_after,
+    record_event,
+    take_committed_events,
+)
 from .fresh import FreshEntries
 from .home import NodeConfig, NodeError, NodeHome
 from .ingest import IngestResult, ingest
@@ -84,6 +92,7 @@ class Node:
         # for). The deliverer waits on this one, not on every commit.
         self.outbox = Signal()
         self.fresh = FreshEntries()
+        self.recent_events = RecentEvents()
         # Sends queued in this process (the local API's group commit) and not yet
         # committed: the deliverer waits briefly for them to push them together.
         self._queued_sends = 0
@@ -120,6 +129,7 @@ class Node:
                 self.sends_queued(-settles_queued)
         for link_id, entry in fresh:
             self.fresh.add(link_id, [entry])
+        self.recent_events.add(take_committed_events(session))
         self.committed.notify()
         if due:
             self.outbox.notify()
@@ -613,6 +623,13 @@ class Node:
     def events_after(self, after_id: int, limit: int = 500) -> list[EventRow]:
         with self.reading() as session:
             return events_after(session, after_id, limit)
+
+    async def next_events(self, after_id: int) -> list[EventRow]:
+        """For live streams: the events after ``after_id``, from memory when this
+        process just committed them, else from the database."""
+        return self.recent_events.after(after_id) or await to_thread.run_sync(
+            self.events_after, after_id
+        )
 
     def export(self, link_name_or_id: str, *, with_payloads: bool = True) -> Bundle:
         link = self.find_link(link_name_or_id)

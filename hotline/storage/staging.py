@@ -1,7 +1,7 @@
 """Rows inserted in bulk when the session next flushes or commits.
 
-Record entries, outbox rows, messages and events are written once and never
-changed by the transaction that writes them. Staged, they are inserted with one
+Record entries, outbox rows and messages are written once and never changed by
+the transaction that writes them. Staged, they are inserted with one
 Core statement per table and set of columns, in the order staged, instead of one
 ORM object each through the unit of work (which was most of a send's cost).
 

@@ -157,7 +157,7 @@ async def _stream(node: Node, request: Request, after: int) -> AsyncIterator[str
     idle = 0.0
     while not await request.is_disconnected():
         seen = node.committed.generation
-        rows = await to_thread.run_sync(node.events_after, after)
+        rows = await node.next_events(after)
         for row in rows:
             after = row.id
             data = {

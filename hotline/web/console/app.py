@@ -1149,7 +1149,7 @@ async def _stream(
                 yield 'event: logout\ndata: {"type": "session.ended"}\n\n'
                 return
         seen = node.committed.generation
-        rows = await to_thread.run_sync(node.events_after, after)
+        rows = await node.next_events(after)
         for row in rows:
             after = row.id
             note = {"type": row.type, "link": row.link_id, **_note(row.data)}

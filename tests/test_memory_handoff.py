@@ -1,0 +1,96 @@
+"""What a node keeps in memory to skip a read on the hot path: its newest due
+entries (for the deliverer) and its newest events (for live streams). Both hand
+out only an unbroken run right after what the reader already has; a gap sends the
+reader to the database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from hotline.node.events import EventRow, RecentEvents
+from hotline.node.fresh import FreshEntries, FreshEntry
+from hotline.node.service import Node, Outgoing
+
+from .conftest import DatabaseFactory
+from .harness import LINK, Cluster
+
+
+def _entry(seq: int) -> FreshEntry:
+    return FreshEntry(seq, f"envelope {seq}".encode(), 1_000 + seq)
+
+
+def _event(event_id: int) -> EventRow:
+    return EventRow(event_id, "L", "message.received", {"n": event_id}, 5_000 + event_id)
+
+
+def test_fresh_entries_hand_out_the_run_after_what_the_peer_holds() -> None:
+    fresh = FreshEntries()
+    fresh.add("L", [_entry(s) for s in (3, 4, 5)])
+    fresh.add("L", [_entry(7)])  # 6 is not here (say, a receipt queued for later)
+    assert [e.seq for e in fresh.after("L", 2, limit=64)] == [3, 4, 5]
+    assert [e.seq for e in fresh.after("L", 3, limit=2)] == [4, 5]
+    assert fresh.after("L", 1, limit=64) == []  # 2 is missing: read the outbox
+    assert fresh.after("L", 5, limit=64) == []
+    assert fresh.after("other link", 2, limit=64) == []
+    fresh.forget("L", 4)
+    assert fresh.after("L", 2, limit=64) == []
+    assert [e.envelope for e in fresh.after("L", 4, limit=64)] == [b"envelope 5"]
+
+
+def test_fresh_entries_keep_only_the_newest_when_nobody_takes_them() -> None:
+    fresh = FreshEntries(keep_per_link=10)
+    fresh.add("L", [_entry(s) for s in range(1, 26)])
+    assert [e.seq for e in fresh.after("L", 15, limit=64)] == list(range(16, 26))
+    assert fresh.after("L", 14, limit=64) == []
+
+
+def test_recent_events_hand_out_an_unbroken_run_only() -> None:
+    recent = RecentEvents(keep=100)
+    recent.add([_event(i) for i in (10, 11, 12)])
+    recent.add([_event(14)])  # 13 was committed elsewhere or used up by a rollback
+    assert [e.id for e in recent.after(9)] == [10, 11, 12]
+    assert [e.id for e in recent.after(10, limit=1)] == [11]
+    assert recent.after(12) == []
+    assert recent.after(8) == []
+    assert recent.after(13)[0].data == {"n": 14}
+
+
+@given(st.sets(st.integers(min_value=1, max_value=60)), st.integers(min_value=0, max_value=60))
+def test_recent_events_never_skip_an_id(ids: set[int], after: int) -> None:
+    recent = RecentEvents()
+    recent.add([_event(i) for i in sorted(ids)])
+    run = [e.id for e in recent.after(after)]
+    assert run == list(range(after + 1, after + 1 + len(run)))
+    assert all(i in ids for i in run)
+    assert (after + len(run) + 1) not in ids
+
+
+def test_what_a_commit_hands_over_is_what_the_database_holds(
+    tmp_path: Path, database: DatabaseFactory
+) -> None:
+    with Cluster(tmp_path, database.url_for) as cluster:
+        node = Node(cluster.washington.home)
+        try:
+            link = node.find_link(LINK)
+            three = [Outgoing(LINK, {"text": f"message {i}", "lang": "en"}) for i in range(3)]
+            node.send_many(three)
+            node.send(LINK, {"text": "one more", "lang": "en"})
+            # The deliverer's batch from memory is the outbox's, byte for byte.
+            fresh = node.fresh.after(link.id, link.peer_has_seq, 64)
+            batch = node.push_batch(link.id, limit=64, after=link.peer_has_seq)
+            assert batch is not None and len(fresh) == 4
+            assert [e.seq for e in fresh] == batch.seqs
+            assert [e.envelope for e in fresh] == batch.envelopes
+            assert [e.stored_ms for e in fresh] == batch.committed_ms
+            # A stream handed these events gets the rows in the database, ids included.
+            stored = node.events_after(0, 1_000_000)
+            queued = [e for e in stored if e.type == "message.queued"]
+            assert len(queued) == 4
+            handed = node.recent_events.after(queued[0].id - 2)
+            assert handed and handed == stored[-len(handed) :]
+            assert [e.type for e in handed].count("message.queued") == 4
+        finally:
+            node.close()
