@@ -7,12 +7,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from hotline.node.events import EventRow, RecentEvents
 from hotline.node.fresh import FreshEntries, FreshEntry
+from hotline.node.home import NodeError
 from hotline.node.service import Node, Outgoing
+from hotline.protocol.errors import ProtocolError
 
 from .conftest import DatabaseFactory
 from .harness import LINK, Cluster
@@ -92,5 +95,25 @@ def test_what_a_commit_hands_over_is_what_the_database_holds(
             handed = node.recent_events.after(queued[0].id - 2)
             assert handed and handed == stored[-len(handed) :]
             assert [e.type for e in handed].count("message.queued") == 4
+        finally:
+            node.close()
+
+
+def test_queued_sends_stop_counting_once_committed_refused_or_failed(tmp_path: Path) -> None:
+    """The deliverer waits for queued sends to push them together; a send that never
+    commits must not keep it waiting."""
+    with Cluster(tmp_path, lambda _: None) as cluster:
+        node = Node(cluster.washington.home)
+        try:
+            node.sends_queued(2)
+            assert node.sends_waiting == 2
+            good = Outgoing(LINK, {"text": "on its way", "lang": "en"})
+            results = node.send_many([good, Outgoing("no-such-link", good.body)], queued=True)
+            assert isinstance(results[1], NodeError) and node.sends_waiting == 0
+            depth = node.outbox_depth()
+            node.sends_queued(1)
+            with pytest.raises(ProtocolError):  # floats never enter an envelope
+                node.send_many([Outgoing(LINK, {"text": "x", "lang": "en", "n": 0.5})], queued=True)
+            assert node.sends_waiting == 0 and node.outbox_depth() == depth
         finally:
             node.close()
