@@ -19,6 +19,7 @@ from sqlalchemy import event, select, text
 from sqlalchemy.orm import Session, SessionTransaction
 
 from ..storage.models import EVENTS
+from .numbered import NumberedRun
 
 
 def record_event(
@@ -99,30 +100,17 @@ def events_after(session: Session, after_id: int, limit: int = 500) -> list[Even
     return [EventRow(*row) for row in rows]
 
 
-class RecentEvents:
+class RecentEvents(NumberedRun[EventRow]):
     """The events this process committed lately, so that a live stream woken by a
     commit here sends them without reading them back. A stream takes them only as
     an unbroken run of ids right after the last one it sent; otherwise (events of
     another process, an id a rollback used up) it reads the database."""
 
     def __init__(self, keep: int = 4096) -> None:
-        self._lock = threading.Lock()
-        self._keep = keep
-        self._rows: dict[int, EventRow] = {}
+        super().__init__(lambda row: row.id, keep)
 
-    def add(self, rows: list[EventRow]) -> None:
-        with self._lock:
-            for row in rows:
-                self._rows[row.id] = row
-            while len(self._rows) > self._keep:
-                del self._rows[next(iter(self._rows))]  # the oldest added
-
-    def after(self, event_id: int, limit: int = 500) -> list[EventRow]:
-        with self._lock:
-            run: list[EventRow] = []
-            while len(run) < limit and (row := self._rows.get(event_id + len(run) + 1)):
-                run.append(row)
-            return run
+    def after(self, number: int, limit: int = 500) -> list[EventRow]:
+        return super().after(number, limit)
 
 
 def last_event_id(session: Session) -> int:

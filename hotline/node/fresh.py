@@ -12,6 +12,8 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
+from .numbered import NumberedRun
+
 KEEP_PER_LINK = 4096
 
 
@@ -23,34 +25,27 @@ class FreshEntry:
 
 
 class FreshEntries:
-    """Thread-safe: transactions add from worker threads, the deliverer reads."""
+    """Per link; transactions add from worker threads, the deliverer reads."""
 
     def __init__(self, keep_per_link: int = KEEP_PER_LINK) -> None:
-        self._lock = threading.Lock()
         self._keep = keep_per_link
-        self._links: dict[str, dict[int, FreshEntry]] = {}
+        self._lock = threading.Lock()
+        self._links: dict[str, NumberedRun[FreshEntry]] = {}
+
+    def _link(self, link_id: str) -> NumberedRun[FreshEntry]:
+        with self._lock:
+            kept = self._links.get(link_id)
+            if kept is None:
+                kept = self._links[link_id] = NumberedRun(lambda e: e.seq, self._keep)
+            return kept
 
     def add(self, link_id: str, entries: list[FreshEntry]) -> None:
-        with self._lock:
-            kept = self._links.setdefault(link_id, {})
-            for entry in entries:
-                kept[entry.seq] = entry
-            while len(kept) > self._keep:  # nobody is taking them: keep the newest
-                del kept[next(iter(kept))]  # seqs are added in increasing order
+        self._link(link_id).add(entries)
 
     def after(self, link_id: str, seq: int, limit: int) -> list[FreshEntry]:
         """The kept entries ``seq + 1``, ``seq + 2``, ... up to the first missing one."""
-        with self._lock:
-            kept = self._links.get(link_id, {})
-            run: list[FreshEntry] = []
-            while len(run) < limit and (entry := kept.get(seq + len(run) + 1)) is not None:
-                run.append(entry)
-            return run
+        return self._link(link_id).after(seq, limit)
 
     def forget(self, link_id: str, through: int) -> None:
         """The peer holds our chain through ``through``: those need no push."""
-        with self._lock:
-            kept = self._links.get(link_id)
-            if kept:
-                for seq in [s for s in kept if s <= through]:
-                    del kept[seq]
+        self._link(link_id).forget(through)
