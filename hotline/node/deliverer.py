@@ -107,6 +107,12 @@ class _LinkRun:
         if self.settling is not None:
             await asyncio.gather(self.settling, return_exceptions=True)
 
+    def raise_failure(self) -> None:
+        """Raise, once, why recording the last reply failed (if it did)."""
+        if self.failure is not None:
+            failure, self.failure = self.failure, None
+            raise failure
+
     def client(self, path: PathHealth) -> httpx.AsyncClient:
         client = self._clients.get(path.id)
         if client is None:
@@ -232,9 +238,7 @@ class Deliverer:
 
     async def _push(self, run: _LinkRun) -> bool:
         link = run.link
-        if run.failure is not None:
-            failure, run.failure = run.failure, None
-            raise failure
+        run.raise_failure()
         await self._let_sends_gather()
         after = run.acked
         fresh = self.node.fresh.after(link.id, after, MAX_BATCH) if run.flowing else []
@@ -279,9 +283,7 @@ class Deliverer:
         )
         if not complete:
             await run.settled()
-            if run.failure is not None:
-                failure, run.failure = run.failure, None
-                raise failure
+            run.raise_failure()
         return True
 
     async def _let_sends_gather(self) -> None:
@@ -317,18 +319,14 @@ class Deliverer:
             result = await to_thread.run_sync(
                 lambda: self.node.delivered(link.id, reply.have, reply.entries, sent_ms=sent_ms)
             )
-        except Exception as exc:  # raised by the link's task on its next push
+        except Exception as exc:
             run.acked = 0  # what the database holds is the truth again
-            run.flowing = False
-            run.failure = exc
-            self.node.outbox.notify()
+            self._failed(run, exc)
             return
         run.peer_seq = max(run.peer_seq, result.have)
         refused = [r for r in reply.results if r.get("status") == "refused"]
         if refused:
-            run.flowing = False
-            run.failure = _refusal(refused[0])
-            self.node.outbox.notify()
+            self._failed(run, _refusal(refused[0]))
         stamp = now_ms()
         latencies = [
             stamp - committed
@@ -342,6 +340,13 @@ class Deliverer:
                 histogram.observe(max(0, latency) / 1000)
         if reply.missing or result.missing:
             self.request_pull(link.id)
+
+    def _failed(self, run: _LinkRun, failure: Exception) -> None:
+        """Recording a reply failed: the link's task raises it on its next push (and
+        backs off), reading the outbox from then on."""
+        run.flowing = False
+        run.failure = failure
+        self.node.outbox.notify()
 
     async def _push_relay(self, run: _LinkRun, batch: PushBatch) -> PushReply | None:
         """Send the sealed batch through the link's relay. The reply, or None when

@@ -90,11 +90,11 @@ class EventRow:
 def events_after(session: Session, after_id: int, limit: int = 500) -> list[EventRow]:
     """Events after ``after_id``, oldest first. Core, not ORM objects: every live
     stream runs this after every commit."""
-    events = EVENTS
+    columns = EVENTS.c
     rows = session.connection().execute(
-        select(events.c.id, events.c.link_id, events.c.type, events.c.data, events.c.created_ms)
-        .where(events.c.id > after_id)
-        .order_by(events.c.id)
+        select(columns.id, columns.link_id, columns.type, columns.data, columns.created_ms)
+        .where(columns.id > after_id)
+        .order_by(columns.id)
         .limit(limit)
     )
     return [EventRow(*row) for row in rows]

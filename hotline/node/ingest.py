@@ -24,11 +24,10 @@ from ..protocol.errors import Code, ProtocolError
 from ..protocol.keys import PrivateIdentity
 from ..protocol.kinds import RECEIPTED_KINDS, Kind
 from ..protocol.record import ChainHead, Placement, place
-from ..storage.models import ENTRIES, HELD, Entry, Held, Link
-from ..storage.staging import insert_staged
+from ..storage.models import HELD, Entry, Held, Link
 from .events import record_event
 from .ladder import MESSAGE_KINDS, apply_peer_entry
-from .record_store import Reference, append_own, append_peer, peer_identity
+from .record_store import Reference, append_own, append_peer, entry_hash, peer_identity
 
 log = logging.getLogger("hotline.ingest")
 
@@ -66,7 +65,8 @@ def ingest(
     result = IngestResult()
     # What this batch adds is written in one flush, at commit: an autoflush before
     # each query would cost as much as the inserts themselves. The few queries that
-    # may need this batch's own rows flush first (see _flushed, _autoflushing).
+    # may need this batch's own rows flush first (duplicates, held envelopes,
+    # references, and the rare kinds under _autoflushing).
     with session.no_autoflush:
         result.holding = _lowest_held(session, link) is not None
         for raw in raw_envelopes:
@@ -164,8 +164,7 @@ def _place_and_apply(
             too_far = ProtocolError(Code.SEQUENCE_GAP, f"seq {header.seq} is too far ahead")
             _log_refusal(session, link, header.id, too_far, now_ms)
             return Outcome(header.id, "refused", too_far.code.value, too_far.detail)
-        session.flush()
-        if session.get(Held, (link.id, header.seq)) is None:
+        if session.get(Held, (link.id, header.seq)) is None:  # each is flushed when added
             session.add(
                 Held(
                     link_id=link.id,
@@ -263,14 +262,7 @@ def _check_reference(session: Session, link: Link, envelope: Envelope) -> None:
     header = envelope.header
     if header.ref is None:
         return
-    insert_staged(session)  # the entry referred to may be one of this very batch
-    target_hash = (
-        session.connection()
-        .execute(
-            select(ENTRIES.c.hash).where(ENTRIES.c.link_id == link.id, ENTRIES.c.id == header.ref)
-        )
-        .scalar()
-    )
+    target_hash = entry_hash(session, link.id, header.ref)
     if target_hash is None or target_hash != header.ref_hash:
         raise ProtocolError(Code.BAD_REFERENCE, f"ref {header.ref} is not an entry of this record")
 

@@ -251,7 +251,7 @@ class Node:
         after seq ``after`` (what the peer is known to hold), with commit times for
         the latency metric, and how much of the peer's chain we hold. None when
         nothing is due."""
-        outbox, entries, links = OUTBOX, ENTRIES, LINKS
+        outbox, entries, links = OUTBOX, ENTRIES, LINKS  # short names for the query
         with self.reading() as session:
             # Core and one statement: this runs before every push.
             rows = (

@@ -8,7 +8,8 @@ ORM object each through the unit of work (which was most of a send's cost).
 They are inserted before anything the ORM flushes, and before commit. Whoever
 stages an entry, outbox row or message also changes the link whose chain it
 extends, so a later query that autoflushes finds them; code that turns autoflush
-off calls ``session.flush()`` before a query that must see them (see ingest.py).
+off calls ``session.flush()`` or :func:`insert_staged` before a query that must see
+them (see ingest.py and record_store.find_entry).
 """
 
 from __future__ import annotations

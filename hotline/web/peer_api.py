@@ -109,8 +109,7 @@ def create_peer_app(
             except Exception:
                 return _error(404, Code.WRONG_LINK.value, f"no link {link_id} here")
             link = known[row.id] = _LinkPeer.of(row)
-        tls = (request.scope.get("extensions") or {}).get("tls") or {}
-        if tls.get("client_cert") != link.tls_certificate:
+        if _client_cert(request) != link.tls_certificate:
             return _error(
                 403, Code.UNKNOWN_SENDER.value, "certificate is not the one pinned for this link"
             )
