@@ -132,11 +132,21 @@ async def measure(nodes: dict[str, RunningNode], args: argparse.Namespace) -> di
                 await subscriber.wait_for((await send(w, f"warm {i}"))["id"])
             latencies: list[float] = []
             send_ms: list[float] = []
+            cpu_at_start = {party: cpu_seconds(node.process.pid) for party, node in nodes.items()}
             for i in range(args.latency_messages):
                 started = time.perf_counter()
                 sent = await send(w, f"latency {i}")
                 send_ms.append((time.perf_counter() - started) * 1000)
                 latencies.append((await subscriber.wait_for(sent["id"]) - started) * 1000)
+            latency_cpu_ms = {
+                party: round(
+                    (cpu_seconds(node.process.pid) - cpu_at_start[party])
+                    * 1000
+                    / args.latency_messages,
+                    3,
+                )
+                for party, node in nodes.items()
+            }
             before = subscriber.count
             cpu_before = {party: cpu_seconds(node.process.pid) for party, node in nodes.items()}
             started = time.perf_counter()
@@ -160,6 +170,7 @@ async def measure(nodes: dict[str, RunningNode], args: argparse.Namespace) -> di
     return {
         "latency_ms": summary(latencies),
         "send_committed_ms": summary(send_ms),
+        "latency_cpu_ms_per_message": latency_cpu_ms,
         "throughput_msgs_per_s": round(args.throughput_messages / (finished - started), 1),
         "throughput": {
             "messages": args.throughput_messages,

@@ -5,6 +5,7 @@ reader to the database."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -117,3 +118,43 @@ def test_queued_sends_stop_counting_once_committed_refused_or_failed(tmp_path: P
             assert node.sends_waiting == 0 and node.outbox_depth() == depth
         finally:
             node.close()
+
+
+def test_a_live_feed_reads_the_database_only_when_memory_cannot_answer(
+    tmp_path: Path, database: DatabaseFactory
+) -> None:
+    """After taking this process's events from memory, a feed does not read them
+    back; another process's commits (which wake nobody here) come with the poll."""
+    with Cluster(tmp_path, database.url_for) as cluster:
+        node = Node(cluster.washington.home)
+        other = Node(cluster.washington.home)  # a second process serving the node
+        reads: list[int] = []
+        events_after = node.events_after
+
+        def counted(after_id: int, limit: int = 500) -> list[EventRow]:
+            reads.append(after_id)
+            return events_after(after_id, limit)
+
+        node.events_after = counted  # type: ignore[method-assign]
+
+        async def scenario() -> None:
+            feed = node.event_feed(events_after(0, 1_000_000)[-1].id)
+            node.send(LINK, {"text": "from this process", "lang": "en"})
+            mine = await feed.next(1.0)
+            assert "message.queued" in [e.type for e in mine] and reads == []
+            assert await feed.next(0.05) == [] and len(reads) == 1  # the poll's read
+            other.send(LINK, {"text": "from the other process", "lang": "en"})
+            theirs = await feed.next(0.05)  # nothing notified here: found by the poll
+            assert [e.data["body"]["text"] for e in theirs if e.type == "message.queued"] == [
+                "from the other process"
+            ]
+            assert theirs == events_after(mine[-1].id, 1_000_000)
+            node.send(LINK, {"text": "mine again", "lang": "en"})
+            again = await feed.next(1.0)
+            assert again == events_after(theirs[-1].id, 1_000_000)
+
+        try:
+            asyncio.run(scenario())
+        finally:
+            node.close()
+            other.close()

@@ -93,6 +93,9 @@ class _LinkRun:
         self.peer_seq = 0
         # The last push went through: the next may come from fresh.py, not the outbox.
         self.flowing = False
+        # The outbox signal's generation when we last knew everything due here (from
+        # the outbox or fresh.py); -1 after a poll timeout: read the outbox again.
+        self.looked = -1
         # Recording the latest reply, and why the last recording failed.
         self.settling: asyncio.Task[None] | None = None
         self.failure: Exception | None = None
@@ -223,8 +226,8 @@ class Deliverer:
                         "delivery to %s failed (%s); retry in %d ms", link.peer_party, exc, delay
                     )
                     continue
-                if not worked:
-                    await self.node.outbox.wait(seen, POLL_SECONDS)
+                if not worked and await self.node.outbox.wait(seen, POLL_SECONDS) == seen:
+                    run.looked = -1
         finally:
             if monitor is not None:
                 monitor.cancel()
@@ -240,8 +243,14 @@ class Deliverer:
         link = run.link
         run.raise_failure()
         await self._let_sends_gather()
+        seen = self.node.outbox.generation
         after = run.acked
         fresh = self.node.fresh.after(link.id, after, MAX_BATCH) if run.flowing else []
+        if not fresh and run.flowing and run.looked == seen:
+            # Nothing became due in this process since the last look. What others
+            # queue, and entries queued for later, are found by the poll.
+            return False
+        run.looked = seen
         if fresh:
             batch: PushBatch | None = PushBatch(
                 peer_seq=run.peer_seq,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -111,6 +112,55 @@ class RecentEvents(NumberedRun[EventRow]):
 
     def after(self, number: int, limit: int = 500) -> list[EventRow]:
         return super().after(number, limit)
+
+
+class EventFeed:
+    """One live stream's reader: the events after the last one it took. They come
+    from :class:`RecentEvents` when this process just committed them. The database
+    is read only when memory cannot answer: a commit notified since the last look
+    whose events memory does not continue, a gap in memory, or a poll timeout
+    (another process's commits wake nobody here)."""
+
+    READ_LIMIT = 500
+
+    def __init__(
+        self,
+        recent: RecentEvents,
+        committed: Signal,
+        read: Callable[[int, int], Awaitable[list[EventRow]]],
+        after: int,
+    ) -> None:
+        self.after = after
+        self._recent = recent
+        self._committed = committed
+        self._read = read
+        # The signal's generation when this feed last had all this process had
+        # committed; -1: read the database at the next look.
+        self._known = -1
+
+    async def next(self, timeout: float) -> list[EventRow]:
+        """The next events; if there are none yet, waits up to ``timeout`` for a
+        commit and looks again. May return none."""
+        seen, rows = await self._look()
+        if rows:
+            return rows
+        if await self._committed.wait(seen, timeout) == seen:
+            self._known = -1
+        return (await self._look())[1]
+
+    async def _look(self) -> tuple[int, list[EventRow]]:
+        seen = self._committed.generation
+        rows = self._recent.after(self.after, self.READ_LIMIT)
+        if rows:
+            if rows[-1].id >= self._recent.newest():
+                self._known = seen
+        elif seen != self._known or self._recent.newest() > self.after:
+            rows = await self._read(self.after, self.READ_LIMIT)
+            if len(rows) < self.READ_LIMIT:
+                self._known = seen
+        if rows:
+            self.after = rows[-1].id
+        return seen, rows
 
 
 def last_event_id(session: Session) -> int:

@@ -40,6 +40,11 @@ class NumberedRun(Generic[T]):
                 run.append(value)
             return run
 
+    def newest(self) -> int:
+        """The highest number held (0 when empty)."""
+        with self._lock:
+            return next(reversed(self._values), 0)
+
     def forget(self, through: int) -> None:
         with self._lock:
             for number in [n for n in self._values if n <= through]:

@@ -38,6 +38,7 @@ from . import leases, linking
 from . import paths as path_store
 from .clock import now_ms
 from .events import (
+    EventFeed,
     EventRow,
     RecentEvents,
     Signal,
@@ -624,12 +625,13 @@ class Node:
         with self.reading() as session:
             return events_after(session, after_id, limit)
 
-    async def next_events(self, after_id: int) -> list[EventRow]:
-        """For live streams: the events after ``after_id``, from memory when this
-        process just committed them, else from the database."""
-        return self.recent_events.after(after_id) or await to_thread.run_sync(
-            self.events_after, after_id
-        )
+    def event_feed(self, after_id: int) -> EventFeed:
+        """A live stream's reader of the events after ``after_id``."""
+
+        async def read(after: int, limit: int) -> list[EventRow]:
+            return await to_thread.run_sync(self.events_after, after, limit)
+
+        return EventFeed(self.recent_events, self.committed, read, after_id)
 
     def export(self, link_name_or_id: str, *, with_payloads: bool = True) -> Bundle:
         link = self.find_link(link_name_or_id)

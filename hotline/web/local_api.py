@@ -7,6 +7,7 @@ happens on the node's links, resumable with ``Last-Event-ID``.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -154,12 +155,11 @@ def _last_id(node: Node) -> int:
 
 async def _stream(node: Node, request: Request, after: int) -> AsyncIterator[str]:
     yield f"retry: 1000\n: connected, after {after}\n\n"
-    idle = 0.0
+    feed = node.event_feed(after)
+    quiet_since = time.monotonic()
     while not await request.is_disconnected():
-        seen = node.committed.generation
-        rows = await node.next_events(after)
+        rows = await feed.next(STREAM_POLL_SECONDS)
         for row in rows:
-            after = row.id
             data = {
                 "event_id": row.id,
                 "type": row.type,
@@ -170,10 +170,7 @@ async def _stream(node: Node, request: Request, after: int) -> AsyncIterator[str
             payload = json.dumps(data, ensure_ascii=False)
             yield f"id: {row.id}\nevent: {row.type}\ndata: {payload}\n\n"
         if rows:
-            idle = 0.0
-            continue
-        await node.committed.wait(seen, STREAM_POLL_SECONDS)
-        idle += STREAM_POLL_SECONDS
-        if idle >= KEEPALIVE_SECONDS:
-            idle = 0.0
+            quiet_since = time.monotonic()
+        elif time.monotonic() - quiet_since >= KEEPALIVE_SECONDS:
+            quiet_since = time.monotonic()
             yield ": keep-alive\n\n"
