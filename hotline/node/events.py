@@ -38,6 +38,7 @@ def record_event(
 
 
 _PENDING = "hotline.pending_events"
+_INSERT_EVENTS = EVENTS.insert().returning(EVENTS.c.id, sort_by_parameter_order=True)
 _INSERTED = "hotline.inserted_events"
 _COMMITTED = "hotline.committed_events"
 
@@ -47,12 +48,7 @@ def _insert_events(session: Session) -> None:
     pending: list[dict[str, Any]] | None = session.info.pop(_PENDING, None)
     if not pending:
         return
-    ids = (
-        session.connection()
-        .execute(EVENTS.insert().returning(EVENTS.c.id, sort_by_parameter_order=True), pending)
-        .scalars()
-        .all()
-    )
+    ids = session.connection().execute(_INSERT_EVENTS, pending).scalars().all()
     session.info[_INSERTED] = [
         EventRow(int(i), r["link_id"], r["type"], r["data"], r["created_ms"])
         for i, r in zip(ids, pending, strict=True)

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from ..protocol.envelope import Envelope, Payload, open_payload, parse, verify
@@ -91,9 +91,14 @@ def ingest(
     return result
 
 
+# Built once: this runs for every batch received.
+_LOWEST_HELD = (
+    select(HELD.c.seq).where(HELD.c.link_id == bindparam("link_id")).order_by(HELD.c.seq).limit(1)
+)
+
+
 def _lowest_held(session: Session, link: Link) -> int | None:
-    query = select(HELD.c.seq).where(HELD.c.link_id == link.id).order_by(HELD.c.seq).limit(1)
-    return session.connection().execute(query).scalar()
+    return session.connection().execute(_LOWEST_HELD, {"link_id": link.id}).scalar()
 
 
 @contextmanager

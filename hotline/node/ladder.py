@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import ReturningUpdate
 
 from ..protocol.kinds import Kind
 from ..storage.models import ENTRIES, MESSAGES, Entry, Message
@@ -21,6 +22,31 @@ from .link_policy import apply_peer_policy_entry
 from .link_tests import TEST_KINDS, apply_peer_test_entry
 
 MESSAGE_KINDS = frozenset({Kind.MESSAGE, Kind.AGREED_TEXT})
+
+# Built once: these run for every push and receipt, and building a statement
+# costs more than running it.
+_ENTRY_SEQ = select(ENTRIES.c.seq).where(
+    ENTRIES.c.link_id == bindparam("link_id"), ENTRIES.c.id == bindparam("entry_id")
+)
+
+
+def _set_outgoing(column: str) -> ReturningUpdate[str]:
+    """UPDATE our messages up to seq :through whose ``column`` is unset, to :at."""
+    return (
+        update(MESSAGES)
+        .where(
+            MESSAGES.c.link_id == bindparam("link"),
+            MESSAGES.c.direction == "out",
+            MESSAGES.c.seq <= bindparam("through"),
+            MESSAGES.c[column].is_(None),
+        )
+        .values({column: bindparam("at")})
+        .returning(MESSAGES.c.id)
+    )
+
+
+_SET_DELIVERED = _set_outgoing("delivered_ms")
+_SET_TRANSMITTED = _set_outgoing("transmitted_ms")
 
 
 def message_row(entry: Entry, body: dict[str, Any], *, direction: str, now_ms: int) -> Message:
@@ -130,22 +156,12 @@ def _mark_delivered(session: Session, receipt: Entry, *, at_ms: int, now_ms: int
     # Core: this runs for every receipt, and our messages are not ORM objects here.
     connection = session.connection()
     through = connection.execute(
-        select(ENTRIES.c.seq).where(
-            ENTRIES.c.link_id == receipt.link_id, ENTRIES.c.id == receipt.ref
-        )
+        _ENTRY_SEQ, {"link_id": receipt.link_id, "entry_id": receipt.ref}
     ).scalar()
     if through is None:
         return
     rows = connection.execute(
-        update(MESSAGES)
-        .where(
-            MESSAGES.c.link_id == receipt.link_id,
-            MESSAGES.c.direction == "out",
-            MESSAGES.c.seq <= through,
-            MESSAGES.c.delivered_ms.is_(None),
-        )
-        .values(delivered_ms=at_ms)
-        .returning(MESSAGES.c.id)
+        _SET_DELIVERED, {"link": receipt.link_id, "through": through, "at": at_ms}
     ).all()
     for (message_id,) in rows:
         record_event(
@@ -167,17 +183,7 @@ def mark_transmitted(session: Session, link_id: str, up_to_seq: int, *, now_ms: 
     """The peer holds our chain up to ``up_to_seq``: set "transmitted" where unset."""
     rows = (
         session.connection()
-        .execute(
-            update(MESSAGES)
-            .where(
-                MESSAGES.c.link_id == link_id,
-                MESSAGES.c.direction == "out",
-                MESSAGES.c.seq <= up_to_seq,
-                MESSAGES.c.transmitted_ms.is_(None),
-            )
-            .values(transmitted_ms=now_ms)
-            .returning(MESSAGES.c.id)
-        )
+        .execute(_SET_TRANSMITTED, {"link": link_id, "through": up_to_seq, "at": now_ms})
         .all()
     )
     ids = [r[0] for r in rows]

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from anyio import to_thread
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import bindparam, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from ..protocol.bundle import Bundle, make_bundle
@@ -53,6 +53,7 @@ from .ladder import MESSAGE_KINDS, mark_transmitted, message_row
 from .record_store import (
     LinkNotFound,
     Reference,
+    advance_link,
     append_own,
     find_entry,
     lock_link,
@@ -252,31 +253,9 @@ class Node:
         after seq ``after`` (what the peer is known to hold), with commit times for
         the latency metric, and how much of the peer's chain we hold. None when
         nothing is due."""
-        outbox, entries, links = OUTBOX, ENTRIES, LINKS  # short names for the query
         with self.reading() as session:
-            # Core and one statement: this runs before every push.
-            rows = (
-                session.connection()
-                .execute(
-                    select(
-                        outbox.c.seq,
-                        entries.c.envelope,
-                        entries.c.stored_ms,
-                        outbox.c.next_attempt_ms,
-                        links.c.peer_seq,
-                    )
-                    .join(
-                        entries,
-                        (entries.c.link_id == outbox.c.link_id)
-                        & (entries.c.id == outbox.c.entry_id),
-                    )
-                    .join(links, links.c.id == outbox.c.link_id)
-                    .where(outbox.c.link_id == link_id, outbox.c.seq > after)
-                    .order_by(outbox.c.seq)
-                    .limit(limit)
-                )
-                .all()
-            )
+            parameters = {"link_id": link_id, "after": after, "limit": limit}
+            rows = session.connection().execute(_PUSH_BATCH, parameters).all()
         if not rows or min(r[3] for r in rows) > now_ms():
             return None
         return PushBatch(
@@ -357,10 +336,8 @@ class Node:
             raise ProtocolError(Code.SEQUENCE_GAP, "peer claims entries we never wrote")
         if peer_has <= link.peer_has_seq:
             return
-        link.peer_has_seq = peer_has  # written with the commit's UPDATE of the link
-        session.connection().execute(
-            delete(OUTBOX).where(OUTBOX.c.link_id == link.id, OUTBOX.c.seq <= peer_has)
-        )
+        advance_link(session, link, peer_has_seq=peer_has)
+        session.connection().execute(_DELETE_PUSHED, {"link": link.id, "through": peer_has})
         mark_transmitted(session, link.id, peer_has, now_ms=sent_ms)
 
     def defer_outbox(self, link_id: str, delay_ms: int) -> None:
@@ -674,14 +651,45 @@ class Outgoing:
     ref: str | None = None
 
 
+# Built once: these run for every push and send, and building a statement costs
+# more than running it.
+_DELETE_PUSHED = delete(OUTBOX).where(
+    OUTBOX.c.link_id == bindparam("link"), OUTBOX.c.seq <= bindparam("through")
+)
+# The due head of a link's outbox after a seq, with what push_batch needs, in one read.
+_PUSH_BATCH = (
+    select(
+        OUTBOX.c.seq,
+        ENTRIES.c.envelope,
+        ENTRIES.c.stored_ms,
+        OUTBOX.c.next_attempt_ms,
+        LINKS.c.peer_seq,
+    )
+    .join(
+        ENTRIES,
+        (ENTRIES.c.link_id == OUTBOX.c.link_id) & (ENTRIES.c.id == OUTBOX.c.entry_id),
+    )
+    .join(LINKS, LINKS.c.id == OUTBOX.c.link_id)
+    .where(OUTBOX.c.link_id == bindparam("link_id"), OUTBOX.c.seq > bindparam("after"))
+    .order_by(OUTBOX.c.seq)
+    .limit(bindparam("limit"))
+)
+_LOCK_LINKS = (
+    select(Link)
+    .where(
+        or_(
+            Link.name.in_(bindparam("keys", expanding=True)),
+            Link.id.in_(bindparam("keys", expanding=True)),
+        )
+    )
+    .order_by(Link.id)
+    .with_for_update()
+)
+
+
 def _lock_links(session: Session, names_or_ids: set[str]) -> dict[str, Link]:
     """Lock the named links, in id order (no deadlock between concurrent batches)."""
-    locked = session.scalars(
-        select(Link)
-        .where(or_(Link.name.in_(names_or_ids), Link.id.in_(names_or_ids)))
-        .order_by(Link.id)
-        .with_for_update()
-    )
+    locked = session.scalars(_LOCK_LINKS, {"keys": sorted(names_or_ids)})
     found: dict[str, Link] = {}
     for link in locked:
         for key in (link.id, link.name):

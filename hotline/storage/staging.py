@@ -1,9 +1,11 @@
-"""Rows inserted in bulk when the session next flushes or commits.
+"""Rows inserted in bulk, and row updates, when the session next flushes or commits.
 
 Record entries, outbox rows and messages are written once and never changed by
 the transaction that writes them. Staged, they are inserted with one
 Core statement per table and set of columns, in the order staged, instead of one
 ORM object each through the unit of work (which was most of a send's cost).
+A link's chain heads and counters change with every entry: those changes are
+staged as one UPDATE per row (:func:`stage_update`), also without the unit of work.
 
 They are inserted before anything the ORM flushes, and before commit. Whoever
 stages an entry, outbox row or message also changes the link whose chain it
@@ -14,12 +16,14 @@ them (see ingest.py and record_store.find_entry).
 
 from __future__ import annotations
 
+import functools
 from typing import Any, cast
 
-from sqlalchemy import Table, event
+from sqlalchemy import Insert, Table, Update, and_, bindparam, event
 from sqlalchemy.orm import DeclarativeBase, Session, SessionTransaction
 
 _STAGED = "hotline.staged_rows"
+_UPDATES = "hotline.staged_updates"
 
 
 def stage(session: Session, table: Table, row: dict[str, Any]) -> None:
@@ -34,16 +38,48 @@ def stage_object(session: Session, obj: DeclarativeBase) -> None:
     stage(session, table, {column.key: getattr(obj, column.key) for column in table.columns})
 
 
+def stage_update(
+    session: Session, table: Table, key: tuple[Any, ...], values: dict[str, Any]
+) -> None:
+    """Stage an UPDATE of the row whose primary key is ``key``; later values for
+    the same row and column replace earlier ones."""
+    updates: dict[tuple[Table, tuple[Any, ...]], dict[str, Any]]
+    updates = session.info.setdefault(_UPDATES, {})
+    updates.setdefault((table, key), {}).update(values)
+
+
 def insert_staged(session: Session) -> None:
+    """Write what is staged: the inserts, then the updates."""
     staged: list[tuple[Table, dict[str, Any]]] | None = session.info.pop(_STAGED, None)
-    if not staged:
+    updates: dict[tuple[Table, tuple[Any, ...]], dict[str, Any]] | None
+    updates = session.info.pop(_UPDATES, None)
+    if not staged and not updates:
         return
-    groups: dict[tuple[Table, tuple[str, ...]], list[dict[str, Any]]] = {}
-    for table, row in staged:
-        groups.setdefault((table, tuple(row)), []).append(row)
     connection = session.connection()
+    groups: dict[tuple[Table, tuple[str, ...]], list[dict[str, Any]]] = {}
+    for table, row in staged or ():
+        groups.setdefault((table, tuple(row)), []).append(row)
     for (table, _), rows in groups.items():
-        connection.execute(table.insert(), rows)
+        connection.execute(_insert(table), rows)
+    for (table, key), values in (updates or {}).items():
+        keys = {f"key_{i}": value for i, value in enumerate(key)}
+        connection.execute(_update_by_key(table), {**keys, **values})
+
+
+@functools.cache
+def _insert(table: Table) -> Insert:
+    return table.insert()
+
+
+@functools.cache
+def _update_by_key(table: Table) -> Update:
+    """UPDATE ... WHERE <primary key> = :key_0 AND ...; the SET clause comes from the
+    parameters' other names. Built once per table: building a statement costs more
+    than running it."""
+    columns = table.primary_key.columns
+    return table.update().where(
+        and_(*(column == bindparam(f"key_{i}") for i, column in enumerate(columns)))
+    )
 
 
 @event.listens_for(Session, "before_flush")
@@ -61,3 +97,4 @@ def _forget_staged(session: Session, transaction: SessionTransaction) -> None:
     # Rolled back (or a commit that failed): the staged rows go with the rest.
     if transaction.parent is None:
         session.info.pop(_STAGED, None)
+        session.info.pop(_UPDATES, None)
