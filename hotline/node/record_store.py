@@ -30,7 +30,13 @@ class LinkNotFound(LookupError):
 
 # Built once: these run in every send and receive, and building a statement costs
 # more than running it.
-_LOCK_LINK = select(Link).where(Link.id == bindparam("link_id")).with_for_update()
+# A lock reads the row afresh, also into a Link this session already holds.
+_LOCK_LINK = (
+    select(Link)
+    .where(Link.id == bindparam("link_id"))
+    .with_for_update()
+    .execution_options(populate_existing=True)
+)
 _ENTRY_HASH = select(ENTRIES.c.hash).where(
     ENTRIES.c.link_id == bindparam("link_id"), ENTRIES.c.id == bindparam("entry_id")
 )

@@ -684,6 +684,7 @@ _LOCK_LINKS = (
     )
     .order_by(Link.id)
     .with_for_update()
+    .execution_options(populate_existing=True)
 )
 
 
