@@ -38,6 +38,11 @@ class NodeHandle:
         self.local_url = f"http://{config.local_host}:{local_port}"
 
     def start(self, timeout: float = 20) -> None:
+        self.launch()
+        self.wait_ready(timeout)
+
+    def launch(self) -> None:
+        """Start the process without waiting for it (see :meth:`wait_ready`)."""
         assert self.process is None or self.process.poll() is not None
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
@@ -54,6 +59,9 @@ class NodeHandle:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
+
+    def wait_ready(self, timeout: float = 20) -> None:
+        assert self.process is not None
         deadline = time.monotonic() + timeout
         with self.client() as client:
             while time.monotonic() < deadline:
@@ -73,8 +81,16 @@ class NodeHandle:
             self.process.wait(10)
 
     def stop(self) -> None:
+        self.terminate()
+        self.wait_stopped()
+
+    def terminate(self) -> None:
+        """SIGTERM: the node shuts down in its own time (see :meth:`wait_stopped`)."""
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
+
+    def wait_stopped(self) -> None:
+        if self.process is not None:
             try:
                 self.process.wait(15)
             except subprocess.TimeoutExpired:
@@ -128,12 +144,17 @@ class Cluster:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.washington.stop()
-        self.beijing.stop()
+        # Both at once: each takes a second or two to start or stop on its own.
+        for node in self.nodes:
+            node.terminate()
+        for node in self.nodes:
+            node.wait_stopped()
 
     def start(self) -> None:
-        self.washington.start()
-        self.beijing.start()
+        for node in self.nodes:
+            node.launch()
+        for node in self.nodes:
+            node.wait_ready()
 
     @property
     def nodes(self) -> tuple[NodeHandle, NodeHandle]:
