@@ -43,6 +43,7 @@ _ENTRY_HASH = select(ENTRIES.c.hash).where(
 
 
 def lock_link(session: Session, link_id: str) -> Link:
+    insert_staged(session)  # the row is read afresh: this transaction's changes first
     link = session.scalar(_LOCK_LINK, {"link_id": link_id})
     if link is None:
         raise LinkNotFound(link_id)

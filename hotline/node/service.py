@@ -33,7 +33,7 @@ from ..storage.models import (
     RelayBatch,
     RelayRoute,
 )
-from ..storage.staging import stage_object
+from ..storage.staging import insert_staged, stage_object
 from . import leases, linking
 from . import paths as path_store
 from .clock import now_ms
@@ -690,6 +690,7 @@ _LOCK_LINKS = (
 
 def _lock_links(session: Session, names_or_ids: set[str]) -> dict[str, Link]:
     """Lock the named links, in id order (no deadlock between concurrent batches)."""
+    insert_staged(session)  # the rows are read afresh: this transaction's changes first
     locked = session.scalars(_LOCK_LINKS, {"keys": sorted(names_or_ids)})
     found: dict[str, Link] = {}
     for link in locked:
