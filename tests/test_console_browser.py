@@ -59,10 +59,18 @@ def kept(page: Page) -> bool:
     return bool(page.evaluate("window.__sameDocument === true"))
 
 
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    with chromium() as launched:
+@pytest.fixture(scope="module")
+def launched_browser() -> Iterator[Browser]:
+    with chromium() as launched:  # launching costs about 2 s: once for the module
         yield launched
+
+
+@pytest.fixture
+def browser(launched_browser: Browser) -> Iterator[Browser]:
+    """The module's browser; what a test opened in it is closed after the test."""
+    yield launched_browser
+    for context in launched_browser.contexts:
+        context.close()
 
 
 @pytest.fixture
