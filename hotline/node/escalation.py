@@ -29,12 +29,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from ..accounts.roles import Role
 from ..storage.account_models import User
-from ..storage.models import Link, Message, Outbox
+from ..storage.models import Link, Message
 from ..storage.policy_models import Alert, EscalationPolicy, EscalationStep, LinkTest
 from .alerts import alert_view, raise_alert
 from .emergency import EMERGENCY, ROUTINE
@@ -42,7 +42,7 @@ from .events import record_event
 from .ladder import MESSAGE_KINDS
 from .link_policy import in_force
 from .paths import DIRECT, RELAY, list_paths
-from .record_store import outbox_due
+from .record_store import push_outbox_now
 from .refusals import Refused, audit
 
 RUNGS = ("delivered", "displayed", "acknowledged", "answered")
@@ -313,12 +313,7 @@ def _take(
         if link.peer_has_seq >= message.seq:
             outcome, detail = "not_needed", f"{link.peer_party} already holds it; nothing to resend"
         else:
-            session.execute(
-                update(Outbox)
-                .where(Outbox.link_id == link.id)
-                .values(next_attempt_ms=now_ms, attempts=0)
-            )
-            outbox_due(session)
+            push_outbox_now(session, link.id, now_ms)
             detail = f"pushing again to {link.peer_party} now"
     elif name in ("switch_path", "relay"):
         outcome, detail = _path_step(session, link, message, name, now_ms)
@@ -417,12 +412,7 @@ def _path_step(
             f"no relay accepted by both parties on {link.name} ('hotline link add-relay')"
         )
     if not held:
-        session.execute(
-            update(Outbox)
-            .where(Outbox.link_id == link.id)
-            .values(next_attempt_ms=now_ms, attempts=0)
-        )
-        outbox_due(session)
+        push_outbox_now(session, link.id, now_ms)
     shown = ", ".join(
         f"{p.url} ({p.state}{', active' if p.active else ''})"
         for p in (direct if name == "switch_path" else relays)

@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -76,6 +76,15 @@ _FRESH = "hotline.fresh_entries"
 def outbox_due(session: Session) -> None:
     """Something in an outbox is due now: wake the deliverer once this commits."""
     session.info[_OUTBOX_DUE] = True
+
+
+def push_outbox_now(session: Session, link_id: str, now_ms: int) -> None:
+    """Make the link's whole outbox due now, with its failures forgotten, and wake
+    the deliverer once this commits."""
+    session.execute(
+        update(Outbox).where(Outbox.link_id == link_id).values(next_attempt_ms=now_ms, attempts=0)
+    )
+    outbox_due(session)
 
 
 def take_outbox_due(session: Session) -> bool:

@@ -57,7 +57,7 @@ from .record_store import (
     append_own,
     find_entry,
     lock_link,
-    outbox_due,
+    push_outbox_now,
     take_fresh,
     take_outbox_due,
 )
@@ -344,13 +344,13 @@ class Node:
         """Hold the link's outbox for ``delay_ms`` without counting a failure (a relay
         took the batch; the receipt will say when it arrived)."""
         with self.transaction() as session:
-            reset = {"attempts": 0} if delay_ms == 0 else {}
             if delay_ms == 0:
-                outbox_due(session)
+                push_outbox_now(session, link_id, now_ms())
+                return
             session.execute(
                 update(Outbox)
                 .where(Outbox.link_id == link_id)
-                .values(next_attempt_ms=now_ms() + delay_ms, **reset)
+                .values(next_attempt_ms=now_ms() + delay_ms)
             )
 
     # Paths -----------------------------------------------------------------
