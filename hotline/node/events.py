@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -106,9 +107,6 @@ class RecentEvents(NumberedRun[EventRow]):
     def __init__(self, keep: int = 4096) -> None:
         super().__init__(lambda row: row.id, keep)
 
-    def after(self, number: int, limit: int = 500) -> list[EventRow]:
-        return super().after(number, limit)
-
 
 class EventFeed:
     """One live stream's reader: the events after the last one it took. They come
@@ -133,16 +131,27 @@ class EventFeed:
         # The signal's generation when this feed last had all this process had
         # committed; -1: read the database at the next look.
         self._known = -1
+        self._quiet_since = time.monotonic()
 
     async def next(self, timeout: float) -> list[EventRow]:
         """The next events; if there are none yet, waits up to ``timeout`` for a
         commit and looks again. May return none."""
         seen, rows = await self._look()
+        if not rows:
+            if await self._committed.wait(seen, timeout) == seen:
+                self._known = -1
+            rows = (await self._look())[1]
         if rows:
-            return rows
-        if await self._committed.wait(seen, timeout) == seen:
-            self._known = -1
-        return (await self._look())[1]
+            self._quiet_since = time.monotonic()
+        return rows
+
+    def quiet_for(self, seconds: float) -> bool:
+        """Nothing came for ``seconds``, since the last events or since this last
+        said so: a stream's cue to send a keep-alive."""
+        if time.monotonic() - self._quiet_since < seconds:
+            return False
+        self._quiet_since = time.monotonic()
+        return True
 
     async def _look(self) -> tuple[int, list[EventRow]]:
         seen = self._committed.generation

@@ -7,7 +7,6 @@ happens on the node's links, resumable with ``Last-Event-ID``.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -156,7 +155,6 @@ def _last_id(node: Node) -> int:
 async def _stream(node: Node, request: Request, after: int) -> AsyncIterator[str]:
     yield f"retry: 1000\n: connected, after {after}\n\n"
     feed = node.event_feed(after)
-    quiet_since = time.monotonic()
     while not await request.is_disconnected():
         rows = await feed.next(STREAM_POLL_SECONDS)
         for row in rows:
@@ -169,8 +167,5 @@ async def _stream(node: Node, request: Request, after: int) -> AsyncIterator[str
             data.update(row.data)
             payload = json.dumps(data, ensure_ascii=False)
             yield f"id: {row.id}\nevent: {row.type}\ndata: {payload}\n\n"
-        if rows:
-            quiet_since = time.monotonic()
-        elif time.monotonic() - quiet_since >= KEEPALIVE_SECONDS:
-            quiet_since = time.monotonic()
+        if not rows and feed.quiet_for(KEEPALIVE_SECONDS):
             yield ": keep-alive\n\n"

@@ -1141,7 +1141,7 @@ async def _stream(
     the rows of messages on the link it shows, which come with the note."""
     yield "retry: 1000\n\n"
     feed = node.event_feed(after)
-    quiet_since = checked = time.monotonic()
+    checked = time.monotonic()
     while not await request.is_disconnected():
         if time.monotonic() - checked >= SESSION_CHECK_SECONDS:
             checked = time.monotonic()
@@ -1156,10 +1156,7 @@ async def _stream(
                 if html is not None:
                     note["html"] = html
             yield f"id: {row.id}\ndata: {json.dumps(note)}\n\n"
-        if rows:
-            quiet_since = time.monotonic()
-        elif time.monotonic() - quiet_since >= KEEPALIVE_SECONDS:
-            quiet_since = time.monotonic()
+        if not rows and feed.quiet_for(KEEPALIVE_SECONDS):
             yield ": keep-alive\n\n"
 
 
