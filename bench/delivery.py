@@ -88,6 +88,18 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def cpu_now(nodes: dict[str, RunningNode]) -> dict[str, float]:
+    return {party: cpu_seconds(node.process.pid) for party, node in nodes.items()}
+
+
+def cpu_ms_per_message(
+    nodes: dict[str, RunningNode], since: dict[str, float], messages: int
+) -> dict[str, float]:
+    """Each node's CPU time since ``since``, in ms per message."""
+    now = cpu_now(nodes)
+    return {party: round((now[party] - since[party]) * 1000 / messages, 3) for party in nodes}
+
+
 async def send(session: aiohttp.ClientSession, text: str) -> dict[str, Any]:
     async with session.post(f"/api/v1/links/{LINK}/messages", json={"text": text}) as response:
         if response.status != 201:
@@ -132,37 +144,21 @@ async def measure(nodes: dict[str, RunningNode], args: argparse.Namespace) -> di
                 await subscriber.wait_for((await send(w, f"warm {i}"))["id"])
             latencies: list[float] = []
             send_ms: list[float] = []
-            cpu_at_start = {party: cpu_seconds(node.process.pid) for party, node in nodes.items()}
+            cpu_at_start = cpu_now(nodes)
             for i in range(args.latency_messages):
                 started = time.perf_counter()
                 sent = await send(w, f"latency {i}")
                 send_ms.append((time.perf_counter() - started) * 1000)
                 latencies.append((await subscriber.wait_for(sent["id"]) - started) * 1000)
-            latency_cpu_ms = {
-                party: round(
-                    (cpu_seconds(node.process.pid) - cpu_at_start[party])
-                    * 1000
-                    / args.latency_messages,
-                    3,
-                )
-                for party, node in nodes.items()
-            }
+            latency_cpu_ms = cpu_ms_per_message(nodes, cpu_at_start, args.latency_messages)
             before = subscriber.count
-            cpu_before = {party: cpu_seconds(node.process.pid) for party, node in nodes.items()}
+            cpu_before = cpu_now(nodes)
             started = time.perf_counter()
             failures = await flood(w, args.throughput_messages, args.concurrency)
             accepted_at = time.perf_counter()
             expected = before + args.throughput_messages - failures
             finished = await subscriber.wait_count(expected, 600)
-            cpu_ms = {
-                party: round(
-                    (cpu_seconds(node.process.pid) - cpu_before[party])
-                    * 1000
-                    / args.throughput_messages,
-                    3,
-                )
-                for party, node in nodes.items()
-            }
+            cpu_ms = cpu_ms_per_message(nodes, cpu_before, args.throughput_messages)
         finally:
             reader.cancel()
             with contextlib.suppress(asyncio.CancelledError, aiohttp.ClientError):

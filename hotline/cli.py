@@ -42,8 +42,6 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-
-
 link_app = typer.Typer(help="Set up links with other parties, out of band.", no_args_is_help=True)
 app.add_typer(link_app, name="link")
 user_app = typer.Typer(
