@@ -6,6 +6,7 @@ reader to the database."""
 from __future__ import annotations
 
 import asyncio
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -15,10 +16,9 @@ from hypothesis import strategies as st
 from hotline.node.events import EventRow, RecentEvents
 from hotline.node.fresh import FreshEntries, FreshEntry
 from hotline.node.home import NodeError
-from hotline.node.service import Node, Outgoing
+from hotline.node.service import Outgoing
 from hotline.protocol.errors import ProtocolError
 
-from .conftest import DatabaseFactory
 from .harness import LINK, Cluster
 
 
@@ -55,79 +55,68 @@ def test_recent_events_hand_out_an_unbroken_run_only() -> None:
     recent = RecentEvents(keep=100)
     recent.add([_event(i) for i in (10, 11, 12)])
     recent.add([_event(14)])  # 13 was committed elsewhere or used up by a rollback
-    assert [e.id for e in recent.after(9)] == [10, 11, 12]
+    assert [e.id for e in recent.after(9, 500)] == [10, 11, 12]
     assert [e.id for e in recent.after(10, limit=1)] == [11]
-    assert recent.after(12) == []
-    assert recent.after(8) == []
-    assert recent.after(13)[0].data == {"n": 14}
+    assert recent.after(12, 500) == []
+    assert recent.after(8, 500) == []
+    assert recent.after(13, 500)[0].data == {"n": 14}
 
 
 @given(st.sets(st.integers(min_value=1, max_value=60)), st.integers(min_value=0, max_value=60))
 def test_recent_events_never_skip_an_id(ids: set[int], after: int) -> None:
     recent = RecentEvents()
     recent.add([_event(i) for i in sorted(ids)])
-    run = [e.id for e in recent.after(after)]
+    run = [e.id for e in recent.after(after, 500)]
     assert run == list(range(after + 1, after + 1 + len(run)))
     assert all(i in ids for i in run)
     assert (after + len(run) + 1) not in ids
 
 
-def test_what_a_commit_hands_over_is_what_the_database_holds(
-    tmp_path: Path, database: DatabaseFactory
-) -> None:
-    with Cluster(tmp_path, database.url_for) as cluster:
-        node = Node(cluster.washington.home)
-        try:
-            link = node.find_link(LINK)
-            three = [Outgoing(LINK, {"text": f"message {i}", "lang": "en"}) for i in range(3)]
-            node.send_many(three)
-            node.send(LINK, {"text": "one more", "lang": "en"})
-            # The deliverer's batch from memory is the outbox's, byte for byte.
-            fresh = node.fresh.after(link.id, link.peer_has_seq, 64)
-            batch = node.push_batch(link.id, limit=64, after=link.peer_has_seq)
-            assert batch is not None and len(fresh) == 4
-            assert [e.seq for e in fresh] == batch.seqs
-            assert [e.envelope for e in fresh] == batch.envelopes
-            assert [e.stored_ms for e in fresh] == batch.committed_ms
-            # A stream handed these events gets the rows in the database, ids included.
-            stored = node.events_after(0, 1_000_000)
-            queued = [e for e in stored if e.type == "message.queued"]
-            assert len(queued) == 4
-            handed = node.recent_events.after(queued[0].id - 2)
-            assert handed and handed == stored[-len(handed) :]
-            assert [e.type for e in handed].count("message.queued") == 4
-        finally:
-            node.close()
+def test_what_a_commit_hands_over_is_what_the_database_holds(cluster: Cluster) -> None:
+    with closing(cluster.washington.node()) as node:
+        link = node.find_link(LINK)
+        three = [Outgoing(LINK, {"text": f"message {i}", "lang": "en"}) for i in range(3)]
+        node.send_many(three)
+        node.send(LINK, {"text": "one more", "lang": "en"})
+        # The deliverer's batch from memory is the outbox's, byte for byte.
+        fresh = node.fresh.after(link.id, link.peer_has_seq, 64)
+        batch = node.push_batch(link.id, limit=64, after=link.peer_has_seq)
+        assert batch is not None and len(fresh) == 4
+        assert [e.seq for e in fresh] == batch.seqs
+        assert [e.envelope for e in fresh] == batch.envelopes
+        assert [e.stored_ms for e in fresh] == batch.committed_ms
+        # A stream handed these events gets the rows in the database, ids included.
+        stored = node.events_after(0, 1_000_000)
+        queued = [e for e in stored if e.type == "message.queued"]
+        assert len(queued) == 4
+        handed = node.recent_events.after(queued[0].id - 2, 500)
+        assert handed and handed == stored[-len(handed) :]
+        assert [e.type for e in handed].count("message.queued") == 4
 
 
 def test_queued_sends_stop_counting_once_committed_refused_or_failed(tmp_path: Path) -> None:
     """The deliverer waits for queued sends to push them together; a send that never
     commits must not keep it waiting."""
-    with Cluster(tmp_path, lambda _: None) as cluster:
-        node = Node(cluster.washington.home)
-        try:
-            node.sends_queued(2)
-            assert node.sends_waiting == 2
-            good = Outgoing(LINK, {"text": "on its way", "lang": "en"})
-            results = node.send_many([good, Outgoing("no-such-link", good.body)], queued=True)
-            assert isinstance(results[1], NodeError) and node.sends_waiting == 0
-            depth = node.outbox_depth()
-            node.sends_queued(1)
-            with pytest.raises(ProtocolError):  # floats never enter an envelope
-                node.send_many([Outgoing(LINK, {"text": "x", "lang": "en", "n": 0.5})], queued=True)
-            assert node.sends_waiting == 0 and node.outbox_depth() == depth
-        finally:
-            node.close()
+    with Cluster(tmp_path, lambda _: None) as cluster, closing(cluster.washington.node()) as node:
+        node.sends_queued(2)
+        assert node.sends_waiting == 2
+        good = Outgoing(LINK, {"text": "on its way", "lang": "en"})
+        results = node.send_many([good, Outgoing("no-such-link", good.body)], queued=True)
+        assert isinstance(results[1], NodeError) and node.sends_waiting == 0
+        depth = node.outbox_depth()
+        node.sends_queued(1)
+        with pytest.raises(ProtocolError):  # floats never enter an envelope
+            node.send_many([Outgoing(LINK, {"text": "x", "lang": "en", "n": 0.5})], queued=True)
+        assert node.sends_waiting == 0 and node.outbox_depth() == depth
 
 
-def test_a_live_feed_reads_the_database_only_when_memory_cannot_answer(
-    tmp_path: Path, database: DatabaseFactory
-) -> None:
+def test_a_live_feed_reads_the_database_only_when_memory_cannot_answer(cluster: Cluster) -> None:
     """After taking this process's events from memory, a feed does not read them
     back; another process's commits (which wake nobody here) come with the poll."""
-    with Cluster(tmp_path, database.url_for) as cluster:
-        node = Node(cluster.washington.home)
-        other = Node(cluster.washington.home)  # a second process serving the node
+    with (
+        closing(cluster.washington.node()) as node,
+        closing(cluster.washington.node()) as other,  # a second process serving the node
+    ):
         reads: list[int] = []
         events_after = node.events_after
 
@@ -153,8 +142,4 @@ def test_a_live_feed_reads_the_database_only_when_memory_cannot_answer(
             again = await feed.next(1.0)
             assert again == events_after(theirs[-1].id, 1_000_000)
 
-        try:
-            asyncio.run(scenario())
-        finally:
-            node.close()
-            other.close()
+        asyncio.run(scenario())
