@@ -499,6 +499,11 @@ def test_link_tests_are_confirmed_by_a_person_or_raise_an_alert(pair: Pair) -> N
     [missed] = [a for a in pair.wd.alerts(OFFICER_W) if a.kind == "link_test_missed"]
     assert missed.text.startswith("Line up, nobody at the desk")
     assert missed.data["texts"]["zh-Hans"].startswith("线路畅通，但无人值守")
+    # The attention bar shows it once, as its alert; the overdue list still has it.
+    board = attention(pair.w, OFFICER_W, can_approve=False, now=in_force + 153_000)
+    assert [a.message_id for a in board.alerts] == [second]
+    assert [i.id for i in board.overdue] == []
+    assert [i.id for i in pair.wd.overdue(in_force + 153_000)] == [second]
     # A test that never leaves: "not delivered".
     [third] = watch(pair.w, in_force + 183_000).tests_sent
     assert watch(pair.w, in_force + 214_000).tests_missed == [third]
@@ -611,6 +616,16 @@ def test_the_other_sides_link_test_lapses_when_nobody_confirms_it_in_time(
         assert pair.bd.usage(LINK).totals["test"] == {"out": 1, "in": 3}
         assert pair.b.messages(LINK) == [] and pair.bd.alerts() == []
         assert third in watch(pair.b, in_force + 1_843_000).tests_lapsed
+        # The receiving side's metrics count them: our desk missed two of three.
+        metrics = NodeMetrics(lambda: 0.0)
+        metrics.registry.register(LineCollector(pair.b))
+        text = generate_latest(metrics.registry).decode()
+        for outcome, count in (("received", 3), ("confirmed", 1), ("lapsed", 2)):
+            assert (
+                f'hotline_link_tests_received_total{{link="defence",outcome="{outcome}"}} {count}.0'
+                in text
+            )
+        assert 'hotline_link_tests_total{link="defence",outcome="lapsed"}' not in text
     finally:
         pair.close()
 

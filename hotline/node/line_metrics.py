@@ -7,7 +7,9 @@ so they count what every process serving the node did and survive restarts:
 * ``hotline_emergency_activations_total`` (by link and state: sent, rejected,
   awaiting_approval);
 * ``hotline_link_tests_total`` (by link and outcome: sent, confirmed, missed), for
-  the tests this node sent.
+  the tests this node sent;
+* ``hotline_link_tests_received_total`` (by link and outcome: received, confirmed,
+  lapsed), for the other side's tests: how often our desk did not answer in time.
 """
 
 from __future__ import annotations
@@ -30,7 +32,11 @@ if TYPE_CHECKING:
 
 
 def _families() -> tuple[
-    GaugeMetricFamily, CounterMetricFamily, CounterMetricFamily, CounterMetricFamily
+    GaugeMetricFamily,
+    CounterMetricFamily,
+    CounterMetricFamily,
+    CounterMetricFamily,
+    CounterMetricFamily,
 ]:
     return (
         GaugeMetricFamily(
@@ -53,6 +59,11 @@ def _families() -> tuple[
             "Link tests this node sent: sent, confirmed by the other side, missed",
             labels=["link", "outcome"],
         ),
+        CounterMetricFamily(
+            "hotline_link_tests_received",
+            "The other side's link tests: received, confirmed by us, lapsed unconfirmed",
+            labels=["link", "outcome"],
+        ),
     )
 
 
@@ -64,7 +75,7 @@ class LineCollector(Collector):
         yield from _families()
 
     def collect(self) -> Iterator[Metric]:
-        overdue_g, steps_c, activations_c, tests_c = _families()
+        overdue_g, steps_c, activations_c, tests_c, received_c = _families()
         with self.node.reading() as session:
             names = dict(session.execute(select(Link.id, Link.name)).all())
             items = overdue(session, now_ms())
@@ -79,9 +90,9 @@ class LineCollector(Collector):
                 ).group_by(EmergencyActivation.link_id, EmergencyActivation.state)
             ).all()
             tests = session.execute(
-                select(LinkTest.link_id, LinkTest.state, func.count())
-                .where(LinkTest.direction == "out")
-                .group_by(LinkTest.link_id, LinkTest.state)
+                select(LinkTest.link_id, LinkTest.direction, LinkTest.state, func.count()).group_by(
+                    LinkTest.link_id, LinkTest.direction, LinkTest.state
+                )
             ).all()
         counts = Counter((item.link_name, item.kind) for item in items)
         for link_name in names.values():
@@ -91,12 +102,16 @@ class LineCollector(Collector):
             steps_c.add_metric([names.get(link_id, link_id), action], count)
         for link_id, state, count in activations:
             activations_c.add_metric([names.get(link_id, link_id), state], count)
-        sent: Counter[str] = Counter()
-        for link_id, state, count in tests:
+        totals: Counter[tuple[str, str]] = Counter()
+        for link_id, direction, state, count in tests:
             name = names.get(link_id, link_id)
-            sent[name] += count
+            totals[(name, direction)] += count
             if state != "awaiting":
-                tests_c.add_metric([name, state], count)
-        for name, count in sent.items():
-            tests_c.add_metric([name, "sent"], count)
-        yield from (overdue_g, steps_c, activations_c, tests_c)
+                family = tests_c if direction == "out" else received_c
+                family.add_metric([name, state], count)
+        for (name, direction), count in totals.items():
+            if direction == "out":
+                tests_c.add_metric([name, "sent"], count)
+            else:
+                received_c.add_metric([name, "received"], count)
+        yield from (overdue_g, steps_c, activations_c, tests_c, received_c)

@@ -86,18 +86,14 @@ def link_board(node: Node, now: int) -> list[LinkRow]:
     with node.reading() as session:
         links = list(session.scalars(select(Link).order_by(Link.name)))
         depth = dict(
-            session.execute(select(Outbox.link_id, func.count()).group_by(Outbox.link_id))
-            .tuples()
-            .all()
+            session.execute(select(Outbox.link_id, func.count()).group_by(Outbox.link_id)).all()
         )
         oldest = dict(
             session.execute(
                 select(Outbox.link_id, func.min(Entry.stored_ms))
                 .join(Entry, (Entry.link_id == Outbox.link_id) & (Entry.id == Outbox.entry_id))
                 .group_by(Outbox.link_id)
-            )
-            .tuples()
-            .all()
+            ).all()
         )
         unanswered = dict(
             session.execute(
@@ -108,9 +104,7 @@ def link_board(node: Node, now: int) -> list[LinkRow]:
                     Message.answered_ms.is_(None),
                 )
                 .group_by(Message.link_id)
-            )
-            .tuples()
-            .all()
+            ).all()
         )
         ringing = dict(
             session.execute(
@@ -121,9 +115,7 @@ def link_board(node: Node, now: int) -> list[LinkRow]:
                     Call.requested_ms + Call.ring_timeout_ms + RING_GRACE_MS >= now,
                 )
                 .group_by(Call.link_id)
-            )
-            .tuples()
-            .all()
+            ).all()
         )
         paths: dict[str, list[Path]] = {}
         for path in session.scalars(select(Path).order_by(Path.link_id, Path.position)):
@@ -246,7 +238,7 @@ def call_rows(node: Node, link_id: str | None = None, *, limit: int = 200) -> li
         query = select(Call).order_by(Call.requested_ms.desc()).limit(limit)
         if link_id is not None:
             query = query.where(Call.link_id == link_id)
-        names = dict(session.execute(select(Link.id, Link.name)).tuples().all())
+        names = dict(session.execute(select(Link.id, Link.name)).all())
         return [
             {**call_view(c), "link": names.get(c.link_id, c.link_id)}
             for c in session.scalars(query)
@@ -258,8 +250,8 @@ def live_calls(node: Node, now: int | None = None) -> list[dict[str, Any]]:
     those that ended in the last ``RECENT_OUTCOME_MS`` so both sides see how they ended."""
     since = (now if now is not None else now_ms()) - RECENT_OUTCOME_MS
     with node.reading() as session:
-        names = dict(session.execute(select(Link.id, Link.name)).tuples().all())
-        peers = dict(session.execute(select(Link.id, Link.peer_party)).tuples().all())
+        names = dict(session.execute(select(Link.id, Link.name)).all())
+        peers = dict(session.execute(select(Link.id, Link.peer_party)).all())
         live = list(
             session.scalars(
                 select(Call)
@@ -336,7 +328,7 @@ class Attention:
 
 def attention(node: Node, person: Person, *, can_approve: bool, now: int) -> Attention:
     with node.reading() as session:
-        names = dict(session.execute(select(Link.id, Link.name)).tuples().all())
+        names = dict(session.execute(select(Link.id, Link.name)).all())
         unacknowledged = session.scalars(
             select(Message)
             .where(
@@ -394,7 +386,9 @@ def attention(node: Node, person: Person, *, can_approve: bool, now: int) -> Att
                 .order_by(LinkTest.sent_ms)
             )
         )
-        late = overdue(session, now)
+        # A missed test of ours is shown once: as its alert, which says why and clears.
+        alerted = {a.message_id for a in alerts if a.kind == "link_test_missed"}
+        late = [i for i in overdue(session, now) if i.kind != "link_test" or i.id not in alerted]
     return Attention(emergencies, approvals, mine, alerts[:20], tests, late, names, criteria)
 
 
