@@ -13,11 +13,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from tests.harness import Cluster
 
 PG_URL = os.environ.get("HOTLINE_TEST_DATABASE_URL")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+# `make test` runs the suite in two processes beside the nodes they start, so an
+# example's wall time says little about the code under test: no deadlines there.
+settings.register_profile("shared-machine", deadline=None)
+settings.load_profile("shared-machine")
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
