@@ -90,6 +90,12 @@ class NodeMetrics:
             ["link", "outcome"],
             registry=self.registry,
         )
+        self.checkpoint_seconds = Histogram(
+            "hotline_sqlite_checkpoint_seconds",
+            "SQLite only: passive checkpoints of the write-ahead log, run off the commit path",
+            buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+            registry=self.registry,
+        )
         self.relay_forwards = Counter(
             "hotline_relay_forwards",
             "On a relay: batches taken in and forwarded to their destination, by outcome",

@@ -79,11 +79,20 @@ class LinkStatus:
 
 
 class Node:
-    def __init__(self, home: NodeHome, *, database_url: str | None = None) -> None:
+    def __init__(
+        self,
+        home: NodeHome,
+        *,
+        database_url: str | None = None,
+        background_checkpoints: bool = False,
+    ) -> None:
         self.home = home
         self.config: NodeConfig = home.load_config()
         self.identity: PrivateIdentity = home.load_identity()
-        self.engine = make_engine(database_url or self.config.database_url)
+        self.engine = make_engine(
+            database_url or self.config.database_url,
+            background_checkpoints=background_checkpoints,
+        )
         self.sessions = make_sessionmaker(self.engine)
         self.readers = make_sessionmaker(self.engine, read_only=True)
         self._write_lock: AbstractContextManager[object] = (

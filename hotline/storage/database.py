@@ -1,9 +1,11 @@
 """Engine factory and schema migration.
 
 SQLite (the embedded default) runs in WAL mode with ``synchronous=FULL``: a commit
-is on disk before it returns. Write transactions start with ``BEGIN IMMEDIATE`` so
-two writers queue on the lock instead of failing on upgrade. PostgreSQL is used
-by URL; row locks (``SELECT ... FOR UPDATE``) serialise writers per link there.
+is on disk before it returns. A serving node checkpoints the log from a thread of
+its own (:mod:`hotline.storage.checkpoints`), not inside commits. Write
+transactions start with ``BEGIN IMMEDIATE`` so two writers queue on the lock
+instead of failing on upgrade. PostgreSQL is used by URL; row locks
+(``SELECT ... FOR UPDATE``) serialise writers per link there.
 """
 
 from __future__ import annotations
@@ -26,7 +28,9 @@ def sqlite_url(path: Path) -> str:
     return f"sqlite:///{path.resolve()}"
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, background_checkpoints: bool = False) -> Engine:
+    """``background_checkpoints``: on SQLite, commits never checkpoint the log; the
+    caller runs a :class:`~hotline.storage.checkpoints.WalCheckpointer`."""
     if url.startswith("sqlite"):
         engine = create_engine(
             url, connect_args={"timeout": 30, "check_same_thread": False}, pool_size=8
@@ -41,6 +45,8 @@ def make_engine(url: str) -> Engine:
             cursor.execute("PRAGMA synchronous=FULL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=30000")
+            if background_checkpoints:
+                cursor.execute("PRAGMA wal_autocheckpoint=0")
             cursor.close()
 
         @event.listens_for(engine, "begin")

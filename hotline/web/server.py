@@ -21,6 +21,7 @@ from ..node.line_metrics import LineCollector
 from ..node.metrics import NodeMetrics
 from ..node.relay import RelayForwarder
 from ..node.service import Node
+from ..storage.checkpoints import WalCheckpointer
 from ..storage.database import upgrade
 from ..transport.tls import client_context, server_context, trust_peer
 from .local_api import create_local_app
@@ -50,9 +51,14 @@ class NodeServer:
     ready: asyncio.Event = field(default_factory=asyncio.Event)
 
     def __post_init__(self) -> None:
-        self.node = Node(self.home, database_url=self.database_url)
+        self.node = Node(self.home, database_url=self.database_url, background_checkpoints=True)
         upgrade(self.node.engine)  # a node upgraded in place starts on the newest schema
         self.metrics = NodeMetrics(lambda: float(self.node.outbox_depth()))
+        self.checkpointer = (
+            WalCheckpointer(self.node.engine, observe=self.metrics.checkpoint_seconds.observe)
+            if self.node.engine.dialect.name == "sqlite"
+            else None
+        )
         self.metrics.registry.register(LineCollector(self.node))
         config = self.node.config
         # Linked peers, the relays our links accepted, and the parties we relay for.
@@ -126,6 +132,8 @@ class NodeServer:
         if handle_signals:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, self.stop)
+        if self.checkpointer is not None:
+            self.checkpointer.start()
         watcher = asyncio.create_task(self._housekeeping())
         deliverer = asyncio.create_task(self.deliverer.run())
         relay = asyncio.create_task(self.relay.run())
@@ -147,4 +155,6 @@ class NodeServer:
             self.relay.stop()
             watcher.cancel()
             await asyncio.gather(deliverer, relay, watcher, return_exceptions=True)
+            if self.checkpointer is not None:
+                self.checkpointer.stop()
             self.node.close()
