@@ -25,6 +25,15 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 settings.register_profile("shared-machine", deadline=None)
 settings.load_profile("shared-machine")
 
+# Each worker picks the ports its nodes listen on from its own share of the range
+# (free_port), and the nodes and demos it starts inherit it: two workers checking
+# the same free port at once would both take it.
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+if _WORKER is not None:
+    _share = 12_000 // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    _first = 20_000 + int(_WORKER.removeprefix("gw")) * _share
+    os.environ["HOTLINE_PORT_RANGE"] = f"{_first}-{_first + _share - 1}"
+
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")

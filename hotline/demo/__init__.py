@@ -8,6 +8,7 @@ API; arrival and receipts are read back from each node's local API.
 from __future__ import annotations
 
 import json
+import os
 import random
 import secrets
 import signal
@@ -38,9 +39,13 @@ PARTIES = ("washington", "beijing")
 def free_port() -> int:
     """A free port to listen on, below the kernel's range for outgoing connections
     (32768 and up by default): a port from that range, which binding port 0 gives, can
-    be taken by any outgoing connection between this check and the node's bind."""
+    be taken by any outgoing connection between this check and the node's bind.
+    ``HOTLINE_PORT_RANGE`` (e.g. ``20000-25999``) narrows the choice, so that
+    programs picking ports side by side (the test suite's workers) never pick the
+    same one between the check and the bind."""
+    low, high = _port_range()
     for _ in range(200):
-        port = random.randint(20_000, 32_000)
+        port = random.randint(low, high)
         with socket.socket() as sock:
             try:
                 sock.bind(("127.0.0.1", port))
@@ -50,6 +55,17 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def _port_range() -> tuple[int, int]:
+    low, _, high = os.environ.get("HOTLINE_PORT_RANGE", "20000-32000").partition("-")
+    try:
+        first, last = int(low), int(high)
+    except ValueError:
+        raise ValueError(f"HOTLINE_PORT_RANGE must be FIRST-LAST, not {low}-{high}") from None
+    if not 1024 <= first <= last <= 65535:
+        raise ValueError(f"HOTLINE_PORT_RANGE {first}-{last} is not a range of ports")
+    return first, last
 
 
 @dataclass
