@@ -486,6 +486,82 @@ def certificate(home: HomeOption = DEFAULT_HOME) -> None:
 
 
 @app.command()
+def heartbeats(
+    interval: Annotated[
+        float | None, typer.Option(help="Seconds between heartbeats on each path.")
+    ] = None,
+    timeout: Annotated[
+        float | None, typer.Option(help="Seconds to wait for the peer's signed echo.")
+    ] = None,
+    connect: Annotated[
+        float | None, typer.Option(help="Seconds to wait for a new connection.")
+    ] = None,
+    slow_rtt: Annotated[
+        int | None, typer.Option("--slow-rtt", help="Echoes slower than this (ms): degraded.")
+    ] = None,
+    down_after: Annotated[
+        int | None,
+        typer.Option("--down-after", help="No good echo for this long (ms): the path is down."),
+    ] = None,
+    down_after_failures: Annotated[
+        int | None,
+        typer.Option("--down-after-failures", help="This many misses in a row: down."),
+    ] = None,
+    failback: Annotated[
+        int | None,
+        typer.Option(help="Echoes in a row before traffic moves back to a preferred path."),
+    ] = None,
+    reset: bool = typer.Option(False, "--reset", help="Back to the defaults."),
+    as_json: bool = typer.Option(False, "--json"),
+    home: HomeOption = DEFAULT_HOME,
+) -> None:
+    """Show or change how this node watches its paths, for all its links (a satellite
+    path needs longer limits than the defaults). A running node uses new values
+    once restarted."""
+    from pydantic import ValidationError
+
+    from .node.heartbeat_timings import HeartbeatTimings
+
+    node_home = NodeHome(home)
+    try:
+        config = node_home.load_config()
+    except NodeError as exc:
+        fail(str(exc))
+    given = {
+        "interval_s": interval,
+        "timeout_s": timeout,
+        "connect_s": connect,
+        "slow_rtt_ms": slow_rtt,
+        "down_after_ms": down_after,
+        "down_after_failures": down_after_failures,
+        "failback_successes": failback,
+    }
+    changes = {k: v for k, v in given.items() if v is not None}
+    if reset or changes:
+        base = {} if reset else config.heartbeats.model_dump()
+        try:
+            timings = HeartbeatTimings.model_validate({**base, **changes})
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or 'timings'}: {e['msg']}"
+                for e in exc.errors()
+            )
+            fail(f"heartbeat timings refused, nothing changed: {problems}")
+        node_home.save_config(config.model_copy(update={"heartbeats": timings}))
+        config = node_home.load_config()
+    values = config.heartbeats.model_dump()
+    if as_json:
+        out.print_json(json.dumps(values))
+        return
+    table = Table("setting", "value")
+    for name, value in values.items():
+        table.add_row(name, str(value))
+    out.print(table)
+    if reset or changes:
+        out.print("saved; restart the node ('hotline serve') for it to take effect")
+
+
+@app.command()
 def send(
     link: Annotated[str, typer.Argument(help="Link name.")],
     text: Annotated[str, typer.Argument(help="Message text ('-' reads standard input).")],

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from hotline.cli import app
 from hotline.demo import free_port
+from hotline.node.heartbeat_timings import DEFAULT_TIMINGS
 from hotline.node.home import NodeHome
 from hotline.protocol.invitation import dearmour
 
@@ -226,3 +227,42 @@ def test_every_command_has_help() -> None:
     ):
         code, output = hl(*command, "--help")
         assert code == 0 and "Usage" in output, command
+
+
+def test_the_cli_shows_changes_and_resets_the_timings_and_refuses_bad_ones(
+    two_homes: tuple[Path, Path],
+) -> None:
+    home = str(two_homes[0])
+    code, output = hl("heartbeats", "--json", "--home", home)
+    assert code == 0 and json.loads(output) == DEFAULT_TIMINGS.model_dump()
+
+    # A satellite path: round trips near 600 ms, a heartbeat every 5 s.
+    code, output = hl(
+        "heartbeats",
+        *("--interval", "5", "--timeout", "3", "--connect", "2"),
+        *("--slow-rtt", "1500", "--down-after", "12000", "--home", home),
+    )
+    assert code == 0, output
+    assert "restart the node" in output
+    saved = NodeHome(Path(home)).load_config().heartbeats
+    assert (saved.interval_s, saved.timeout_s, saved.slow_rtt_ms) == (5, 3, 1_500)
+    assert saved.failback_successes == DEFAULT_TIMINGS.failback_successes  # untouched
+
+    # Contradictions are refused with the reason, and change nothing.
+    code, output = hl("heartbeats", "--interval", "20", "--home", home)
+    assert code == 1 and "between two heartbeats" in output and "nothing changed" in output
+    code, output = hl("heartbeats", "--connect", "4", "--home", home)
+    assert code == 1 and "connect_s" in output
+    code, output = hl("heartbeats", "--down-after-failures", "0", "--home", home)
+    assert code == 1 and "down_after_failures" in output
+    assert NodeHome(Path(home)).load_config().heartbeats == saved
+
+    code, output = hl("heartbeats", "--reset", "--json", "--home", home)
+    assert code == 0 and NodeHome(Path(home)).load_config().heartbeats == DEFAULT_TIMINGS
+
+    # A node.json written before the setting existed loads with the defaults.
+    path = Path(home) / "node.json"
+    config = json.loads(path.read_text())
+    del config["heartbeats"]
+    path.write_text(json.dumps(config))
+    assert NodeHome(Path(home)).load_config().heartbeats == DEFAULT_TIMINGS

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from hotline.node.liveness import (
-    DEGRADED,
-    DOWN,
-    DOWN_AFTER_MS,
-    FAILBACK_SUCCESSES,
-    SLOW_RTT_MS,
-    UNKNOWN,
-    UP,
-    LinkPaths,
-    PathHealth,
-)
+import pytest
+from pydantic import ValidationError
+
+from hotline.node.heartbeat_timings import DEFAULT_TIMINGS, HeartbeatTimings
+from hotline.node.liveness import DEGRADED, DOWN, UNKNOWN, UP, LinkPaths, PathHealth
+
+DOWN_AFTER_MS = DEFAULT_TIMINGS.down_after_ms
+FAILBACK_SUCCESSES = DEFAULT_TIMINGS.failback_successes
+SLOW_RTT_MS = DEFAULT_TIMINGS.slow_rtt_ms
 
 
 def two_paths() -> LinkPaths:
@@ -114,3 +112,43 @@ def test_link_state_is_the_best_direct_path() -> None:
     assert link.state == DEGRADED
     link.heartbeat_ok(link.direct[0], 1_000, 1)
     assert link.state == UP
+
+
+def test_a_satellite_path_with_its_own_timings_stays_up_where_the_defaults_fail_it() -> None:
+    """Round trips near 600 ms and a heartbeat every 5 s: with the defaults such a
+    path is degraded at every answer and down between two heartbeats."""
+    satellite = HeartbeatTimings(
+        interval_s=5, timeout_s=3, connect_s=2, slow_rtt_ms=1_500, down_after_ms=12_000
+    )
+    tuned = PathHealth(id=1, url="https://sat:1", position=0, kind="direct", timings=satellite)
+    default = PathHealth(id=2, url="https://sat:2", position=1, kind="direct")
+    for path in (tuned, default):
+        path.succeeded(1_000, 620)
+    assert (tuned.state, default.state) == (UP, DEGRADED)
+    for path in (tuned, default):
+        path.expire(6_000)  # the next heartbeat is not due yet
+    assert (tuned.state, default.state) == (UP, DOWN)
+    tuned.failed(6_500)
+    assert tuned.state == DEGRADED  # one miss within the window
+    assert tuned.expire(13_001) == DEGRADED and tuned.state == DOWN
+
+    # The link's failback and the paths it loads from the database use them too.
+    link = LinkPaths("L", "defence", [], timings=HeartbeatTimings(failback_successes=1))
+    link.paths = [
+        PathHealth(id=1, url="https://a:1", position=0, kind="direct", timings=link.timings),
+        PathHealth(id=2, url="https://b:1", position=1, kind="direct", timings=link.timings),
+    ]
+    link.active_id = 2
+    link.heartbeat_ok(link.direct[0], 1_000, 2)
+    assert link.choose(1_000).id == 1  # one answer is enough here (the default is 3)
+
+
+def test_timings_that_contradict_each_other_are_refused() -> None:
+    with pytest.raises(ValidationError, match="between two heartbeats"):
+        HeartbeatTimings(interval_s=5, down_after_ms=4_000)
+    with pytest.raises(ValidationError, match="connect_s"):
+        HeartbeatTimings(timeout_s=1, connect_s=2)
+    with pytest.raises(ValidationError):
+        HeartbeatTimings(interval_s=0)
+    with pytest.raises(ValidationError):
+        HeartbeatTimings.model_validate({"interval": 2})  # a misspelt field is not ignored

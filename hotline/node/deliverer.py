@@ -179,7 +179,10 @@ class Deliverer:
         lease_name = f"deliver:{link.id}"
         lease_until = 0
         rows = await to_thread.run_sync(self.node.link_paths, link.id)
-        run = _LinkRun(link, LinkPaths.from_rows(link.id, link.name, rows), self.client_context)
+        timings = self.node.config.heartbeats
+        run = _LinkRun(
+            link, LinkPaths.from_rows(link.id, link.name, rows, timings), self.client_context
+        )
         monitor: asyncio.Task[None] | None = None
         try:
             while not self._stopping.is_set():
@@ -188,7 +191,7 @@ class Deliverer:
                     if await to_thread.run_sync(self.node.acquire_lease, lease_name, self.holder):
                         if monitor is None:  # (re)gained: start from the state in the database
                             rows = await to_thread.run_sync(self.node.link_paths, link.id)
-                            run.paths = LinkPaths.from_rows(link.id, link.name, rows)
+                            run.paths = LinkPaths.from_rows(link.id, link.name, rows, timings)
                         lease_until = now_ms() + 10_000
                     else:
                         lease_until = 0

@@ -1,4 +1,5 @@
-"""Heartbeats on every direct path of a link, every second, while we deliver it.
+"""Heartbeats on every direct path of a link, every second by default (the node's
+``heartbeats`` timings), while we deliver it.
 
 Run by the process that holds the link's delivery lease. Each heartbeat is a
 signed message POSTed to the peer on that path; only the peer's signed echo of
@@ -26,9 +27,6 @@ from .clock import now_ms
 from .liveness import (
     DOWN,
     GAUGE_VALUE,
-    HEARTBEAT_CONNECT_S,
-    HEARTBEAT_INTERVAL_S,
-    HEARTBEAT_TIMEOUT_S,
     UP,
     LinkPaths,
     PathHealth,
@@ -75,8 +73,8 @@ class HeartbeatMonitor:
                 for path in self.paths.direct:
                     running = beats.get(path.id)
                     if (running is None or running.done()) and now >= self._due.get(path.id, 0):
-                        # Every second; sooner after a miss, until the path is declared down.
-                        self._due[path.id] = now + HEARTBEAT_INTERVAL_S
+                        # Every interval; sooner after a miss, until the path is declared down.
+                        self._due[path.id] = now + self.paths.timings.interval_s
                         beats[path.id] = asyncio.create_task(self._beat(path))
                 try:
                     if now >= next_reload:
@@ -154,9 +152,10 @@ class HeartbeatMonitor:
     def _client(self, path: PathHealth) -> httpx.AsyncClient:
         client = self._clients.get(path.id)
         if client is None:
+            timings = self.paths.timings
             client = httpx.AsyncClient(
                 verify=self.context,
-                timeout=httpx.Timeout(HEARTBEAT_TIMEOUT_S, connect=HEARTBEAT_CONNECT_S),
+                timeout=httpx.Timeout(timings.timeout_s, connect=timings.connect_s),
             )
             self._clients[path.id] = client
         return client

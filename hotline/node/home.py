@@ -32,6 +32,7 @@ from ..protocol.envelope import NAME_PATTERN
 from ..protocol.keys import PrivateIdentity
 from ..storage.database import make_engine, make_sessionmaker, sqlite_url, upgrade
 from ..transport.tls import certificate_der, make_certificate
+from .heartbeat_timings import HeartbeatTimings
 
 CONFIG_FILE = "node.json"
 IDENTITY_FILE = "identity.key"
@@ -51,6 +52,7 @@ class NodeConfig(BaseModel):
     local_port: int = Field(default=7080, ge=0, le=65535)
     endpoints: list[str]
     api_token_sha256: str
+    heartbeats: HeartbeatTimings = Field(default_factory=HeartbeatTimings)
 
     def token_matches(self, token: str) -> bool:
         digest = hashlib.sha256(token.encode()).hexdigest()

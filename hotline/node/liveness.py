@@ -4,17 +4,21 @@
 outcomes with explicit times (no clock inside, so it is tested directly):
 
 * **up**: the last heartbeat was answered with a valid signed echo, in less
-  than ``SLOW_RTT_MS``;
+  than ``slow_rtt_ms``;
 * **degraded**: the last heartbeat failed or was slow, but a good one came
-  less than ``DOWN_AFTER_MS`` ago;
-* **down**: no good heartbeat for ``DOWN_AFTER_MS``, or ``DOWN_AFTER_FAILURES``
+  less than ``down_after_ms`` ago;
+* **down**: no good heartbeat for ``down_after_ms``, or ``down_after_failures``
   failures in a row;
 * **unknown**: not tried yet.
+
+The limits are the node's :class:`HeartbeatTimings` (``heartbeats`` in
+``node.json``): the defaults suit terrestrial paths; a satellite path, with
+round trips near 600 ms, needs longer ones.
 
 :class:`LinkPaths` holds a link's paths and chooses the one to push on: it
 keeps the active path while it is not down, moves to the first usable path in
 order when it goes down (or a push on it fails), and moves back to a preferred
-path once that has answered ``FAILBACK_SUCCESSES`` heartbeats in a row. Each
+path once that has answered ``failback_successes`` heartbeats in a row. Each
 move is returned as an event for the node's stream. The link's state is its
 best path's state.
 """
@@ -25,20 +29,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from ..storage.models import Path
+from .heartbeat_timings import DEFAULT_TIMINGS, HeartbeatTimings
 from .paths import DIRECT, RELAY, PathUpdate
 
 UP, DEGRADED, DOWN, UNKNOWN = "up", "degraded", "down", "unknown"
 STATES = (UP, DEGRADED, DOWN, UNKNOWN)
 RANK = {UP: 3, DEGRADED: 2, UNKNOWN: 1, DOWN: 0}
 GAUGE_VALUE = {UP: 2, DEGRADED: 1, DOWN: 0, UNKNOWN: -1}
-
-HEARTBEAT_INTERVAL_S = 1.0
-HEARTBEAT_TIMEOUT_S = 0.8
-HEARTBEAT_CONNECT_S = 0.5
-SLOW_RTT_MS = 500
-DOWN_AFTER_MS = 1_600
-DOWN_AFTER_FAILURES = 2
-FAILBACK_SUCCESSES = 3
 
 
 @dataclass
@@ -55,9 +52,10 @@ class PathHealth:
     failures: int = 0
     successes: int = 0
     changed_ms: int = 0
+    timings: HeartbeatTimings = DEFAULT_TIMINGS
 
     @classmethod
-    def from_row(cls, row: Path) -> PathHealth:
+    def from_row(cls, row: Path, timings: HeartbeatTimings = DEFAULT_TIMINGS) -> PathHealth:
         return cls(
             id=row.id,
             url=row.url,
@@ -71,6 +69,7 @@ class PathHealth:
             failures=row.failures,
             successes=row.successes,
             changed_ms=row.changed_ms,
+            timings=timings,
         )
 
     def succeeded(self, now_ms: int, rtt_ms: int) -> str | None:
@@ -80,22 +79,22 @@ class PathHealth:
         self.rtt_ms = rtt_ms
         self.failures = 0
         self.successes += 1
-        return self._set(DEGRADED if rtt_ms > SLOW_RTT_MS else UP, now_ms)
+        return self._set(DEGRADED if rtt_ms > self.timings.slow_rtt_ms else UP, now_ms)
 
     def failed(self, now_ms: int) -> str | None:
         """A heartbeat or push on this path failed (timeout, refused, bad echo)."""
         self.last_attempt_ms = now_ms
         self.failures += 1
         self.successes = 0
-        stale = self.last_good_ms is None or now_ms - self.last_good_ms > DOWN_AFTER_MS
-        down = stale or self.failures >= DOWN_AFTER_FAILURES
+        stale = self.last_good_ms is None or now_ms - self.last_good_ms > self.timings.down_after_ms
+        down = stale or self.failures >= self.timings.down_after_failures
         return self._set(DOWN if down else DEGRADED, now_ms)
 
     def expire(self, now_ms: int) -> str | None:
         """Called often: a path with no good heartbeat for too long is down, even while
         its current heartbeat is still waiting for an answer."""
         if self.state in (UP, DEGRADED) and (
-            self.last_good_ms is None or now_ms - self.last_good_ms > DOWN_AFTER_MS
+            self.last_good_ms is None or now_ms - self.last_good_ms > self.timings.down_after_ms
         ):
             return self._set(DOWN, now_ms)
         return None
@@ -136,13 +135,20 @@ class LinkPaths:
     via_relay: bool = False
     events: list[Event] = field(default_factory=list)
     failovers: list[tuple[str, str]] = field(default_factory=list)  # (reason, to) not yet counted
+    timings: HeartbeatTimings = DEFAULT_TIMINGS
 
     @classmethod
-    def from_rows(cls, link_id: str, link_name: str, rows: Iterable[Path]) -> LinkPaths:
+    def from_rows(
+        cls,
+        link_id: str,
+        link_name: str,
+        rows: Iterable[Path],
+        timings: HeartbeatTimings = DEFAULT_TIMINGS,
+    ) -> LinkPaths:
         rows = list(rows)
-        paths = [PathHealth.from_row(r) for r in rows]
+        paths = [PathHealth.from_row(r, timings) for r in rows]
         active = next((r.id for r in rows if r.active and r.kind == DIRECT), None)
-        result = cls(link_id, link_name, paths, active)
+        result = cls(link_id, link_name, paths, active, timings=timings)
         if result.active_id is None and result.direct:
             result.active_id = result.direct[0].id
         return result
@@ -176,7 +182,7 @@ class LinkPaths:
         known = {p.id: p for p in self.paths}
         fresh = []
         for row in rows:
-            health = known.get(row.id) or PathHealth.from_row(row)
+            health = known.get(row.id) or PathHealth.from_row(row, self.timings)
             health.position, health.url, health.certificate = row.position, row.url, row.certificate
             fresh.append(health)
         self.paths = fresh
@@ -225,7 +231,7 @@ class LinkPaths:
             for path in candidates:
                 if path.position >= current.position:
                     break
-                if path.state == UP and path.successes >= FAILBACK_SUCCESSES:
+                if path.state == UP and path.successes >= self.timings.failback_successes:
                     return self._switch(path, "failback", now_ms)
             self._leave_relay(now_ms)
             return current
