@@ -3,8 +3,14 @@ sets it; tests/test_cli.py covers the command)."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
+
+from hotline.node.deliverer import _LinkRun
+from hotline.node.heartbeat_timings import HeartbeatTimings
+from hotline.node.liveness import LinkPaths
+from hotline.transport.tls import client_context
 
 from .harness import LINK, Cluster, wait_until
 
@@ -35,3 +41,30 @@ def test_a_running_node_beats_at_its_configured_interval(tmp_path: Path) -> None
     # Every 0.2 s against the default second (allowing for a loaded machine).
     assert beats["w"] >= 9, beats
     assert beats["b"] <= 4, beats
+
+
+def test_pushes_connect_within_the_nodes_timings(tmp_path: Path) -> None:
+    """A satellite path needs more than the default half second to connect: pushes
+    and pulls take the node's connect timeout too, not only the heartbeats."""
+    timings = HeartbeatTimings(
+        interval_s=5, timeout_s=4, connect_s=2, slow_rtt_ms=1_500, down_after_ms=12_000
+    )
+    with Cluster(tmp_path, lambda _path: None) as cluster:
+        node = cluster.washington.node()
+        try:
+            link = node.find_link(LINK)
+            paths = LinkPaths.from_rows(link.id, link.name, node.link_paths(link.id), timings)
+        finally:
+            node.close()
+    run = _LinkRun(link, paths, lambda der: client_context(*_tls(cluster), der))
+    [path] = paths.direct
+    try:
+        assert run.client(path).timeout.connect == 2
+    finally:
+        asyncio.run(run.aclose())
+    assert path.timings == timings
+
+
+def _tls(cluster: Cluster) -> tuple[Path, Path]:
+    home = cluster.washington.home
+    return home.cert_path, home.key_path

@@ -58,9 +58,10 @@ log = logging.getLogger("hotline.deliverer")
 POLL_SECONDS = 0.25
 LINK_SCAN_SECONDS = 1.0
 # Generous: a request on a path that goes silent is abandoned as soon as the
-# heartbeats declare the path down (about 2 s), not when this runs out.
-PUSH_TIMEOUT = httpx.Timeout(10.0, connect=0.5)
-SUSPECT_TIMEOUT = httpx.Timeout(3.0, connect=0.5)
+# heartbeats declare the path down (about 2 s), not when this runs out. Connecting
+# takes as long as the node's heartbeat timings allow (longer on a satellite path).
+PUSH_TIMEOUT_S = 10.0
+SUSPECT_TIMEOUT_S = 3.0
 ABANDON_CHECK_SECONDS = 0.05
 # How long a reply waits for the next push to go out before it is recorded anyway.
 SETTLE_GRACE_SECONDS = 0.02
@@ -120,7 +121,8 @@ class _LinkRun:
         client = self._clients.get(path.id)
         if client is None:
             pin = path.certificate or self.link.peer_tls_certificate
-            client = httpx.AsyncClient(verify=self.client_context(pin), timeout=PUSH_TIMEOUT)
+            timeout = httpx.Timeout(PUSH_TIMEOUT_S, connect=self.paths.timings.connect_s)
+            client = httpx.AsyncClient(verify=self.client_context(pin), timeout=timeout)
             self._clients[path.id] = client
         return client
 
@@ -462,7 +464,9 @@ class Deliverer:
         headers = {"content-type": CONTENT_TYPE} if body is not None else None
         # A path not known to be up gets a short timeout: it is a last resort tried
         # while the others fail, and must not hold the batch.
-        timeout = PUSH_TIMEOUT if path.state == UP else SUSPECT_TIMEOUT
+        timings = run.paths.timings
+        seconds = PUSH_TIMEOUT_S if path.state == UP else max(SUSPECT_TIMEOUT_S, timings.timeout_s)
+        timeout = httpx.Timeout(seconds, connect=timings.connect_s)
         request = asyncio.ensure_future(
             run.client(path).request(
                 method, path.url + suffix, content=body, headers=headers, timeout=timeout
