@@ -20,6 +20,7 @@ import typer
 from rich import box
 from rich.console import Console
 from rich.markup import escape
+from rich.padding import Padding
 from rich.table import Table
 
 from .accounts import AccountError, AccountService, Role, UserInfo
@@ -27,6 +28,7 @@ from .accounts.audit import PAGE_LIMIT as AUDIT_LIMIT
 from .accounts.audit import AuditFilterError, audit_filter
 from .accounts.passwords import check_policy
 from .accounts.profile import check_username
+from .accounts.results import AuditEntry
 from .node.clock import now_ms as clock_ms
 from .node.home import NodeError, NodeHome, check_new_node, init_node
 from .node.refusals import audit
@@ -1349,6 +1351,38 @@ def audit_log(
         rows = [dataclasses.asdict(e) for e in entries]
         out.print_json(json.dumps(rows, ensure_ascii=False))
         return
+    if out.width < AUDIT_TABLE_WIDTH:
+        _print_audit_lines(entries)
+    else:
+        _print_audit_table(entries)
+    if len(entries) == limit:
+        err.print(f"more entries may be older: --before {entries[-1].id}")
+
+
+# Below this many columns the eight columns of the table fold every word, so each
+# entry is printed on its own lines instead.
+AUDIT_TABLE_WIDTH = 120
+
+
+def _audit_outcome(outcome: str) -> str:
+    return outcome if outcome == "ok" else f"[red]{escape(outcome)}[/]"
+
+
+def _print_audit_lines(entries: list[AuditEntry]) -> None:
+    for e in entries:
+        out.print(
+            f"[bold]#{e.id}[/] {when(e.at_ms)} {escape(e.username or '—')} "
+            f"[bold]{escape(e.action)}[/] {escape(e.target or '—')} {_audit_outcome(e.outcome)}",
+            overflow="fold",
+        )
+        extra = [f"from {escape(e.address)}"] if e.address else []
+        if e.detail:
+            extra.append(escape(json.dumps(e.detail, ensure_ascii=False, sort_keys=True)))
+        if extra:  # indented, wrapped lines included
+            out.print(Padding("  ".join(extra), (0, 0, 0, 4), expand=False), overflow="fold")
+
+
+def _print_audit_table(entries: list[AuditEntry]) -> None:
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
     table.add_column("id", no_wrap=True)
     table.add_column("time (UTC)", no_wrap=True)
@@ -1362,13 +1396,11 @@ def audit_log(
             escape(e.username or "—"),
             escape(e.action),
             escape(e.target or "—"),
-            e.outcome if e.outcome == "ok" else f"[red]{escape(e.outcome)}[/]",
+            _audit_outcome(e.outcome),
             escape(e.address or "—"),
             escape(json.dumps(e.detail, ensure_ascii=False, sort_keys=True)),
         )
     out.print(table)
-    if len(entries) == limit:
-        err.print(f"more entries may be older: --before {entries[-1].id}")
 
 
 def _read(path: Path) -> str:

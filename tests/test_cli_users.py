@@ -360,6 +360,17 @@ def test_audit_lists_and_filters_the_log(home: Path, monkeypatch: pytest.MonkeyP
     code, output = hl("audit", "--limit", "1", "--home", str(home))
     assert code == 0 and f"--before {entries[0]['id']}" in output
 
+    # An 80-column terminal: each entry on a line of its own, its detail under it,
+    # no word folded across lines (the table folded every column there).
+    monkeypatch.setattr(cli.out, "width", 80)
+    result = runner.invoke(app, ["audit", "--outcome", "refused", "--home", str(home)])
+    assert result.exit_code == 0, result.output
+    [line, *detail] = result.output.splitlines()
+    assert line.startswith("#") and " login " in line and line.endswith(" refused")
+    assert detail and all(row.startswith("    ") for row in detail)
+    assert "bad_credentials" in " ".join(detail)
+    assert all(len(row) <= 80 for row in result.output.splitlines())
+
 
 @pytest.mark.parametrize(
     ("args", "message"),
