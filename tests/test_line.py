@@ -731,6 +731,12 @@ def test_switch_path_and_relay_ask_the_path_failover(pair: Pair) -> None:
     ]
     assert "https://127.0.0.1:9 (unknown)" in steps[0].detail
     assert "no relay accepted by both parties" in steps[1].detail
+    # The path in use (none is marked active before a deliverer ran: the first) is to
+    # be avoided for ten minutes; the deliverer reads that (tests/test_paths.py).
+    first, second = pair.w.link_paths(LINK)
+    assert steps[0].detail.startswith(f"moving off {first.url} for 10 min")
+    assert first.avoid_until_ms == sent.created_ms + 6_000 + 600_000
+    assert second.avoid_until_ms is None
     with pair.w.reading() as session:
         due = session.scalar(select(Outbox.next_attempt_ms).where(Outbox.entry_id == sent.id))
     assert due == sent.created_ms + 6_000  # the next push is brought forward

@@ -152,3 +152,34 @@ def test_timings_that_contradict_each_other_are_refused() -> None:
         HeartbeatTimings(interval_s=0)
     with pytest.raises(ValidationError):
         HeartbeatTimings.model_validate({"interval": 2})  # a misspelt field is not ignored
+
+
+def test_a_path_to_avoid_is_left_and_not_failed_back_to_until_its_time_is_up() -> None:
+    """An escalation's "switch_path": the active path answers heartbeats but does not
+    take pushes. Traffic moves off it and stays off until the mark expires, unless
+    nothing else is usable."""
+    link = two_paths()
+    for t in (1_000, 2_000, 3_000, 4_000):
+        for p in link.direct:
+            link.heartbeat_ok(p, t, 2)
+    assert link.choose(4_000).id == 1
+    link.take_events()
+    link.direct[0].avoid_until_ms = 60_000
+    assert link.choose(5_000).id == 2
+    [failover] = [data for type_, data in link.take_events() if type_ == "link.failover"]
+    assert failover["reason"] == "escalation" and failover["to_path"] == 2
+    for t in range(6_000, 60_000, 1_000):  # path 1 keeps answering: no failback
+        link.heartbeat_ok(link.direct[0], t, 2)
+        assert link.choose(t).id == 2
+    assert link.choose(60_001).id == 1  # the mark has expired: back to the preferred path
+    assert ("failback", "https://a:1") in link.failovers
+
+    # With the other path down, the avoided one is still better than nothing.
+    link.direct[0].avoid_until_ms = 200_000
+    link.direct[1].failed(70_000)
+    link.direct[1].failed(70_001)
+    assert link.direct[1].state == DOWN
+    assert link.choose(70_002).id == 1
+    # And a push that failed on the other path falls back to the avoided one.
+    link.active_id = 2
+    assert link.choose(70_003, avoid=frozenset({2})).id == 1

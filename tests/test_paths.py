@@ -192,3 +192,35 @@ def test_paths_cli_and_bad_input(two_paths: tuple[Cluster, TcpProxy]) -> None:
         assert len(node.link_paths(LINK)) == 3  # refusals changed nothing
     finally:
         node.close()
+
+
+def test_an_escalation_moves_traffic_off_a_path_that_still_answers_and_keeps_it_off(
+    two_paths: tuple[Cluster, TcpProxy],
+) -> None:
+    """A path may answer heartbeats and still not take pushes: the escalation step
+    "switch_path" moves traffic off the path in use, with no failback meanwhile."""
+    cluster, _proxy = two_paths
+    cluster.start()
+    with cluster.washington.client() as w:
+        wait_until(
+            lambda: [p["state"] for p in paths(w)] == ["up", "up"] and active_position(w) == 0,
+            what="both paths up, the first one active",
+        )
+        escalation = {"acknowledged": {"deadline_s": 1, "actions": [{"do": "switch_path"}]}}
+        response = w.put(f"/api/v1/links/{LINK}/escalation", json=escalation)
+        assert response.status_code == 200, response.text
+        send(w, "Nobody acknowledges this one.")
+        wait_until(lambda: active_position(w) == 1, timeout=15, what="traffic off the first path")
+        first = paths(w)[0]
+        assert first["avoid_until_ms"] is not None
+        time.sleep(4.0)  # past a failback (three answers in a row): it stays off
+        assert active_position(w) == 1
+        assert [p["state"] for p in paths(w)] == ["up", "up"]  # the first still answers
+        send(w, "On the second path.")
+        wait_until(
+            lambda: "On the second path." in inbound_texts(cluster.beijing),
+            what="delivery on the second path",
+        )
+        metrics = w.get("/metrics").text
+    assert 'hotline_failovers_total{link="defence",reason="escalation"} 1.0' in metrics
+    assert 'reason="failback"' not in metrics

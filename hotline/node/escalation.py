@@ -60,6 +60,8 @@ MAX_DEADLINE_S = 30 * 86_400
 MAX_AGE_MS = 7 * 86_400_000
 BATCH = 100
 MAX_OVERDUE_PER_LINK = 1000
+# How long "switch_path" keeps traffic off the path it found active.
+SWITCH_AVOID_MS = 10 * 60_000
 
 
 # Validation -------------------------------------------------------------------------
@@ -394,11 +396,12 @@ def _take(
 def _path_step(
     session: Session, link: Link, message: Message, name: str, now_ms: int
 ) -> tuple[str, str]:
-    """Ask the path failover for another way to the peer. The deliverer chooses paths
-    from their liveness (heartbeats) and moves on when a push fails; this brings the
-    next push forward so that it happens now, and records which paths there are.
-    TODO(paths): a deliverer hook to force a switch away from a path that answers
-    heartbeats but does not take pushes."""
+    """Ask the path failover for another way to the peer. ``switch_path`` marks the
+    active direct path to be avoided for ``SWITCH_AVOID_MS``, if another direct path
+    is not down: it may answer heartbeats and still not take pushes. The process
+    delivering the link reads the mark within seconds and moves (failover reason
+    ``escalation``), and does not fail back to it meanwhile. Both actions bring the
+    next push forward and record which paths there are."""
     paths = list_paths(session, link.id)
     direct = [p for p in paths if p.kind == DIRECT]
     relays = [p for p in paths if p.kind == RELAY]
@@ -411,6 +414,16 @@ def _path_step(
         return "unavailable", (
             f"no relay accepted by both parties on {link.name} ('hotline link add-relay')"
         )
+    moved_off = ""
+    if name == "switch_path":
+        active = next((p for p in direct if p.active), direct[0])
+        others = [p for p in direct if p.id != active.id and p.state != "down"]
+        if not others:
+            return "unavailable", (
+                f"every other path to {link.peer_party} is down; staying on {active.url}"
+            )
+        active.avoid_until_ms = max(active.avoid_until_ms or 0, now_ms + SWITCH_AVOID_MS)
+        moved_off = f"moving off {active.url} for {SWITCH_AVOID_MS // 60_000} min; "
     if not held:
         push_outbox_now(session, link.id, now_ms)
     shown = ", ".join(
@@ -418,9 +431,7 @@ def _path_step(
         for p in (direct if name == "switch_path" else relays)
     )
     if name == "switch_path":
-        return "requested", (
-            f"paths: {shown}; pushing now, moving to the next path if this one fails"
-        )
+        return "requested", f"{moved_off}paths: {shown}; pushing now"
     return "requested", f"relays: {shown}; used while every direct path is down"
 
 

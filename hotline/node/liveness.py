@@ -53,6 +53,10 @@ class PathHealth:
     successes: int = 0
     changed_ms: int = 0
     timings: HeartbeatTimings = DEFAULT_TIMINGS
+    avoid_until_ms: int | None = None  # an escalation asked to keep traffic off it
+
+    def avoided(self, now_ms: int) -> bool:
+        return self.avoid_until_ms is not None and self.avoid_until_ms > now_ms
 
     @classmethod
     def from_row(cls, row: Path, timings: HeartbeatTimings = DEFAULT_TIMINGS) -> PathHealth:
@@ -70,6 +74,7 @@ class PathHealth:
             successes=row.successes,
             changed_ms=row.changed_ms,
             timings=timings,
+            avoid_until_ms=row.avoid_until_ms,
         )
 
     def succeeded(self, now_ms: int, rtt_ms: int) -> str | None:
@@ -184,6 +189,7 @@ class LinkPaths:
         for row in rows:
             health = known.get(row.id) or PathHealth.from_row(row, self.timings)
             health.position, health.url, health.certificate = row.position, row.url, row.certificate
+            health.avoid_until_ms = row.avoid_until_ms
             fresh.append(health)
         self.paths = fresh
         if self.active is None and self.direct:
@@ -224,24 +230,40 @@ class LinkPaths:
 
     def choose(self, now_ms: int, avoid: frozenset[int] = frozenset()) -> PathHealth | None:
         """The direct path to push on now, switching (and recording why) if needed.
-        None when no direct path outside ``avoid`` is usable."""
+        None when no direct path outside ``avoid`` is usable. A path an escalation
+        asked to avoid is used only when no other one is."""
         current = self.active
         candidates = [p for p in self.direct if p.id not in avoid]
-        if current is not None and current.id not in avoid and current.state != DOWN:
+        preferred = [p for p in candidates if not p.avoided(now_ms)]
+        avoided = [p for p in candidates if p.avoided(now_ms)]
+        keep = current is not None and current.id not in avoid and current.state != DOWN
+        if keep and current is not None and current.avoided(now_ms):
+            keep = all(p.state == DOWN for p in preferred)
+        if keep and current is not None:
             for path in candidates:
                 if path.position >= current.position:
                     break
-                if path.state == UP and path.successes >= self.timings.failback_successes:
+                if (
+                    path.state == UP
+                    and path.successes >= self.timings.failback_successes
+                    and not path.avoided(now_ms)
+                ):
                     return self._switch(path, "failback", now_ms)
             self._leave_relay(now_ms)
             return current
-        reason = "push failed" if current is not None and current.id in avoid else "path down"
-        for wanted in (UP, DEGRADED, UNKNOWN):
-            for path in candidates:
-                if path.state == wanted:
-                    if current is None or path.id != current.id:
-                        return self._switch(path, reason, now_ms)
-                    return path
+        if current is not None and current.id in avoid:
+            reason = "push failed"
+        elif current is not None and current.state != DOWN and current.avoided(now_ms):
+            reason = "escalation"
+        else:
+            reason = "path down"
+        for group in (preferred, avoided):
+            for wanted in (UP, DEGRADED, UNKNOWN):
+                for path in group:
+                    if path.state == wanted:
+                        if current is None or path.id != current.id:
+                            return self._switch(path, reason, now_ms)
+                        return path
         return None
 
     def use_relay(self, relay: PathHealth, now_ms: int) -> None:

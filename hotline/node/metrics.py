@@ -80,7 +80,8 @@ class NodeMetrics:
         )
         self.failovers = Counter(
             "hotline_failovers",
-            "Changes of a link's active path, by reason (path down, push failed, failback, relay)",
+            "Changes of a link's active path, by reason "
+            "(path down, push failed, escalation, failback, relay)",
             ["link", "reason"],
             registry=self.registry,
         )

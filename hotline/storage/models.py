@@ -202,6 +202,9 @@ class Path(Base):
     successes: Mapped[int] = mapped_column(default=0)  # consecutive
     changed_ms: Mapped[int]
     created_ms: Mapped[int]
+    # Set by an escalation's "switch_path": traffic keeps off this path until then,
+    # even while it answers heartbeats (it may still not take pushes).
+    avoid_until_ms: Mapped[int | None]
     __table_args__ = (UniqueConstraint("link_id", "url", name="uq_paths_url"),)
 
 

@@ -90,4 +90,5 @@ def path_view(path: Path) -> dict[str, Any]:
         "rtt_ms": path.rtt_ms,
         "failures": path.failures,
         "changed_ms": path.changed_ms,
+        "avoid_until_ms": path.avoid_until_ms,  # set by an escalation's switch_path
     }
