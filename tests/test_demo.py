@@ -76,8 +76,10 @@ def test_demo_serves_both_consoles_until_interrupted(tmp_path: Path) -> None:
 def test_free_ports_come_from_the_range_asked_for(monkeypatch: pytest.MonkeyPatch) -> None:
     """Workers of the test suite (and demos run side by side) each pick from their
     own share, so two never take the same port between the check and the bind."""
-    monkeypatch.setenv("HOTLINE_PORT_RANGE", "24000-24009")
-    assert {free_port() for _ in range(50)} <= set(range(24_000, 24_010))
+    monkeypatch.setenv("HOTLINE_PORT_RANGE", "24000-24019")
+    picked = [free_port() for _ in range(10)]
+    assert set(picked) <= set(range(24_000, 24_020))
+    assert len(set(picked)) == 10  # never one handed out recently, not yet bound
     for wrong in ("24000", "30000-20000", "80-90", "a-b"):
         monkeypatch.setenv("HOTLINE_PORT_RANGE", wrong)
         with pytest.raises(ValueError, match="HOTLINE_PORT_RANGE"):

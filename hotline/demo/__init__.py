@@ -7,6 +7,7 @@ API; arrival and receipts are read back from each node's local API.
 
 from __future__ import annotations
 
+import collections
 import json
 import os
 import random
@@ -36,21 +37,30 @@ console = Console(highlight=False)
 PARTIES = ("washington", "beijing")
 
 
+_PORTS_RANDOM = random.SystemRandom()
+_RECENT_PORTS: collections.deque[int] = collections.deque(maxlen=64)
+
+
 def free_port() -> int:
     """A free port to listen on, below the kernel's range for outgoing connections
     (32768 and up by default): a port from that range, which binding port 0 gives, can
     be taken by any outgoing connection between this check and the node's bind.
     ``HOTLINE_PORT_RANGE`` (e.g. ``20000-25999``) narrows the choice, so that
     programs picking ports side by side (the test suite's workers) never pick the
-    same one between the check and the bind."""
+    same one between the check and the bind. Nor does one program pick a port it
+    handed out recently: the caller may not have bound it yet."""
     low, high = _port_range()
     for _ in range(200):
-        port = random.randint(low, high)
+        # Not the module-level generator: a test framework may seed and replay it.
+        port = _PORTS_RANDOM.randint(low, high)
+        if port in _RECENT_PORTS:
+            continue
         with socket.socket() as sock:
             try:
                 sock.bind(("127.0.0.1", port))
             except OSError:
                 continue
+            _RECENT_PORTS.append(port)
             return port
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
