@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 
 from ..accounts.roles import Role
 from ..storage.account_models import User
-from ..storage.models import Link, Message
+from ..storage.models import Link, Message, Path
 from ..storage.policy_models import Alert, EscalationPolicy, EscalationStep, LinkTest
 from .alerts import alert_view, raise_alert
 from .emergency import EMERGENCY, ROUTINE
@@ -403,36 +403,39 @@ def _path_step(
     ``escalation``), and does not fail back to it meanwhile. Both actions bring the
     next push forward and record which paths there are."""
     paths = list_paths(session, link.id)
+    if name == "relay":
+        relays = [p for p in paths if p.kind == RELAY]
+        if not relays:
+            return "unavailable", (
+                f"no relay accepted by both parties on {link.name} ('hotline link add-relay')"
+            )
+        _push_unless_held(session, link, message, now_ms)
+        return "requested", f"relays: {_listed(relays)}; used while every direct path is down"
     direct = [p for p in paths if p.kind == DIRECT]
-    relays = [p for p in paths if p.kind == RELAY]
-    held = link.peer_has_seq >= message.seq
-    if name == "switch_path" and len(direct) < 2:
+    if len(direct) < 2:
         return "unavailable", (
             f"only one path to {link.peer_party}: add another with 'hotline link add-path'"
         )
-    if name == "relay" and not relays:
+    active = next((p for p in direct if p.active), direct[0])
+    if all(p.state == "down" for p in direct if p.id != active.id):
         return "unavailable", (
-            f"no relay accepted by both parties on {link.name} ('hotline link add-relay')"
+            f"every other path to {link.peer_party} is down; staying on {active.url}"
         )
-    moved_off = ""
-    if name == "switch_path":
-        active = next((p for p in direct if p.active), direct[0])
-        others = [p for p in direct if p.id != active.id and p.state != "down"]
-        if not others:
-            return "unavailable", (
-                f"every other path to {link.peer_party} is down; staying on {active.url}"
-            )
-        active.avoid_until_ms = max(active.avoid_until_ms or 0, now_ms + SWITCH_AVOID_MS)
-        moved_off = f"moving off {active.url} for {SWITCH_AVOID_MS // 60_000} min; "
-    if not held:
-        push_outbox_now(session, link.id, now_ms)
-    shown = ", ".join(
-        f"{p.url} ({p.state}{', active' if p.active else ''})"
-        for p in (direct if name == "switch_path" else relays)
+    active.avoid_until_ms = max(active.avoid_until_ms or 0, now_ms + SWITCH_AVOID_MS)
+    _push_unless_held(session, link, message, now_ms)
+    return "requested", (
+        f"moving off {active.url} for {SWITCH_AVOID_MS // 60_000} min; "
+        f"paths: {_listed(direct)}; pushing now"
     )
-    if name == "switch_path":
-        return "requested", f"{moved_off}paths: {shown}; pushing now"
-    return "requested", f"relays: {shown}; used while every direct path is down"
+
+
+def _push_unless_held(session: Session, link: Link, message: Message, now_ms: int) -> None:
+    if link.peer_has_seq < message.seq:
+        push_outbox_now(session, link.id, now_ms)
+
+
+def _listed(paths: list[Path]) -> str:
+    return ", ".join(f"{p.url} ({p.state}{', active' if p.active else ''})" for p in paths)
 
 
 def _alert(

@@ -236,10 +236,10 @@ class LinkPaths:
         candidates = [p for p in self.direct if p.id not in avoid]
         preferred = [p for p in candidates if not p.avoided(now_ms)]
         avoided = [p for p in candidates if p.avoided(now_ms)]
-        keep = current is not None and current.id not in avoid and current.state != DOWN
-        if keep and current is not None and current.avoided(now_ms):
-            keep = all(p.state == DOWN for p in preferred)
-        if keep and current is not None:
+        usable = current is not None and current.id not in avoid and current.state != DOWN
+        if usable and current in avoided and any(p.state != DOWN for p in preferred):
+            usable = False  # an escalation asked to leave it, and there is another way
+        if usable and current is not None:
             for path in candidates:
                 if path.position >= current.position:
                     break
@@ -253,8 +253,8 @@ class LinkPaths:
             return current
         if current is not None and current.id in avoid:
             reason = "push failed"
-        elif current is not None and current.state != DOWN and current.avoided(now_ms):
-            reason = "escalation"
+        elif current is not None and current.state != DOWN:
+            reason = "escalation"  # the only other reason to leave a path that is not down
         else:
             reason = "path down"
         for group in (preferred, avoided):
