@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import ssl
 import uuid
@@ -36,6 +37,7 @@ from ..protocol.errors import Code, ProtocolError
 from ..protocol.heartbeat import sign_progress, verify_progress
 from ..storage.models import Link
 from .clock import now_ms
+from .heartbeat_timings import HeartbeatTimings
 from .heartbeats import HeartbeatMonitor
 from .liveness import DOWN, UP, LinkPaths, PathHealth
 from .metrics import NodeMetrics
@@ -121,8 +123,9 @@ class _LinkRun:
         client = self._clients.get(path.id)
         if client is None:
             pin = path.certificate or self.link.peer_tls_certificate
-            timeout = httpx.Timeout(PUSH_TIMEOUT_S, connect=self.paths.timings.connect_s)
-            client = httpx.AsyncClient(verify=self.client_context(pin), timeout=timeout)
+            client = httpx.AsyncClient(
+                verify=self.client_context(pin), timeout=_timeouts(self.paths.timings)[0]
+            )
             self._clients[path.id] = client
         return client
 
@@ -464,9 +467,8 @@ class Deliverer:
         headers = {"content-type": CONTENT_TYPE} if body is not None else None
         # A path not known to be up gets a short timeout: it is a last resort tried
         # while the others fail, and must not hold the batch.
-        timings = run.paths.timings
-        seconds = PUSH_TIMEOUT_S if path.state == UP else max(SUSPECT_TIMEOUT_S, timings.timeout_s)
-        timeout = httpx.Timeout(seconds, connect=timings.connect_s)
+        up, suspect = _timeouts(run.paths.timings)
+        timeout = up if path.state == UP else suspect
         request = asyncio.ensure_future(
             run.client(path).request(
                 method, path.url + suffix, content=body, headers=headers, timeout=timeout
@@ -484,6 +486,16 @@ class Deliverer:
             if not request.done():
                 request.cancel()
                 await asyncio.gather(request, return_exceptions=True)
+
+
+@functools.cache
+def _timeouts(timings: HeartbeatTimings) -> tuple[httpx.Timeout, httpx.Timeout]:
+    """A request's timeouts on a path that is up, and on one that is not, for the
+    node's heartbeat timings (built once: pushes are frequent)."""
+    return (
+        httpx.Timeout(PUSH_TIMEOUT_S, connect=timings.connect_s),
+        httpx.Timeout(max(SUSPECT_TIMEOUT_S, timings.timeout_s), connect=timings.connect_s),
+    )
 
 
 def _refusal(result: dict[str, object]) -> ProtocolError:
