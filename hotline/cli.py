@@ -549,8 +549,8 @@ def heartbeats(
                 for e in exc.errors()
             )
             fail(f"heartbeat timings refused, nothing changed: {problems}")
-        node_home.save_config(config.model_copy(update={"heartbeats": timings}))
-        config = node_home.load_config()
+        config = config.model_copy(update={"heartbeats": timings})
+        node_home.save_config(config)
     values = config.heartbeats.model_dump()
     if as_json:
         out.print_json(json.dumps(values))

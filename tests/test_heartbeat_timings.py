@@ -56,15 +56,11 @@ def test_pushes_connect_within_the_nodes_timings(tmp_path: Path) -> None:
             paths = LinkPaths.from_rows(link.id, link.name, node.link_paths(link.id), timings)
         finally:
             node.close()
-    run = _LinkRun(link, paths, lambda der: client_context(*_tls(cluster), der))
+    home = cluster.washington.home
+    run = _LinkRun(link, paths, lambda der: client_context(home.cert_path, home.key_path, der))
     [path] = paths.direct
     try:
         assert run.client(path).timeout.connect == 2
     finally:
         asyncio.run(run.aclose())
     assert path.timings == timings
-
-
-def _tls(cluster: Cluster) -> tuple[Path, Path]:
-    home = cluster.washington.home
-    return home.cert_path, home.key_path

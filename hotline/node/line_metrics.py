@@ -102,16 +102,15 @@ class LineCollector(Collector):
             steps_c.add_metric([names.get(link_id, link_id), action], count)
         for link_id, state, count in activations:
             activations_c.add_metric([names.get(link_id, link_id), state], count)
+        # Ours count as sent, the other side's as received, then by how each ended.
+        by_direction = {"out": (tests_c, "sent"), "in": (received_c, "received")}
         totals: Counter[tuple[str, str]] = Counter()
         for link_id, direction, state, count in tests:
             name = names.get(link_id, link_id)
             totals[(name, direction)] += count
             if state != "awaiting":
-                family = tests_c if direction == "out" else received_c
-                family.add_metric([name, state], count)
+                by_direction[direction][0].add_metric([name, state], count)
         for (name, direction), count in totals.items():
-            if direction == "out":
-                tests_c.add_metric([name, "sent"], count)
-            else:
-                received_c.add_metric([name, "received"], count)
+            family, label = by_direction[direction]
+            family.add_metric([name, label], count)
         yield from (overdue_g, steps_c, activations_c, tests_c, received_c)

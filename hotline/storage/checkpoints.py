@@ -50,19 +50,19 @@ class WalCheckpointer:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="wal-checkpoints", daemon=True)
         self._commits = 0  # only ever incremented; read by the thread
-        event.listen(engine, "commit", self._committed)
 
     def _committed(self, _connection: Any) -> None:
         self._commits += 1
 
     def start(self) -> None:
+        event.listen(self.engine, "commit", self._committed)
         self._thread.start()
 
     def stop(self) -> None:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(10)
-        event.remove(self.engine, "commit", self._committed)
+            event.remove(self.engine, "commit", self._committed)
 
     def checkpoint(self) -> tuple[int, int]:
         """One passive checkpoint: (frames in the log, frames copied to the database)."""
