@@ -32,7 +32,13 @@ def test_bad_requests_are_refused_and_store_nothing(cluster: Cluster) -> None:
     cluster.washington.start()
     with cluster.washington.client() as w:
         path = f"/api/v1/links/{LINK}/messages"
-        assert w.post(path, json={"text": ""}).status_code == 422
+        empty = w.post(path, json={"text": ""})
+        assert empty.status_code == 422
+        # FastAPI's shape, though sending is a plain Starlette route: where and why.
+        assert [(e["loc"], e["type"]) for e in empty.json()["detail"]] == [
+            (["body", "text"], "string_too_short")
+        ]
+        assert w.post(path, json={"lang": "en"}).json()["detail"][0]["loc"] == ["body", "text"]
         assert w.post(path, json={"text": "x" * 32_001}).status_code == 422
         assert w.post(path, json={"text": "x", "lang": "<script>"}).status_code == 422
         assert w.post(path, json={"text": "x", "ref": "not-a-ulid"}).status_code == 422
