@@ -6,12 +6,14 @@ from __future__ import annotations
 
 from contextlib import closing
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import inspect, select
 
 from hotline.node.record_store import lock_link
 from hotline.node.service import Outgoing, append_message
 from hotline.protocol.envelope import parse
-from hotline.storage.models import LINKS
+from hotline.storage.models import LINKS, Message
+from hotline.storage.staging import stage_new
 
 from .harness import LINK, Cluster
 
@@ -43,3 +45,26 @@ def test_a_link_locked_again_in_the_same_transaction_keeps_its_new_heads(cluster
         assert row.own_seq == before + 2
         assert row.record_length == len(export.entries)
         assert row.own_head == parse(export.entries[-1].envelope_bytes).hash
+
+
+def test_a_staged_new_row_is_written_at_commit_and_read_back_as_staged(cluster: Cluster) -> None:
+    with closing(cluster.washington.node()) as node:
+        link_id = node.find_link(LINK).id
+        with node.transaction() as session:
+            link = lock_link(session, link_id)
+            item = Outgoing(LINK, {"text": "staged", "lang": "en"})
+            message = append_message(session, node.identity, link, item, 1_000)
+            # Transient, built without attribute events: what it was given, and None
+            # (NULL) for what it was not.
+            assert inspect(message).transient
+            assert (message.direction, message.queued_ms, message.delivered_ms) == (
+                "out",
+                1_000,
+                None,
+            )
+            with pytest.raises(TypeError, match="not columns of messages: \\['colour'\\]"):
+                stage_new(session, Message, id="X", colour="red")
+        stored = node.message(message.id)
+        assert stored is not None
+        assert (stored.body, stored.queued_ms, stored.delivered_ms) == (item.body, 1_000, None)
+        assert node.messages(LINK)[0].id == message.id

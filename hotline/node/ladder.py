@@ -14,7 +14,7 @@ from sqlalchemy.sql.dml import ReturningUpdate
 
 from ..protocol.kinds import Kind
 from ..storage.models import ENTRIES, MESSAGES, Entry, Message
-from ..storage.staging import stage_object
+from ..storage.staging import stage_new
 from .calls import CALL_KINDS, apply_peer_call_entry
 from .emergency import on_incoming as on_emergency
 from .events import record_event
@@ -49,10 +49,15 @@ _SET_DELIVERED = _set_outgoing("delivered_ms")
 _SET_TRANSMITTED = _set_outgoing("transmitted_ms")
 
 
-def message_row(entry: Entry, body: dict[str, Any], *, direction: str, now_ms: int) -> Message:
+def stage_message(
+    session: Session, entry: Entry, body: dict[str, Any], *, direction: str, now_ms: int
+) -> Message:
+    """Stage the ladder row of the message ``entry`` carries."""
     emergency = body.get("channel") == "emergency"
     criterion = body.get("criterion") if emergency else None
-    return Message(
+    return stage_new(
+        session,
+        Message,
         id=entry.id,
         link_id=entry.link_id,
         direction=direction,
@@ -74,8 +79,7 @@ def apply_peer_entry(
 ) -> None:
     """Update our view after the peer's entry ``entry`` entered the record."""
     if kind in MESSAGE_KINDS:
-        message = message_row(entry, body, direction="in", now_ms=now_ms)
-        stage_object(session, message)
+        message = stage_message(session, entry, body, direction="in", now_ms=now_ms)
         record_event(
             session,
             "message.received",

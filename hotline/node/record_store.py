@@ -19,7 +19,7 @@ from ..protocol.envelope import Envelope, Payload, new_id, seal
 from ..protocol.keys import PrivateIdentity, PublicIdentity
 from ..protocol.kinds import Kind
 from ..storage.models import ENTRIES, LINKS, Entry, Link, Outbox
-from ..storage.staging import insert_staged, stage_object, stage_update
+from ..storage.staging import insert_staged, stage_new, stage_update
 from .events import record_event
 from .fresh import FreshEntry
 
@@ -145,16 +145,15 @@ def append_own(
     advance_link(
         session, link, own_seq=envelope.header.seq, own_head=envelope.hash, last_sent_ms=now_ms
     )
-    stage_object(
+    stage_new(
         session,
-        Outbox(
-            link_id=link.id,
-            seq=envelope.header.seq,
-            entry_id=entry.id,
-            attempts=0,
-            next_attempt_ms=now_ms + deliver_after_ms,
-            last_error=None,
-        ),
+        Outbox,
+        link_id=link.id,
+        seq=envelope.header.seq,
+        entry_id=entry.id,
+        attempts=0,
+        next_attempt_ms=now_ms + deliver_after_ms,
+        last_error=None,
     )
     if deliver_after_ms == 0:
         outbox_due(session)
@@ -194,7 +193,9 @@ def append_peer(
 def _store(session: Session, link: Link, envelope: Envelope, payload: bytes, now_ms: int) -> Entry:
     header = envelope.header
     advance_link(session, link, record_length=link.record_length + 1)
-    entry = Entry(
+    return stage_new(
+        session,
+        Entry,
         link_id=link.id,
         position=link.record_length,
         id=header.id,
@@ -208,5 +209,3 @@ def _store(session: Session, link: Link, envelope: Envelope, payload: bytes, now
         envelope=envelope.to_bytes(),
         payload=payload,
     )
-    stage_object(session, entry)
-    return entry

@@ -33,7 +33,7 @@ from ..storage.models import (
     RelayBatch,
     RelayRoute,
 )
-from ..storage.staging import insert_staged, stage_object
+from ..storage.staging import insert_staged
 from . import leases, linking
 from . import paths as path_store
 from .clock import now_ms
@@ -49,7 +49,7 @@ from .events import (
 from .fresh import FreshEntries
 from .home import NodeConfig, NodeError, NodeHome
 from .ingest import IngestResult, ingest
-from .ladder import MESSAGE_KINDS, mark_transmitted, message_row
+from .ladder import MESSAGE_KINDS, mark_transmitted, stage_message
 from .record_store import (
     LinkNotFound,
     Reference,
@@ -719,8 +719,7 @@ def append_message(
             raise NodeError(f"no entry {item.ref} on link {link.name}")
         reference = Reference(target.id, target.hash)
     entry, _ = append_own(session, link, me, item.kind, item.body, now_ms=stamp, ref=reference)
-    message = message_row(entry, item.body, direction="out", now_ms=stamp)
-    stage_object(session, message)
+    message = stage_message(session, entry, item.body, direction="out", now_ms=stamp)
     record_event(
         session,
         "message.queued",

@@ -17,10 +17,11 @@ them (see ingest.py and record_store.find_entry).
 from __future__ import annotations
 
 import functools
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import Insert, Table, Update, and_, bindparam, event
 from sqlalchemy.orm import DeclarativeBase, Session, SessionTransaction
+from sqlalchemy.orm.instrumentation import ClassManager, manager_of_class
 
 _STAGED = "hotline.staged_rows"
 _UPDATES = "hotline.staged_updates"
@@ -31,21 +32,34 @@ def stage(session: Session, table: Table, row: dict[str, Any]) -> None:
     staged.append((table, row))
 
 
-def stage_object(session: Session, obj: DeclarativeBase) -> None:
-    """Stage a new, transient mapped object's row (every column; unset ones NULL).
-    The object stays transient: the caller may read it, not change it."""
-    table = cast(Table, obj.__table__)
-    # A transient object holds what its constructor set in __dict__. Reading that
-    # directly skips the attribute machinery, which for an unset attribute goes
-    # through its loader callables on every read; filling in the unset ones (None,
-    # as staged) makes the caller's later reads of them as cheap.
-    values = obj.__dict__
-    stage(session, table, {key: values.setdefault(key, None) for key in _column_keys(table)})
+_Mapped = TypeVar("_Mapped", bound=DeclarativeBase)
+
+
+def stage_new(session: Session, cls: type[_Mapped], **values: Any) -> _Mapped:
+    """Stage a new row of ``cls`` (every column; unset ones NULL) and return it as
+    a transient object, to read, not to change or add to a session."""
+    table = cast(Table, cls.__table__)
+    keys = _column_keys(table)
+    if not values.keys() <= keys.keys():
+        raise TypeError(f"not columns of {table.name}: {sorted(values.keys() - keys.keys())}")
+    row = {key: values.get(key) for key in keys}
+    stage(session, table, row)
+    # The object is made as the ORM makes loaded ones, its values put in place rather
+    # than set one by one through the attribute events (which cost seven times as much,
+    # and record changes nothing will flush).
+    obj: _Mapped = _manager(cls).new_instance()
+    obj.__dict__.update(row)
+    return obj
 
 
 @functools.cache
-def _column_keys(table: Table) -> tuple[str, ...]:
-    return tuple(column.key for column in table.columns)
+def _column_keys(table: Table) -> dict[str, None]:
+    return dict.fromkeys(column.key for column in table.columns)
+
+
+@functools.cache
+def _manager(cls: type[DeclarativeBase]) -> ClassManager[Any]:
+    return manager_of_class(cls)
 
 
 def stage_update(
