@@ -21,6 +21,7 @@ from sqlalchemy import event, select, text
 from sqlalchemy.orm import Session, SessionTransaction
 
 from ..storage.models import EVENTS
+from ..storage.staging import insert_rows
 from .numbered import NumberedRun
 
 
@@ -40,7 +41,6 @@ def record_event(
 
 _PENDING = "hotline.pending_events"
 _INSERT_EVENTS = EVENTS.insert().returning(EVENTS.c.id, sort_by_parameter_order=True)
-_INSERT_EVENTS_SQLITE = EVENTS.insert()
 _INSERTED = "hotline.inserted_events"
 _COMMITTED = "hotline.committed_events"
 
@@ -56,7 +56,7 @@ def _insert_events(session: Session) -> None:
         # The transaction holds SQLite's only write lock, so the rows just inserted
         # took the ids after the largest: a run ending at the last inserted rowid.
         # RETURNING in row order would cost about as much again as the insert.
-        connection.execute(_INSERT_EVENTS_SQLITE, pending)
+        insert_rows(connection, EVENTS, pending)
         last = int(connection.exec_driver_sql("SELECT last_insert_rowid()").scalar_one())
         ids = range(last - len(pending) + 1, last + 1)
     else:

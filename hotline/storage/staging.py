@@ -17,9 +17,10 @@ them (see ingest.py and record_store.find_entry).
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Insert, Table, Update, and_, bindparam, event
+from sqlalchemy import Connection, Dialect, Table, Update, and_, bindparam, event
 from sqlalchemy.orm import DeclarativeBase, Session, SessionTransaction
 from sqlalchemy.orm.instrumentation import ClassManager, manager_of_class
 
@@ -84,15 +85,55 @@ def insert_staged(session: Session) -> None:
     for table, row in staged or ():
         groups.setdefault((table, tuple(row)), []).append(row)
     for (table, _), rows in groups.items():
-        connection.execute(_insert(table), rows)
+        insert_rows(connection, table, rows)
     for (table, key), values in (updates or {}).items():
         keys = {f"key_{i}": value for i, value in enumerate(key)}
         connection.execute(_update_by_key(table), {**keys, **values})
 
 
-@functools.cache
-def _insert(table: Table) -> Insert:
-    return table.insert()
+def insert_rows(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """INSERT ``rows`` (dicts with the same keys in the same order) in one executemany
+    at the driver. The statement is compiled, and the columns' bind processors found,
+    once per dialect, table and set of columns: SQLAlchemy's own executemany builds
+    every row's parameters through the compiled statement, which cost more than the
+    database's work on those rows."""
+    sql, plan, positional = _insert_plan(connection.dialect, table, tuple(rows[0]))
+    if positional:
+        rows_out: list[Any] = [
+            tuple(
+                [
+                    value if p is None else p(value)
+                    for value, p in zip(row.values(), plan, strict=True)
+                ]
+            )
+            for row in rows
+        ]
+    else:
+        rows_out = [
+            {
+                key: value if p is None else p(value)
+                for (key, value), p in zip(row.items(), plan, strict=True)
+            }
+            for row in rows
+        ]
+    connection.exec_driver_sql(sql, rows_out)
+
+
+_BindProcessor = Callable[[Any], Any] | None
+
+
+@functools.lru_cache(maxsize=256)
+def _insert_plan(
+    dialect: Dialect, table: Table, keys: tuple[str, ...]
+) -> tuple[str, tuple[_BindProcessor, ...], bool]:
+    # inline(): no implicit RETURNING of generated keys (PostgreSQL would add one).
+    compiled = table.insert().inline().compile(dialect=dialect, column_keys=list(keys))
+    if compiled.positional and tuple(compiled.positiontup or ()) != keys:
+        raise ValueError(f"unexpected parameter order for {table.name}: {compiled.positiontup}")
+    processors = tuple(
+        table.c[key].type.dialect_impl(dialect).bind_processor(dialect) for key in keys
+    )
+    return str(compiled), processors, compiled.positional
 
 
 @functools.cache
