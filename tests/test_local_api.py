@@ -21,6 +21,10 @@ def test_token_is_required_and_checked(cluster: Cluster) -> None:
     assert wrong.status_code == 401
     assert httpx.post(f"{url}/api/v1/links/{LINK}/messages", json={"text": "x"}).status_code == 401
     assert httpx.get(f"{url}/healthz").json() == {"status": "ok", "party": "washington"}
+    # No page that would load Swagger or ReDoc from a CDN; the schema is local.
+    assert httpx.get(f"{url}/docs").status_code == 404
+    assert httpx.get(f"{url}/redoc").status_code == 404
+    assert httpx.get(f"{url}/openapi.json").json()["info"]["title"].startswith("Hotline")
     node = cluster.washington.node()
     try:
         assert node.messages(LINK) == []

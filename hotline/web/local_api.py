@@ -45,11 +45,15 @@ class SendRequest(BaseModel):
 
 def create_local_app(node: Node, metrics: NodeMetrics) -> FastAPI:
     # No OpenTelemetry: the node's metrics are Prometheus (/metrics), and FastAPI's
-    # per-request check for a configured provider cost more than routing.
+    # per-request check for a configured provider cost more than routing. No /docs
+    # or /redoc: their pages load scripts from a CDN, and the node works offline
+    # (the schema stays at /openapi.json).
     app = FastAPI(
         title=f"Hotline local API ({node.party})",
         version="1",
         telemetry={"tracing": False, "metrics": False, "logs": False},
+        docs_url=None,
+        redoc_url=None,
     )
     sends = GroupCommit(node)
 
