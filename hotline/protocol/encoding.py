@@ -7,6 +7,7 @@ that does not re-encode to exactly the same bytes, so one value has one encoding
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import cbor2
@@ -35,7 +36,6 @@ class _NotPlain(Exception):
 
 
 _PLAIN = (str, bytes, int, bool, type(None))
-_KEY_ORDERS: dict[tuple[str, ...], tuple[str, ...]] = {}
 
 
 def _in_key_order(value: Any) -> Any:
@@ -43,20 +43,23 @@ def _in_key_order(value: Any) -> Any:
     which for text is shorter first, then bytewise."""
     kind = type(value)
     if kind is dict:
-        keys = tuple(value)
-        order = _KEY_ORDERS.get(keys)
+        order = _key_order(tuple(value))
         if order is None:
-            if not all(type(key) is str for key in keys):
-                raise _NotPlain
-            order = tuple(sorted(keys, key=_text_key_order))
-            if len(_KEY_ORDERS) < 1024:  # a few shapes recur (headers, payloads)
-                _KEY_ORDERS[keys] = order
+            raise _NotPlain
         return {key: _in_key_order(value[key]) for key in order}
     if kind is list or kind is tuple:
         return [_in_key_order(item) for item in value]
     if kind in _PLAIN:
         return value
     raise _NotPlain
+
+
+@functools.lru_cache(maxsize=1024)  # a few shapes recur: headers, payloads, bodies
+def _key_order(keys: tuple[Any, ...]) -> tuple[str, ...] | None:
+    """The keys in deterministic order; None unless they are all text."""
+    if not all(type(key) is str for key in keys):
+        return None
+    return tuple(sorted(keys, key=_text_key_order))
 
 
 def _text_key_order(key: str) -> tuple[int, bytes]:

@@ -22,7 +22,7 @@ from typing import Any, TypeVar, cast
 
 from sqlalchemy import Connection, Dialect, Table, Update, and_, bindparam, event
 from sqlalchemy.orm import DeclarativeBase, Session, SessionTransaction
-from sqlalchemy.orm.instrumentation import ClassManager, manager_of_class
+from sqlalchemy.orm.instrumentation import manager_of_class
 
 _STAGED = "hotline.staged_rows"
 _UPDATES = "hotline.staged_updates"
@@ -48,7 +48,7 @@ def stage_new(session: Session, cls: type[_Mapped], **values: Any) -> _Mapped:
     # The object is made as the ORM makes loaded ones, its values put in place rather
     # than set one by one through the attribute events (which cost seven times as much,
     # and record changes nothing will flush).
-    obj: _Mapped = _manager(cls).new_instance()
+    obj: _Mapped = manager_of_class(cls).new_instance()
     obj.__dict__.update(row)
     return obj
 
@@ -56,11 +56,6 @@ def stage_new(session: Session, cls: type[_Mapped], **values: Any) -> _Mapped:
 @functools.cache
 def _column_keys(table: Table) -> dict[str, None]:
     return dict.fromkeys(column.key for column in table.columns)
-
-
-@functools.cache
-def _manager(cls: type[DeclarativeBase]) -> ClassManager[Any]:
-    return manager_of_class(cls)
 
 
 def stage_update(
@@ -97,26 +92,15 @@ def insert_rows(connection: Connection, table: Table, rows: list[dict[str, Any]]
     once per dialect, table and set of columns: SQLAlchemy's own executemany builds
     every row's parameters through the compiled statement, which cost more than the
     database's work on those rows."""
-    sql, plan, positional = _insert_plan(connection.dialect, table, tuple(rows[0]))
-    if positional:
-        rows_out: list[Any] = [
-            tuple(
-                [
-                    value if p is None else p(value)
-                    for value, p in zip(row.values(), plan, strict=True)
-                ]
-            )
-            for row in rows
-        ]
-    else:
-        rows_out = [
-            {
-                key: value if p is None else p(value)
-                for (key, value), p in zip(row.items(), plan, strict=True)
-            }
-            for row in rows
-        ]
-    connection.exec_driver_sql(sql, rows_out)
+    keys = tuple(rows[0])
+    sql, plan, positional = _insert_plan(connection.dialect, table, keys)
+    bound = (
+        [value if p is None else p(value) for value, p in zip(row.values(), plan, strict=True)]
+        for row in rows
+    )
+    # The driver's parameter style: a tuple per row (SQLite's ?), or a dict (%(name)s).
+    parameters = [tuple(b) if positional else dict(zip(keys, b, strict=True)) for b in bound]
+    connection.exec_driver_sql(sql, parameters)
 
 
 _BindProcessor = Callable[[Any], Any] | None
