@@ -52,6 +52,8 @@ WRAPPED_KEY_SIZE = 24 + 16 + CONTENT_KEY_SIZE  # box nonce, MAC, key
 MAX_SEQ = 2**53
 
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+# A canonical ULID: upper-case Crockford base32, at most 128 bits (first digit 0-7).
+CANONICAL_ULID = re.compile(r"[0-7][0-9A-HJKMNP-TV-Z]{25}")
 HEADER_FIELDS = frozenset(
     {"v", "id", "link", "from", "to", "seq", "ts", "kind", "ref", "ref_hash", "prev", "digest"}
 )
@@ -138,12 +140,17 @@ class Envelope:
     signed: bytes
     signature: bytes
 
-    @property
+    # Cached: the record stores both, and a sender checks the size first.
+    @functools.cached_property
     def hash(self) -> bytes:
         return entry_hash(self.signed)
 
-    def to_bytes(self) -> bytes:
+    @functools.cached_property
+    def encoded(self) -> bytes:
         return encode([PROTOCOL_VERSION, self.signed, self.signature])
+
+    def to_bytes(self) -> bytes:
+        return self.encoded
 
 
 @dataclass(frozen=True)
@@ -207,20 +214,23 @@ def seal(
     # Refuse here what every receiver would refuse (floats, bignums, a 65-character link,
     # seq 0, ...): an entry the peer cannot take would block the rest of the chain.
     Payload.from_bytes(payload)
-    header = Header(
-        id=_ulid(envelope_id),
-        link=link,
-        sender=_name(sender.party, "from"),
-        recipients=tuple(sorted(_name(r.party, "to") for r in recipients)),
-        seq=seq,
-        time_ms=time_ms,
-        kind=kind,
-        ref=ref,
-        ref_hash=ref_hash,
-        prev=prev,
-        digest=hashlib.sha256(payload).digest(),
+    # Checked as a receiver checks it: from_map refuses what parse() would.
+    header = Header.from_map(
+        {
+            "v": PROTOCOL_VERSION,
+            "id": envelope_id,
+            "link": link,
+            "from": sender.party,
+            "to": sorted(r.party for r in recipients),
+            "seq": seq,
+            "ts": time_ms,
+            "kind": kind.value,
+            "ref": ref,
+            "ref_hash": ref_hash,
+            "prev": prev,
+            "digest": hashlib.sha256(payload).digest(),
+        }
     )
-    header = Header.from_map(header.to_map())
     header_bytes = encode(header.to_map())
     ciphertext = crypto_aead_xchacha20poly1305_ietf_encrypt(
         payload, header_bytes, nonce, content_key
@@ -269,7 +279,10 @@ def parse(data: bytes) -> Envelope:
     for key in wrapped.values():
         if not isinstance(key, bytes) or len(key) != WRAPPED_KEY_SIZE:
             raise ProtocolError(Code.MALFORMED, "wrapped key has the wrong size")
-    return Envelope(header, nonce, ciphertext, dict(wrapped), signed, signature)
+    envelope = Envelope(header, nonce, ciphertext, dict(wrapped), signed, signature)
+    # decode() refused any data that is not exactly the canonical encoding.
+    envelope.__dict__["encoded"] = bytes(data)
+    return envelope
 
 
 def verify(envelope: Envelope, sender: PublicIdentity) -> None:
@@ -302,6 +315,8 @@ def check_payload(header: Header, payload_bytes: bytes) -> None:
 
 
 def _ulid(value: Any) -> str:
+    if type(value) is str and CANONICAL_ULID.fullmatch(value):
+        return value
     if not isinstance(value, str) or len(value) != 26:
         raise ProtocolError(Code.MALFORMED, "id must be a 26-character ULID")
     try:
