@@ -4,7 +4,8 @@ Latency: local API ``send`` on washington → message committed on beijing and p
 to a subscriber of beijing's event stream, over N sequential messages.
 Throughput: M messages sent concurrently to washington's local API, until beijing
 has committed all of them. RSS: peak resident memory of each node process.
-Prints one JSON object.
+Machine: a fixed piece of CPU work and a few fsyncs, timed before and after (see
+bench/machine.py). Prints one JSON object.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 
 import aiohttp
 
+from bench import machine
 from bench.stats import summary
 from hotline.demo import RunningNode, create_node, link_nodes, start_node
 
@@ -191,6 +193,7 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=32)
     args = parser.parse_args()
     base = Path(tempfile.mkdtemp(prefix="hotline-bench-"))
+    machine_before = machine.reading(base)
     homes = {p: create_node(base, p) for p in ("washington", "beijing")}
     link_nodes(homes["washington"], homes["beijing"], LINK, "benchmark", base)
     nodes = {p: start_node(homes[p], base / f"{p}.log") for p in homes}
@@ -202,6 +205,7 @@ def main() -> int:
         result["rss_mb_per_node"] = rss
         result["durability"] = "SQLite WAL, synchronous=FULL; a send returns once committed"
         result["cpus"] = os.cpu_count()
+        result["machine"] = {"before": machine_before, "after": machine.reading(base)}
         print(json.dumps(result))
         return 0
     finally:

@@ -1,0 +1,54 @@
+"""The delivery benchmark runs end to end on a small load and reports what its
+README figures are read from (the timings themselves are not judged here)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from bench import machine
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_delivery_benchmark_reports_latency_throughput_memory_and_the_machine() -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.delivery",
+            "--latency-messages",
+            "5",
+            "--throughput-messages",
+            "40",
+            "--concurrency",
+            "4",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["latency_ms"]["n"] == 5
+    assert 0 < report["latency_ms"]["p50"] <= report["latency_ms"]["p99"]
+    assert report["send_committed_ms"]["p50"] <= report["latency_ms"]["max"]
+    assert report["throughput"]["messages"] == 40
+    assert report["throughput"]["send_failures"] == 0
+    assert report["throughput_msgs_per_s"] > 0
+    assert set(report["throughput"]["cpu_ms_per_message"]) == {"washington", "beijing"}
+    assert 20 < report["rss_mb"] < 1024
+    for moment in ("before", "after"):
+        assert report["machine"][moment]["cpu_calibration_ms"] > 0
+        assert report["machine"][moment]["fsync_ms"] > 0
+
+
+def test_machine_reading_times_the_same_work_each_time(tmp_path: Path) -> None:
+    first, second = machine.cpu_ms(rounds=3), machine.cpu_ms(rounds=3)
+    # The same work on the same machine: within a factor of five, whatever the spell.
+    assert 0 < first < 5 * second and 0 < second < 5 * first
+    assert machine.fsync_ms(tmp_path, rounds=3) > 0
+    assert list(tmp_path.iterdir()) == []  # the probe file is gone
