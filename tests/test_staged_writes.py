@@ -11,6 +11,7 @@ from sqlalchemy import inspect, select
 
 from hotline.node.record_store import lock_link
 from hotline.node.service import Outgoing, append_message
+from hotline.protocol.encoding import decode
 from hotline.protocol.envelope import parse
 from hotline.storage.models import LINKS, Message
 from hotline.storage.staging import stage_new
@@ -68,3 +69,19 @@ def test_a_staged_new_row_is_written_at_commit_and_read_back_as_staged(cluster: 
         assert stored is not None
         assert (stored.body, stored.queued_ms, stored.delivered_ms) == (item.body, 1_000, None)
         assert node.messages(LINK)[0].id == message.id
+
+
+def test_each_entry_draws_fresh_randomness_for_every_part(cluster: Cluster) -> None:
+    with closing(cluster.washington.node()) as node:
+        for text in ("first", "second", "third"):
+            node.send(LINK, {"text": text, "lang": "en"})
+        export = node.export(LINK)
+    parts: list[bytes] = []
+    for entry in export.entries[-3:]:
+        envelope = parse(entry.envelope_bytes)
+        (wrapped,) = envelope.wrapped_keys.values()
+        assert entry.payload_bytes is not None
+        salt = decode(entry.payload_bytes, max_size=1 << 20)["salt"]
+        # Salt, the id's random part, nonce and the wrapped key's nonce (its first 24 bytes).
+        parts += [salt, envelope.header.id[10:].encode(), envelope.nonce, wrapped[:24]]
+    assert len(set(parts)) == len(parts) == 12

@@ -15,7 +15,15 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from ..protocol.envelope import Envelope, Payload, new_id, seal
+from ..protocol.envelope import (
+    CONTENT_KEY_SIZE,
+    NONCE_SIZE,
+    SALT_SIZE,
+    Envelope,
+    Payload,
+    new_id,
+    seal,
+)
 from ..protocol.keys import PrivateIdentity, PublicIdentity
 from ..protocol.kinds import Kind
 from ..storage.models import ENTRIES, LINKS, Entry, Link, Outbox
@@ -110,6 +118,14 @@ def entry_hash(session: Session, link_id: str, entry_id: str) -> bytes | None:
     return value
 
 
+# Salt, id, content key, nonce, wrapped-key nonce: (start, end) of each in one read.
+_RANDOM_SIZES = (SALT_SIZE, 10, CONTENT_KEY_SIZE, NONCE_SIZE, NONCE_SIZE)
+_RANDOM_PARTS = tuple(
+    (sum(_RANDOM_SIZES[:i]), sum(_RANDOM_SIZES[: i + 1])) for i in range(len(_RANDOM_SIZES))
+)
+_RANDOM_BYTES = sum(_RANDOM_SIZES)
+
+
 def append_own(
     session: Session,
     link: Link,
@@ -122,12 +138,17 @@ def append_own(
     deliver_after_ms: int = 0,
 ) -> tuple[Entry, Envelope]:
     """Seal the next entry of our chain, store it in the record and queue it."""
-    salt = os.urandom(16)
+    # All the entry's randomness in one read: each os.urandom call releases the GIL,
+    # and under load the event loop takes it each time, stretching the transaction.
+    randomness = os.urandom(_RANDOM_BYTES)
+    salt, id_random, content_key, nonce, key_nonce = (
+        randomness[start:end] for start, end in _RANDOM_PARTS
+    )
     envelope = seal(
         sender=me,
         recipients=[peer_identity(link)],
         link=link.id,
-        envelope_id=new_id(now_ms, os.urandom(10)),
+        envelope_id=new_id(now_ms, id_random),
         seq=link.own_seq + 1,
         time_ms=now_ms,
         kind=kind,
@@ -136,9 +157,9 @@ def append_own(
         ref=ref.id if ref else None,
         ref_hash=ref.hash if ref else None,
         salt=salt,
-        content_key=os.urandom(32),
-        nonce=os.urandom(24),
-        key_nonces=[os.urandom(24)],
+        content_key=content_key,
+        nonce=nonce,
+        key_nonces=[key_nonce],
     )
     payload = Payload(body, salt).to_bytes()
     entry = _store(session, link, envelope, payload, now_ms)
