@@ -95,9 +95,12 @@ class Node:
         )
         self.sessions = make_sessionmaker(self.engine)
         self.readers = make_sessionmaker(self.engine, read_only=True)
-        self._write_lock: AbstractContextManager[object] = (
-            threading.Lock() if self.engine.dialect.name == "sqlite" else nullcontext()
+        # SQLite: this process's writers queue here (see transaction). Re-entrant so
+        # that send_many_if_idle can hold it around a whole transaction.
+        self._sqlite_writer: threading.RLock | None = (
+            threading.RLock() if self.engine.dialect.name == "sqlite" else None
         )
+        self._write_lock: AbstractContextManager[object] = self._sqlite_writer or nullcontext()
         self.committed = Signal()
         # A subset of commits: something in an outbox became due (or a pull was asked
         # for). The deliverer waits on this one, not on every commit.
@@ -234,6 +237,20 @@ class Node:
                 except NodeError as exc:
                     results.append(exc)
         return results
+
+    def send_many_if_idle(
+        self, items: list[Outgoing], *, queued: bool = False
+    ) -> list[Message | NodeError] | None:
+        """:meth:`send_many` on the calling thread, only on SQLite and only if no other
+        thread of this process is writing; None (nothing done) otherwise. For the
+        event loop's lone sends: a hand-off to a worker thread and back costs more
+        than a small transaction when both cores are busy."""
+        if self._sqlite_writer is None or not self._sqlite_writer.acquire(blocking=False):
+            return None
+        try:
+            return self.send_many(items, queued=queued)
+        finally:
+            self._sqlite_writer.release()
 
     # Delivery (called by the deliverer and the peer API) ------------------
 
