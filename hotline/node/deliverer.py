@@ -270,6 +270,10 @@ class Deliverer:
             batch = await to_thread.run_sync(
                 lambda: self.node.push_batch(link.id, limit=MAX_BATCH, after=after)
             )
+            if batch is not None and len(batch.seqs) == MAX_BATCH:
+                # A full batch: the outbox may hold more (a backlog after an outage).
+                # Read again after this push instead of waiting for a commit or the poll.
+                run.looked = -1
         if batch is None:
             return False
         run.peer_seq = max(run.peer_seq, batch.peer_seq)
