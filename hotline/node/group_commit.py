@@ -6,9 +6,10 @@ goes straight through, so sequential latency is unchanged. On SQLite a lone
 request, when no other thread of this process is writing, is written on the event
 loop itself: the loop waits for that one small transaction (about a millisecond,
 fsync included) instead of two thread hand-offs, which cost as much or more when
-the machine's two cores are busy (sequential latency p50 17 % lower, alternated
-with the hand-off; see the CHANGELOG). Groups, PostgreSQL (whose transactions
-wait on the network) and a busy writer still go to a worker thread.
+the machine's two cores are busy (bench.delivery's p50 9 % lower at the median of
+six pairs alternated with the hand-off; see the CHANGELOG). Groups, PostgreSQL
+(whose transactions wait on the network) and a busy writer still go to a worker
+thread.
 """
 
 from __future__ import annotations
