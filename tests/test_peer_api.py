@@ -13,7 +13,14 @@ import os
 import httpx
 import pytest
 
-from hotline.node.wire import Push, decode_entries, decode_reply, encode_push
+from hotline.node.wire import (
+    MAX_BATCH,
+    MAX_BODY_BYTES,
+    Push,
+    decode_entries,
+    decode_reply,
+    encode_push,
+)
 from hotline.protocol.encoding import decode, encode
 from hotline.protocol.envelope import new_id, parse, seal
 from hotline.protocol.keys import PrivateIdentity
@@ -181,13 +188,13 @@ def test_oversized_and_malformed_bodies_are_refused(cluster: Cluster) -> None:
     cluster.beijing.start()
     with _peer_client(cluster) as client:
         url = _url(cluster, link_id)
-        big = client.post(url, content=b"\x00" * (20 * 1024 * 1024))
+        big = client.post(url, content=b"\x00" * (MAX_BODY_BYTES + 1))
         assert big.status_code == 413
         assert decode(big.content, max_size=4096)["error"] == "too_large"
         junk = client.post(url, content=b"\xa1\x61x\x01")
         assert junk.status_code == 400
         assert decode(junk.content, max_size=4096)["error"] == "malformed"
-        many = _push(client, url, [b"x"] * 65)
+        many = _push(client, url, [b"x"] * (MAX_BATCH + 1))
         assert many.status_code == 400
         unknown = client.post(_url(cluster, "01HZZZZZZZZZZZZZZZZZZZZZZZ"), content=b"")
         assert unknown.status_code == 404
