@@ -9,6 +9,7 @@ import threading
 from contextlib import closing
 
 from hotline.node.group_commit import GroupCommit
+from hotline.node.home import NodeError
 from hotline.node.service import Outgoing
 from hotline.storage.models import Message
 
@@ -58,9 +59,9 @@ def test_sends_made_together_commit_in_one_transaction_in_order(cluster: Cluster
         calls: list[tuple[str, int]] = []
         original_send_many = node.send_many
 
-        def send_many(items: list[Outgoing], *, queued: bool = False) -> list[object]:
+        def send_many(items: list[Outgoing], *, queued: bool = False) -> list[Message | NodeError]:
             calls.append((threading.current_thread().name, len(items)))
-            return original_send_many(items, queued=queued)  # type: ignore[return-value]
+            return original_send_many(items, queued=queued)
 
         node.send_many = send_many  # type: ignore[method-assign]
 

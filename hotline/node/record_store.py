@@ -7,6 +7,7 @@ also when several processes serve one node over one PostgreSQL database.
 
 from __future__ import annotations
 
+import io
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -118,12 +119,9 @@ def entry_hash(session: Session, link_id: str, entry_id: str) -> bytes | None:
     return value
 
 
-# Salt, id, content key, nonce, wrapped-key nonce: (start, end) of each in one read.
-_RANDOM_SIZES = (SALT_SIZE, 10, CONTENT_KEY_SIZE, NONCE_SIZE, NONCE_SIZE)
-_RANDOM_PARTS = tuple(
-    (sum(_RANDOM_SIZES[:i]), sum(_RANDOM_SIZES[: i + 1])) for i in range(len(_RANDOM_SIZES))
-)
-_RANDOM_BYTES = sum(_RANDOM_SIZES)
+# An entry's randomness: salt, the id's 10 random bytes, content key, nonce,
+# wrapped-key nonce.
+_RANDOM_BYTES = SALT_SIZE + 10 + CONTENT_KEY_SIZE + 2 * NONCE_SIZE
 
 
 def append_own(
@@ -140,15 +138,13 @@ def append_own(
     """Seal the next entry of our chain, store it in the record and queue it."""
     # All the entry's randomness in one read: each os.urandom call releases the GIL,
     # and under load the event loop takes it each time, stretching the transaction.
-    randomness = os.urandom(_RANDOM_BYTES)
-    salt, id_random, content_key, nonce, key_nonce = (
-        randomness[start:end] for start, end in _RANDOM_PARTS
-    )
+    randomness = io.BytesIO(os.urandom(_RANDOM_BYTES))
+    salt = randomness.read(SALT_SIZE)
     envelope = seal(
         sender=me,
         recipients=[peer_identity(link)],
         link=link.id,
-        envelope_id=new_id(now_ms, id_random),
+        envelope_id=new_id(now_ms, randomness.read(10)),
         seq=link.own_seq + 1,
         time_ms=now_ms,
         kind=kind,
@@ -157,9 +153,9 @@ def append_own(
         ref=ref.id if ref else None,
         ref_hash=ref.hash if ref else None,
         salt=salt,
-        content_key=content_key,
-        nonce=nonce,
-        key_nonces=[key_nonce],
+        content_key=randomness.read(CONTENT_KEY_SIZE),
+        nonce=randomness.read(NONCE_SIZE),
+        key_nonces=[randomness.read(NONCE_SIZE)],
     )
     payload = Payload(body, salt).to_bytes()
     entry = _store(session, link, envelope, payload, now_ms)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 import threading
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -100,7 +100,6 @@ class Node:
         self._sqlite_writer: threading.RLock | None = (
             threading.RLock() if self.engine.dialect.name == "sqlite" else None
         )
-        self._write_lock: AbstractContextManager[object] = self._sqlite_writer or nullcontext()
         self.committed = Signal()
         # A subset of commits: something in an outbox became due (or a pull was asked
         # for). The deliverer waits on this one, not on every commit.
@@ -135,7 +134,7 @@ class Node:
         # sleeps in SQLite's busy handler (1, 2, 5, 10 ms...). Queueing this process's
         # writers on a lock of our own instead hands the database over at once.
         try:
-            with self._write_lock, self.sessions.begin() as session:
+            with self._sqlite_writer or nullcontext(), self.sessions.begin() as session:
                 yield session
                 due, fresh = take_outbox_due(session), take_fresh(session)
         finally:
