@@ -8,12 +8,13 @@ from contextlib import closing
 
 import pytest
 from sqlalchemy import inspect, select
+from sqlalchemy.exc import IntegrityError
 
 from hotline.node.record_store import lock_link
 from hotline.node.service import Outgoing, append_message
 from hotline.protocol.encoding import decode
 from hotline.protocol.envelope import parse
-from hotline.storage.models import LINKS, Message
+from hotline.storage.models import LINKS, Message, Outbox
 from hotline.storage.staging import stage_new
 
 from .harness import LINK, Cluster
@@ -85,3 +86,34 @@ def test_each_entry_draws_fresh_randomness_for_every_part(cluster: Cluster) -> N
         # Salt, the id's random part, nonce and the wrapped key's nonce (its first 24 bytes).
         parts += [salt, envelope.header.id[10:].encode(), envelope.nonce, wrapped[:24]]
     assert len(set(parts)) == len(parts) == 12
+
+
+def test_a_staged_write_the_database_refuses_fails_the_commit_and_leaves_nothing(
+    cluster: Cluster,
+) -> None:
+    """Staged rows go to the driver's cursor (storage/driver.py); a refusal there is
+    SQLAlchemy's IntegrityError, and the whole transaction is rolled back."""
+    with closing(cluster.washington.node()) as node:
+        node.send(LINK, {"text": "kept", "lang": "en"})
+        link_id = node.find_link(LINK).id
+        entries_before = len(node.export(LINK).entries)
+        with pytest.raises(IntegrityError), node.transaction() as session:
+            link = lock_link(session, link_id)
+            item = Outgoing(LINK, {"text": "lost", "lang": "en"})
+            message = append_message(session, node.identity, link, item, 1_000)
+            refused_seq = link.own_seq
+            # The outbox row of the entry just staged, a second time: same primary key.
+            stage_new(
+                session,
+                Outbox,
+                link_id=link_id,
+                seq=refused_seq,
+                entry_id=message.id,
+                attempts=0,
+                next_attempt_ms=0,
+            )
+        assert len(node.export(LINK).entries) == entries_before
+        assert [m.body["text"] for m in node.messages(LINK)] == ["kept"]
+        assert node.find_link(LINK).own_seq == refused_seq - 1
+        # The node goes on: the next message takes the sequence number the refused one had.
+        assert node.send(LINK, {"text": "after", "lang": "en"}).seq == refused_seq

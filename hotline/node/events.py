@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import event, select, text
 from sqlalchemy.orm import Session, SessionTransaction
 
+from ..storage import driver
 from ..storage.models import EVENTS
 from ..storage.staging import insert_rows
 from .numbered import NumberedRun
@@ -57,7 +58,7 @@ def _insert_events(session: Session) -> None:
         # took the ids after the largest: a run ending at the last inserted rowid.
         # RETURNING in row order would cost about as much again as the insert.
         insert_rows(connection, EVENTS, pending)
-        last = int(connection.exec_driver_sql("SELECT last_insert_rowid()").scalar_one())
+        last = int(driver.execute(connection, "SELECT last_insert_rowid()"))
         ids = range(last - len(pending) + 1, last + 1)
     else:
         ids = connection.execute(_INSERT_EVENTS, pending).scalars().all()

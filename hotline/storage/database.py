@@ -18,6 +18,8 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from . import driver
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -53,10 +55,8 @@ def make_engine(url: str, *, background_checkpoints: bool = False) -> Engine:
         def _on_begin(connection: Any) -> None:
             # Writers take the write lock up front (no lock upgrades, no busy retries);
             # readers take a WAL snapshot and never wait for a writer.
-            if connection.get_execution_options().get(READ_ONLY):
-                connection.exec_driver_sql("BEGIN")
-            else:
-                connection.exec_driver_sql("BEGIN IMMEDIATE")
+            read_only = connection.get_execution_options().get(READ_ONLY)
+            driver.execute(connection, "BEGIN" if read_only else "BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_size=8, max_overflow=8, pool_pre_ping=True)

@@ -17,12 +17,15 @@ them (see ingest.py and record_store.find_entry).
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Connection, Dialect, Table, Update, and_, bindparam, event
+from sqlalchemy import Connection, Dialect, Table, and_, bindparam, event
 from sqlalchemy.orm import DeclarativeBase, Session, SessionTransaction
 from sqlalchemy.orm.instrumentation import manager_of_class
+
+from . import driver
 
 _STAGED = "hotline.staged_rows"
 _UPDATES = "hotline.staged_updates"
@@ -82,8 +85,7 @@ def insert_staged(session: Session) -> None:
     for (table, _), rows in groups.items():
         insert_rows(connection, table, rows)
     for (table, key), values in (updates or {}).items():
-        keys = {f"key_{i}": value for i, value in enumerate(key)}
-        connection.execute(_update_by_key(table), {**keys, **values})
+        update_row(connection, table, key, values)
 
 
 def insert_rows(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
@@ -92,43 +94,84 @@ def insert_rows(connection: Connection, table: Table, rows: list[dict[str, Any]]
     once per dialect, table and set of columns: SQLAlchemy's own executemany builds
     every row's parameters through the compiled statement, which cost more than the
     database's work on those rows."""
-    keys = tuple(rows[0])
-    sql, plan, positional = _insert_plan(connection.dialect, table, keys)
-    bound = (
-        [value if p is None else p(value) for value, p in zip(row.values(), plan, strict=True)]
-        for row in rows
-    )
-    # The driver's parameter style: a tuple per row (SQLite's ?), or a dict (%(name)s).
-    parameters = [tuple(b) if positional else dict(zip(keys, b, strict=True)) for b in bound]
-    connection.exec_driver_sql(sql, parameters)
+    plan = _insert_plan(connection.dialect, table, tuple(rows[0]))
+    _run(connection, plan, [plan.bind(row.values()) for row in rows])
+
+
+def update_row(
+    connection: Connection, table: Table, key: tuple[Any, ...], values: dict[str, Any]
+) -> None:
+    """UPDATE the row of ``table`` whose primary key is ``key``, setting ``values``,
+    compiled once per table and set of columns like :func:`insert_rows`."""
+    plan = _update_plan(connection.dialect, table, tuple(values))
+    _run(connection, plan, [plan.bind([*values.values(), *key])])
 
 
 _BindProcessor = Callable[[Any], Any] | None
 
 
-@functools.lru_cache(maxsize=256)
-def _insert_plan(
-    dialect: Dialect, table: Table, keys: tuple[str, ...]
-) -> tuple[str, tuple[_BindProcessor, ...], bool]:
-    # inline(): no implicit RETURNING of generated keys (PostgreSQL would add one).
-    compiled = table.insert().inline().compile(dialect=dialect, column_keys=list(keys))
-    if compiled.positional and tuple(compiled.positiontup or ()) != keys:
-        raise ValueError(f"unexpected parameter order for {table.name}: {compiled.positiontup}")
+@dataclass(frozen=True)
+class _Plan:
+    """A statement compiled for a dialect, and how to turn values into its parameters."""
+
+    sql: str
+    names: tuple[str, ...]  # the parameters' names, in the order values are given
+    processors: tuple[_BindProcessor, ...]
+    # The driver takes a tuple in this order of the values (SQLite's ?), or None: a
+    # dict (%(name)s).
+    positions: tuple[int, ...] | None
+
+    def bind(self, values: Iterable[Any]) -> tuple[Any, ...] | dict[str, Any]:
+        bound = [
+            value if p is None else p(value)
+            for value, p in zip(values, self.processors, strict=True)
+        ]
+        if self.positions is None:
+            return dict(zip(self.names, bound, strict=True))
+        return tuple(bound[i] for i in self.positions)
+
+
+def _run(connection: Connection, plan: _Plan, parameters: list[Any]) -> None:
+    """On the driver's cursor (see driver.py)."""
+    if len(parameters) == 1:
+        driver.execute(connection, plan.sql, parameters[0])
+    else:
+        driver.execute(connection, plan.sql, parameters, many=True)
+
+
+def _compile_plan(dialect: Dialect, table: Table, statement: Any, columns: dict[str, str]) -> _Plan:
+    """``columns``: each parameter name, in the order values are given, and the
+    column whose type converts its value."""
+    compiled = statement.compile(dialect=dialect, column_keys=[n for n in columns if n in table.c])
+    names = tuple(columns)
+    positions = None
+    if compiled.positional:
+        order = tuple(compiled.positiontup or ())
+        if sorted(order) != sorted(names):
+            raise ValueError(f"unexpected parameters for {table.name}: {order}")
+        positions = tuple(names.index(name) for name in order)
     processors = tuple(
-        table.c[key].type.dialect_impl(dialect).bind_processor(dialect) for key in keys
+        table.c[column].type.dialect_impl(dialect).bind_processor(dialect)
+        for column in columns.values()
     )
-    return str(compiled), processors, compiled.positional
+    return _Plan(str(compiled), names, processors, positions)
 
 
-@functools.cache
-def _update_by_key(table: Table) -> Update:
-    """UPDATE ... WHERE <primary key> = :key_0 AND ...; the SET clause comes from the
-    parameters' other names. Built once per table: building a statement costs more
-    than running it."""
-    columns = table.primary_key.columns
-    return table.update().where(
-        and_(*(column == bindparam(f"key_{i}") for i, column in enumerate(columns)))
+@functools.lru_cache(maxsize=256)
+def _insert_plan(dialect: Dialect, table: Table, keys: tuple[str, ...]) -> _Plan:
+    # inline(): no implicit RETURNING of generated keys (PostgreSQL would add one).
+    return _compile_plan(dialect, table, table.insert().inline(), {k: k for k in keys})
+
+
+@functools.lru_cache(maxsize=256)
+def _update_plan(dialect: Dialect, table: Table, keys: tuple[str, ...]) -> _Plan:
+    """UPDATE ... SET <keys> WHERE <primary key> = :key_0 AND ..."""
+    primary = list(table.primary_key.columns)
+    statement = table.update().where(
+        and_(*(column == bindparam(f"key_{i}") for i, column in enumerate(primary)))
     )
+    columns = {k: k for k in keys} | {f"key_{i}": c.key for i, c in enumerate(primary)}
+    return _compile_plan(dialect, table, statement, columns)
 
 
 @event.listens_for(Session, "before_flush")
