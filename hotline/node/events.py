@@ -58,7 +58,7 @@ def _insert_events(session: Session) -> None:
         # took the ids after the largest: a run ending at the last inserted rowid.
         # RETURNING in row order would cost about as much again as the insert.
         insert_rows(connection, EVENTS, pending)
-        last = int(driver.execute(connection, "SELECT last_insert_rowid()"))
+        last = int(driver.execute(connection, "SELECT last_insert_rowid()")[0][0])
         ids = range(last - len(pending) + 1, last + 1)
     else:
         ids = connection.execute(_INSERT_EVENTS, pending).scalars().all()

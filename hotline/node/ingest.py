@@ -24,6 +24,7 @@ from ..protocol.errors import Code, ProtocolError
 from ..protocol.keys import PrivateIdentity
 from ..protocol.kinds import RECEIPTED_KINDS, Kind
 from ..protocol.record import ChainHead, Placement, place
+from ..storage.driver import Prepared
 from ..storage.models import HELD, Entry, Held, Link
 from .events import record_event
 from .ladder import MESSAGE_KINDS, apply_peer_entry
@@ -92,13 +93,14 @@ def ingest(
 
 
 # Built once: this runs for every batch received.
-_LOWEST_HELD = (
+_LOWEST_HELD = Prepared(
     select(HELD.c.seq).where(HELD.c.link_id == bindparam("link_id")).order_by(HELD.c.seq).limit(1)
 )
 
 
 def _lowest_held(session: Session, link: Link) -> int | None:
-    return session.connection().execute(_LOWEST_HELD, {"link_id": link.id}).scalar()
+    lowest: int | None = _LOWEST_HELD.scalar(session.connection(), {"link_id": link.id})
+    return lowest
 
 
 @contextmanager

@@ -10,9 +10,9 @@ from typing import Any
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.dml import ReturningUpdate
 
 from ..protocol.kinds import Kind
+from ..storage.driver import Prepared
 from ..storage.models import ENTRIES, MESSAGES, Entry, Message
 from ..storage.staging import stage_new
 from .calls import CALL_KINDS, apply_peer_call_entry
@@ -25,14 +25,16 @@ MESSAGE_KINDS = frozenset({Kind.MESSAGE, Kind.AGREED_TEXT})
 
 # Built once: these run for every push and receipt, and building a statement
 # costs more than running it.
-_ENTRY_SEQ = select(ENTRIES.c.seq).where(
-    ENTRIES.c.link_id == bindparam("link_id"), ENTRIES.c.id == bindparam("entry_id")
+_ENTRY_SEQ = Prepared(
+    select(ENTRIES.c.seq).where(
+        ENTRIES.c.link_id == bindparam("link_id"), ENTRIES.c.id == bindparam("entry_id")
+    )
 )
 
 
-def _set_outgoing(column: str) -> ReturningUpdate[str]:
+def _set_outgoing(column: str) -> Prepared:
     """UPDATE our messages up to seq :through whose ``column`` is unset, to :at."""
-    return (
+    return Prepared(
         update(MESSAGES)
         .where(
             MESSAGES.c.link_id == bindparam("link"),
@@ -157,16 +159,15 @@ def _set_rung(
 def _mark_delivered(session: Session, receipt: Entry, *, at_ms: int, now_ms: int) -> None:
     """A delivery receipt is cumulative: the entry it names (checked against its hash
     on ingest) and, through that entry's chain, every earlier one of ours."""
-    # Core: this runs for every receipt, and our messages are not ORM objects here.
+    # On the driver: this runs for every receipt, and our messages are not ORM
+    # objects here.
     connection = session.connection()
-    through = connection.execute(
-        _ENTRY_SEQ, {"link_id": receipt.link_id, "entry_id": receipt.ref}
-    ).scalar()
+    through = _ENTRY_SEQ.scalar(connection, {"link_id": receipt.link_id, "entry_id": receipt.ref})
     if through is None:
         return
-    rows = connection.execute(
-        _SET_DELIVERED, {"link": receipt.link_id, "through": through, "at": at_ms}
-    ).all()
+    rows = _SET_DELIVERED.rows(
+        connection, {"link": receipt.link_id, "through": through, "at": at_ms}
+    )
     for (message_id,) in rows:
         record_event(
             session,
@@ -185,11 +186,8 @@ def _mark_delivered(session: Session, receipt: Entry, *, at_ms: int, now_ms: int
 
 def mark_transmitted(session: Session, link_id: str, up_to_seq: int, *, now_ms: int) -> list[str]:
     """The peer holds our chain up to ``up_to_seq``: set "transmitted" where unset."""
-    rows = (
-        session.connection()
-        .execute(_SET_TRANSMITTED, {"link": link_id, "through": up_to_seq, "at": now_ms})
-        .all()
-    )
+    parameters = {"link": link_id, "through": up_to_seq, "at": now_ms}
+    rows = _SET_TRANSMITTED.rows(session.connection(), parameters)
     ids = [r[0] for r in rows]
     for message_id in ids:
         record_event(

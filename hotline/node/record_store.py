@@ -27,6 +27,7 @@ from ..protocol.envelope import (
 )
 from ..protocol.keys import PrivateIdentity, PublicIdentity
 from ..protocol.kinds import Kind
+from ..storage.driver import Prepared
 from ..storage.models import ENTRIES, LINKS, Entry, Link, Outbox
 from ..storage.staging import insert_staged, stage_new, stage_update
 from .events import record_event
@@ -46,8 +47,10 @@ _LOCK_LINK = (
     .with_for_update()
     .execution_options(populate_existing=True)
 )
-_ENTRY_HASH = select(ENTRIES.c.hash).where(
-    ENTRIES.c.link_id == bindparam("link_id"), ENTRIES.c.id == bindparam("entry_id")
+_ENTRY_HASH = Prepared(
+    select(ENTRIES.c.hash).where(
+        ENTRIES.c.link_id == bindparam("link_id"), ENTRIES.c.id == bindparam("entry_id")
+    )
 )
 
 
@@ -115,7 +118,8 @@ def entry_hash(session: Session, link_id: str, entry_id: str) -> bytes | None:
     """:func:`find_entry`'s hash alone, in Core: ingest checks every reference."""
     insert_staged(session)
     parameters = {"link_id": link_id, "entry_id": entry_id}
-    value: bytes | None = session.connection().execute(_ENTRY_HASH, parameters).scalar()
+    value = _ENTRY_HASH.scalar(session.connection(), parameters)
+    return None if value is None else bytes(value)
     return value
 
 

@@ -21,6 +21,7 @@ from ..protocol.keys import PrivateIdentity
 from ..protocol.kinds import Kind
 from ..protocol.record import RecordEntry
 from ..storage.database import make_engine, make_sessionmaker
+from ..storage.driver import Prepared
 from ..storage.models import (
     ENTRIES,
     LINKS,
@@ -280,7 +281,7 @@ class Node:
         nothing is due."""
         with self.reading() as session:
             parameters = {"link_id": link_id, "after": after, "limit": limit}
-            rows = session.connection().execute(_PUSH_BATCH, parameters).all()
+            rows = _PUSH_BATCH.rows(session.connection(), parameters)
         if not rows or min(r[3] for r in rows) > now_ms():
             return None
         return PushBatch(
@@ -362,7 +363,7 @@ class Node:
         if peer_has <= link.peer_has_seq:
             return
         advance_link(session, link, peer_has_seq=peer_has)
-        session.connection().execute(_DELETE_PUSHED, {"link": link.id, "through": peer_has})
+        _DELETE_PUSHED.rows(session.connection(), {"link": link.id, "through": peer_has})
         mark_transmitted(session, link.id, peer_has, now_ms=sent_ms)
 
     def defer_outbox(self, link_id: str, delay_ms: int) -> None:
@@ -678,11 +679,13 @@ class Outgoing:
 
 # Built once: these run for every push and send, and building a statement costs
 # more than running it.
-_DELETE_PUSHED = delete(OUTBOX).where(
-    OUTBOX.c.link_id == bindparam("link"), OUTBOX.c.seq <= bindparam("through")
+_DELETE_PUSHED = Prepared(
+    delete(OUTBOX).where(
+        OUTBOX.c.link_id == bindparam("link"), OUTBOX.c.seq <= bindparam("through")
+    )
 )
 # The due head of a link's outbox after a seq, with what push_batch needs, in one read.
-_PUSH_BATCH = (
+_PUSH_BATCH = Prepared(
     select(
         OUTBOX.c.seq,
         ENTRIES.c.envelope,

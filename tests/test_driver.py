@@ -1,0 +1,91 @@
+"""Statements on the driver's cursor (storage/driver.py) give what SQLAlchemy gives,
+on SQLite and PostgreSQL, and refuse the statements whose values SQLAlchemy would
+have to convert."""
+
+from __future__ import annotations
+
+from contextlib import closing
+
+import pytest
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.exc import IntegrityError
+
+from hotline.storage.driver import Prepared
+from hotline.storage.models import ENTRIES, LINKS, MESSAGES, OUTBOX
+
+from .harness import LINK, Cluster
+
+
+def test_a_prepared_query_returns_what_sqlalchemy_returns(cluster: Cluster) -> None:
+    query = (
+        select(ENTRIES.c.seq, ENTRIES.c.id, ENTRIES.c.hash)
+        .where(ENTRIES.c.link_id == bindparam("link_id"), ENTRIES.c.seq > bindparam("after"))
+        .order_by(ENTRIES.c.position)
+        .limit(2)
+    )
+    with closing(cluster.washington.node()) as node:
+        for text in ("one", "two", "three"):
+            node.send(LINK, {"text": text, "lang": "en"})
+        link_id = node.find_link(LINK).id
+        parameters = {"link_id": link_id, "after": 1}
+        with node.reading() as session:
+            expected = [tuple(row) for row in session.connection().execute(query, parameters)]
+            got = Prepared(query).rows(session.connection(), parameters)
+            assert Prepared(query).scalar(session.connection(), {**parameters, "after": 99}) is None
+    assert len(expected) == 2
+    assert [(seq, entry_id, bytes(h)) for seq, entry_id, h in got] == expected
+
+
+def test_a_prepared_update_returns_its_rows_and_counts_in_the_transaction(
+    cluster: Cluster,
+) -> None:
+    with closing(cluster.washington.node()) as node:
+        sent = [node.send(LINK, {"text": t, "lang": "en"}) for t in ("a", "b")]
+        link_id = node.find_link(LINK).id
+        mark = Prepared(
+            MESSAGES.update()
+            .where(MESSAGES.c.link_id == bindparam("link"), MESSAGES.c.seq <= bindparam("through"))
+            .values(displayed_ms=bindparam("at"))
+            .returning(MESSAGES.c.id)
+        )
+        with node.transaction() as session:
+            rows = mark.rows(
+                session.connection(), {"link": link_id, "through": sent[0].seq, "at": 7}
+            )
+        assert rows == [(sent[0].id,)]
+        assert {m.id: m.displayed_ms for m in node.messages(LINK)} == {
+            sent[0].id: 7,
+            sent[1].id: None,
+        }
+
+
+def test_statements_needing_conversion_are_refused_when_first_compiled(cluster: Cluster) -> None:
+    json_value = Prepared(
+        MESSAGES.update().where(MESSAGES.c.id == bindparam("id")).values(body=bindparam("body"))
+    )
+    expanding = Prepared(
+        select(LINKS.c.id).where(LINKS.c.name.in_(bindparam("names", expanding=True)))
+    )
+    with closing(cluster.washington.node()) as node, node.reading() as session:
+        with pytest.raises(ValueError, match="parameter body needs converting"):
+            json_value.rows(session.connection(), {"id": "x", "body": {}})
+        with pytest.raises(ValueError, match="parameter names needs converting"):
+            expanding.rows(session.connection(), {"names": ["x"]})
+
+
+def test_a_refusal_on_the_cursor_is_sqlalchemys_error_and_leaves_nothing(
+    cluster: Cluster,
+) -> None:
+    hold = Prepared(
+        OUTBOX.insert().values(
+            link_id=bindparam("link"), seq=bindparam("seq"), entry_id="E", next_attempt_ms=1
+        )
+    )
+    count = Prepared(select(func.count()).select_from(OUTBOX).where(OUTBOX.c.entry_id == "E"))
+    with closing(cluster.washington.node()) as node:
+        link_id = node.find_link(LINK).id
+        with pytest.raises(IntegrityError), node.transaction() as session:
+            hold.rows(session.connection(), {"link": link_id, "seq": 5})
+            hold.rows(session.connection(), {"link": link_id, "seq": 5})
+        with node.reading() as session:
+            assert count.scalar(session.connection(), {}) == 0
