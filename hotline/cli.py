@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import gc
 import getpass
@@ -180,7 +179,7 @@ def serve(
 
     Several processes may serve one node over one PostgreSQL database (each with its
     own ports behind a load balancer): they share no state outside the database."""
-    from .web.server import NodeServer
+    from .web.server import NodeServer, run_event_loop
 
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
@@ -197,7 +196,7 @@ def serve(
         f"https://{config.peer_host}:{peer_port or config.peer_port}, "
         f"local API on http://{config.local_host}:{local_port or config.local_port}"
     )
-    asyncio.run(server.serve())
+    run_event_loop(server.serve())
 
 
 @link_app.command("invite")
