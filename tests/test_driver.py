@@ -59,18 +59,39 @@ def test_a_prepared_update_returns_its_rows_and_counts_in_the_transaction(
         }
 
 
-def test_statements_needing_conversion_are_refused_when_first_compiled(cluster: Cluster) -> None:
-    json_value = Prepared(
+def test_values_are_converted_as_sqlalchemy_converts_them(cluster: Cluster) -> None:
+    """JSON both ways, booleans (integers in SQLite) out."""
+    set_body = Prepared(
         MESSAGES.update().where(MESSAGES.c.id == bindparam("id")).values(body=bindparam("body"))
     )
+    read = Prepared(
+        select(MESSAGES.c.body, LINKS.c.share_displayed)
+        .join(LINKS, LINKS.c.id == MESSAGES.c.link_id)
+        .where(MESSAGES.c.id == bindparam("id"))
+    )
+    body = {"text": "新的", "n": 3, "list": [1, "二"], "nested": {"ok": True}}
+    with closing(cluster.washington.node()) as node:
+        sent = node.send(LINK, {"text": "x", "lang": "en"})
+        with node.transaction() as session:
+            set_body.rows(session.connection(), {"id": sent.id, "body": body})
+        with node.reading() as session:
+            ((got_body, shared),) = read.rows(session.connection(), {"id": sent.id})
+            expected = session.connection().execute(read.statement, {"id": sent.id}).one()
+    assert got_body == body == node.message(sent.id).body
+    assert (got_body, shared) == tuple(expected)
+    assert type(shared) is bool
+
+
+def test_expanding_parameters_are_refused_when_first_compiled(cluster: Cluster) -> None:
     expanding = Prepared(
         select(LINKS.c.id).where(LINKS.c.name.in_(bindparam("names", expanding=True)))
     )
-    with closing(cluster.washington.node()) as node, node.reading() as session:
-        with pytest.raises(ValueError, match="parameter body needs converting"):
-            json_value.rows(session.connection(), {"id": "x", "body": {}})
-        with pytest.raises(ValueError, match="parameter names needs converting"):
-            expanding.rows(session.connection(), {"names": ["x"]})
+    with (
+        closing(cluster.washington.node()) as node,
+        node.reading() as session,
+        pytest.raises(ValueError, match="parameter names is an expanding list"),
+    ):
+        expanding.rows(session.connection(), {"names": ["x"]})
 
 
 def test_a_refusal_on_the_cursor_is_sqlalchemys_error_and_leaves_nothing(

@@ -4,32 +4,38 @@ in the same transaction, and every later transaction, sees them."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import closing
 
 import pytest
 from sqlalchemy import inspect, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
-from hotline.node.record_store import lock_link
+from hotline.node.record_store import lock_link, lock_link_outside_session
 from hotline.node.service import Outgoing, append_message
 from hotline.protocol.encoding import decode
 from hotline.protocol.envelope import parse
-from hotline.storage.models import LINKS, Message, Outbox
+from hotline.storage.models import LINKS, Link, Message, Outbox
 from hotline.storage.staging import stage_new
 
 from .harness import LINK, Cluster
 
 
-def test_a_link_locked_again_in_the_same_transaction_keeps_its_new_heads(cluster: Cluster) -> None:
+@pytest.mark.parametrize("lock", [lock_link, lock_link_outside_session])
+def test_a_link_locked_again_in_the_same_transaction_keeps_its_new_heads(
+    cluster: Cluster, lock: Callable[[Session, str], Link]
+) -> None:
     with closing(cluster.washington.node()) as node:
         link_id = node.find_link(LINK).id
         with node.transaction() as session, session.no_autoflush:
-            link = lock_link(session, link_id)
+            link = lock(session, link_id)
             before = link.own_seq
             for text in ("first", "second"):
                 # Locking reads the row afresh; without the staged UPDATE written
                 # first it would hand back the old heads and fork the chain.
-                link = lock_link(session, link_id)
+                link = lock(session, link_id)
+                assert (link in session) is (lock is lock_link)
                 item = Outgoing(LINK, {"text": text, "lang": "en"})
                 append_message(session, node.identity, link, item, 1_000)
             assert link.own_seq == before + 2

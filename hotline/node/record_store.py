@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import io
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.instrumentation import manager_of_class
 
 from ..protocol.envelope import (
     CONTENT_KEY_SIZE,
@@ -29,7 +31,7 @@ from ..protocol.keys import PrivateIdentity, PublicIdentity
 from ..protocol.kinds import Kind
 from ..storage.driver import Prepared
 from ..storage.models import ENTRIES, LINKS, Entry, Link, Outbox
-from ..storage.staging import insert_staged, stage_new, stage_update
+from ..storage.staging import column_keys, insert_staged, stage_new, stage_update
 from .events import record_event
 from .fresh import FreshEntry
 
@@ -59,6 +61,36 @@ def lock_link(session: Session, link_id: str) -> Link:
     link = session.scalar(_LOCK_LINK, {"link_id": link_id})
     if link is None:
         raise LinkNotFound(link_id)
+    return link
+
+
+# The same lock on the driver's cursor, for sends, receives and replies: loading the
+# row into the session (identity map, attribute state) cost twice the statement.
+_LOCK_LINK_ROW = Prepared(select(LINKS).where(LINKS.c.id == bindparam("key")).with_for_update())
+_LOCK_LINK_ROW_BY_NAME_OR_ID = Prepared(
+    select(LINKS)
+    .where(or_(LINKS.c.name == bindparam("key"), LINKS.c.id == bindparam("key")))
+    .with_for_update()
+)
+
+
+def lock_link_outside_session(session: Session, link_id: str, *, by_name: bool = False) -> Link:
+    """:func:`lock_link`, returning a Link the session does not hold: read it and
+    extend its chain (:func:`advance_link`); changes made to it otherwise are not
+    written. ``by_name``: ``link_id`` may also be the link's name."""
+    insert_staged(session)
+    query = _LOCK_LINK_ROW_BY_NAME_OR_ID if by_name else _LOCK_LINK_ROW
+    rows = query.rows(session.connection(), {"key": link_id})
+    if not rows:
+        raise LinkNotFound(link_id)
+    return link_from_row(rows[0])
+
+
+def link_from_row(row: Sequence[Any]) -> Link:
+    """A Link made from a row of every column in table order, as the ORM makes a
+    loaded one (its values put in place, not set through attribute events)."""
+    link: Link = manager_of_class(Link).new_instance()
+    link.__dict__.update(zip(column_keys(LINKS), row, strict=True))
     return link
 
 

@@ -57,7 +57,9 @@ from .record_store import (
     advance_link,
     append_own,
     find_entry,
+    link_from_row,
     lock_link,
+    lock_link_outside_session,
     push_outbox_now,
     take_fresh,
     take_outbox_due,
@@ -299,7 +301,7 @@ class Node:
     def receive(self, link_id: str, envelopes: list[bytes], peer_has: int) -> IngestResult:
         """The peer API: a batch of the peer's envelopes, plus how much of our chain it holds."""
         with self.transaction() as session:
-            link = lock_link(session, link_id)
+            link = lock_link_outside_session(session, link_id)
             stamp = now_ms()
             self._peer_holds(session, link, peer_has, stamp)
             return ingest(session, link, self.identity, envelopes, now_ms=stamp)
@@ -310,7 +312,7 @@ class Node:
         """The peer answered our push (sent at ``sent_ms``): it holds our chain up to
         ``peer_has`` and sent back its entries (receipts) in ``returned``."""
         with self.transaction() as session:
-            link = lock_link(session, link_id)
+            link = lock_link_outside_session(session, link_id)
             stamp = now_ms()
             self._peer_holds(session, link, peer_has, sent_ms or stamp)
             return ingest(session, link, self.identity, returned, now_ms=stamp)
@@ -703,25 +705,32 @@ _PUSH_BATCH = Prepared(
     .limit(bindparam("limit"))
 )
 _LOCK_LINKS = (
-    select(Link)
+    select(LINKS)
     .where(
         or_(
-            Link.name.in_(bindparam("keys", expanding=True)),
-            Link.id.in_(bindparam("keys", expanding=True)),
+            LINKS.c.name.in_(bindparam("keys", expanding=True)),
+            LINKS.c.id.in_(bindparam("keys", expanding=True)),
         )
     )
-    .order_by(Link.id)
+    .order_by(LINKS.c.id)
     .with_for_update()
-    .execution_options(populate_existing=True)
 )
 
 
 def _lock_links(session: Session, names_or_ids: set[str]) -> dict[str, Link]:
-    """Lock the named links, in id order (no deadlock between concurrent batches)."""
+    """Lock the named links, in id order (no deadlock between concurrent batches),
+    as Links the session does not hold (see lock_link_outside_session)."""
+    if len(names_or_ids) == 1:
+        (key,) = names_or_ids
+        try:
+            link = lock_link_outside_session(session, key, by_name=True)
+        except LinkNotFound:
+            return {}
+        return {key: link}
     insert_staged(session)  # the rows are read afresh: this transaction's changes first
-    locked = session.scalars(_LOCK_LINKS, {"keys": sorted(names_or_ids)})
+    rows = session.connection().execute(_LOCK_LINKS, {"keys": sorted(names_or_ids)})
     found: dict[str, Link] = {}
-    for link in locked:
+    for link in map(link_from_row, rows):
         for key in (link.id, link.name):
             if key in names_or_ids:
                 found[key] = link

@@ -14,6 +14,7 @@ SQLAlchemy's, as if it had run the statement.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,17 +44,23 @@ def execute(
         cursor.close()
 
 
+_Convert = Callable[[Any], Any]
+
+
 @dataclass(frozen=True)
 class _Compiled:
     sql: str
     defaults: dict[str, Any]  # parameters the statement carries itself (LIMIT 1, 'out')
     order: tuple[str, ...] | None  # positional drivers: the parameters' order
+    # SQLAlchemy's conversions, where a type has one (JSON, booleans on SQLite...).
+    bind_processors: dict[str, _Convert]
+    result_processors: tuple[_Convert | None, ...] | None  # None: no column has one
 
 
 class Prepared:
-    """A Core statement, compiled once per dialect, run on the driver's cursor. Only
-    for statements whose parameters and result columns SQLAlchemy would pass through
-    unconverted (text, integers, bytes): others are refused when first compiled."""
+    """A Core statement, compiled once per dialect, run on the driver's cursor, with
+    the conversions SQLAlchemy would apply to its parameters and result columns.
+    Expanding parameters (``IN`` lists) are refused when first compiled."""
 
     def __init__(self, statement: ClauseElement) -> None:
         self.statement = statement
@@ -63,9 +70,19 @@ class Prepared:
         dialect = connection.dialect
         compiled = self._compiled.get(dialect.name) or self._compile(dialect)
         values = {**compiled.defaults, **parameters}
+        for name, convert in compiled.bind_processors.items():
+            values[name] = convert(values[name])
         if compiled.order is None:
-            return execute(connection, compiled.sql, values)
-        return execute(connection, compiled.sql, tuple(values[n] for n in compiled.order))
+            rows = execute(connection, compiled.sql, values)
+        else:
+            rows = execute(connection, compiled.sql, tuple(values[n] for n in compiled.order))
+        if compiled.result_processors is None:
+            return rows
+        converters = compiled.result_processors
+        return [
+            tuple(v if c is None else c(v) for v, c in zip(row, converters, strict=True))
+            for row in rows
+        ]
 
     def scalar(self, connection: Connection, parameters: dict[str, Any]) -> Any:
         rows = self.rows(connection, parameters)
@@ -73,14 +90,25 @@ class Prepared:
 
     def _compile(self, dialect: Dialect) -> _Compiled:
         compiled: Any = self.statement.compile(dialect=dialect)
+        bind_processors = {}
         for name in compiled.params:
             bind = compiled.binds[name]
-            if bind.expanding or bind.type.dialect_impl(dialect).bind_processor(dialect):
-                raise ValueError(f"parameter {name} needs converting by SQLAlchemy")
-        for column in getattr(self.statement, "exported_columns", ()):
-            if column.type.dialect_impl(dialect).result_processor(dialect, None):
-                raise ValueError(f"column {column.key} needs converting by SQLAlchemy")
+            if bind.expanding:
+                raise ValueError(f"parameter {name} is an expanding list: not supported here")
+            convert = bind.type.dialect_impl(dialect).bind_processor(dialect)
+            if convert is not None:
+                bind_processors[name] = convert
+        result_processors = tuple(
+            column.type.dialect_impl(dialect).result_processor(dialect, None)
+            for column in getattr(self.statement, "exported_columns", ())
+        )
         order = tuple(compiled.positiontup) if compiled.positional else None
-        result = _Compiled(str(compiled), dict(compiled.params), order)
+        result = _Compiled(
+            str(compiled),
+            dict(compiled.params),
+            order,
+            bind_processors,
+            result_processors if any(result_processors) else None,
+        )
         self._compiled[dialect.name] = result
         return result

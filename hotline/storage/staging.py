@@ -43,7 +43,7 @@ def stage_new(session: Session, cls: type[_Mapped], **values: Any) -> _Mapped:
     """Stage a new row of ``cls`` (every column; unset ones NULL) and return it as
     a transient object, to read, not to change or add to a session."""
     table = cast(Table, cls.__table__)
-    keys = _column_keys(table)
+    keys = column_keys(table)
     if not values.keys() <= keys.keys():
         raise TypeError(f"not columns of {table.name}: {sorted(values.keys() - keys.keys())}")
     row = {key: values.get(key) for key in keys}
@@ -57,7 +57,8 @@ def stage_new(session: Session, cls: type[_Mapped], **values: Any) -> _Mapped:
 
 
 @functools.cache
-def _column_keys(table: Table) -> dict[str, None]:
+def column_keys(table: Table) -> dict[str, None]:
+    """The table's column keys, in table order."""
     return dict.fromkeys(column.key for column in table.columns)
 
 
