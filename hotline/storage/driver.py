@@ -8,8 +8,9 @@ dialect (and, for staged writes, set of columns: see staging.py) and then go
 straight to the cursor, as does each transaction's BEGIN. Counted with callgrind
 on one send, receive and reply (``python -m bench.instructions``): 15.8 million
 instructions before, 14.2 million with the staged writes and BEGIN here, 12.6
-million with the reads and updates of :class:`Prepared` too. Errors are raised as
-SQLAlchemy's, as if it had run the statement.
+million with the reads and updates too, 11.3 million with the link's lock
+(record_store.lock_link_outside_session). Errors are raised as SQLAlchemy's, as if
+it had run the statement.
 """
 
 from __future__ import annotations
@@ -56,6 +57,13 @@ class _Compiled:
     bind_processors: dict[str, _Convert]
     result_processors: tuple[_Convert | None, ...] | None  # None: no column has one
 
+    def bind(self, parameters: dict[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
+        """The driver's parameters: a tuple in order (SQLite's ?) or a dict (%(name)s)."""
+        values = {**self.defaults, **parameters}
+        for name, convert in self.bind_processors.items():
+            values[name] = convert(values[name])
+        return values if self.order is None else tuple(values[n] for n in self.order)
+
 
 class Prepared:
     """A Core statement, compiled once per dialect, run on the driver's cursor, with
@@ -67,15 +75,8 @@ class Prepared:
         self._compiled: dict[str, _Compiled] = {}
 
     def rows(self, connection: Connection, parameters: dict[str, Any]) -> list[tuple[Any, ...]]:
-        dialect = connection.dialect
-        compiled = self._compiled.get(dialect.name) or self._compile(dialect)
-        values = {**compiled.defaults, **parameters}
-        for name, convert in compiled.bind_processors.items():
-            values[name] = convert(values[name])
-        if compiled.order is None:
-            rows = execute(connection, compiled.sql, values)
-        else:
-            rows = execute(connection, compiled.sql, tuple(values[n] for n in compiled.order))
+        compiled = self._for(connection.dialect)
+        rows = execute(connection, compiled.sql, compiled.bind(parameters))
         if compiled.result_processors is None:
             return rows
         converters = compiled.result_processors
@@ -87,6 +88,19 @@ class Prepared:
     def scalar(self, connection: Connection, parameters: dict[str, Any]) -> Any:
         rows = self.rows(connection, parameters)
         return rows[0][0] if rows else None
+
+    def execute_many(self, connection: Connection, parameter_sets: list[dict[str, Any]]) -> None:
+        """Run the statement (a write) once for each set of parameters, in one call to
+        the driver."""
+        compiled = self._for(connection.dialect)
+        bound = [compiled.bind(parameters) for parameters in parameter_sets]
+        if len(bound) == 1:
+            execute(connection, compiled.sql, bound[0])
+        else:
+            execute(connection, compiled.sql, bound, many=True)
+
+    def _for(self, dialect: Dialect) -> _Compiled:
+        return self._compiled.get(dialect.name) or self._compile(dialect)
 
     def _compile(self, dialect: Dialect) -> _Compiled:
         compiled: Any = self.statement.compile(dialect=dialect)

@@ -17,15 +17,13 @@ them (see ingest.py and record_store.find_entry).
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Connection, Dialect, Table, and_, bindparam, event
+from sqlalchemy import Connection, Table, and_, bindparam, event
 from sqlalchemy.orm import DeclarativeBase, Session, SessionTransaction
 from sqlalchemy.orm.instrumentation import manager_of_class
 
-from . import driver
+from .driver import Prepared
 
 _STAGED = "hotline.staged_rows"
 _UPDATES = "hotline.staged_updates"
@@ -90,13 +88,11 @@ def insert_staged(session: Session) -> None:
 
 
 def insert_rows(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-    """INSERT ``rows`` (dicts with the same keys in the same order) in one executemany
-    at the driver. The statement is compiled, and the columns' bind processors found,
-    once per dialect, table and set of columns: SQLAlchemy's own executemany builds
-    every row's parameters through the compiled statement, which cost more than the
-    database's work on those rows."""
-    plan = _insert_plan(connection.dialect, table, tuple(rows[0]))
-    _run(connection, plan, [plan.bind(row.values()) for row in rows])
+    """INSERT ``rows`` (dicts with the same keys) in one executemany on the driver's
+    cursor (driver.py), the statement compiled once per dialect, table and set of
+    columns: SQLAlchemy's own executemany builds every row's parameters through the
+    compiled statement, which cost more than the database's work on those rows."""
+    _insert_statement(table, tuple(rows[0])).execute_many(connection, rows)
 
 
 def update_row(
@@ -104,75 +100,23 @@ def update_row(
 ) -> None:
     """UPDATE the row of ``table`` whose primary key is ``key``, setting ``values``,
     compiled once per table and set of columns like :func:`insert_rows`."""
-    plan = _update_plan(connection.dialect, table, tuple(values))
-    _run(connection, plan, [plan.bind([*values.values(), *key])])
-
-
-_BindProcessor = Callable[[Any], Any] | None
-
-
-@dataclass(frozen=True)
-class _Plan:
-    """A statement compiled for a dialect, and how to turn values into its parameters."""
-
-    sql: str
-    names: tuple[str, ...]  # the parameters' names, in the order values are given
-    processors: tuple[_BindProcessor, ...]
-    # The driver takes a tuple in this order of the values (SQLite's ?), or None: a
-    # dict (%(name)s).
-    positions: tuple[int, ...] | None
-
-    def bind(self, values: Iterable[Any]) -> tuple[Any, ...] | dict[str, Any]:
-        bound = [
-            value if p is None else p(value)
-            for value, p in zip(values, self.processors, strict=True)
-        ]
-        if self.positions is None:
-            return dict(zip(self.names, bound, strict=True))
-        return tuple(bound[i] for i in self.positions)
-
-
-def _run(connection: Connection, plan: _Plan, parameters: list[Any]) -> None:
-    """On the driver's cursor (see driver.py)."""
-    if len(parameters) == 1:
-        driver.execute(connection, plan.sql, parameters[0])
-    else:
-        driver.execute(connection, plan.sql, parameters, many=True)
-
-
-def _compile_plan(dialect: Dialect, table: Table, statement: Any, columns: dict[str, str]) -> _Plan:
-    """``columns``: each parameter name, in the order values are given, and the
-    column whose type converts its value."""
-    compiled = statement.compile(dialect=dialect, column_keys=[n for n in columns if n in table.c])
-    names = tuple(columns)
-    positions = None
-    if compiled.positional:
-        order = tuple(compiled.positiontup or ())
-        if sorted(order) != sorted(names):
-            raise ValueError(f"unexpected parameters for {table.name}: {order}")
-        positions = tuple(names.index(name) for name in order)
-    processors = tuple(
-        table.c[column].type.dialect_impl(dialect).bind_processor(dialect)
-        for column in columns.values()
-    )
-    return _Plan(str(compiled), names, processors, positions)
+    parameters = {f"new_{name}": value for name, value in values.items()}
+    parameters.update((f"key_{i}", value) for i, value in enumerate(key))
+    _update_statement(table, tuple(values)).execute_many(connection, [parameters])
 
 
 @functools.lru_cache(maxsize=256)
-def _insert_plan(dialect: Dialect, table: Table, keys: tuple[str, ...]) -> _Plan:
+def _insert_statement(table: Table, keys: tuple[str, ...]) -> Prepared:
     # inline(): no implicit RETURNING of generated keys (PostgreSQL would add one).
-    return _compile_plan(dialect, table, table.insert().inline(), {k: k for k in keys})
+    return Prepared(table.insert().inline().values({k: bindparam(k) for k in keys}))
 
 
 @functools.lru_cache(maxsize=256)
-def _update_plan(dialect: Dialect, table: Table, keys: tuple[str, ...]) -> _Plan:
-    """UPDATE ... SET <keys> WHERE <primary key> = :key_0 AND ..."""
-    primary = list(table.primary_key.columns)
-    statement = table.update().where(
-        and_(*(column == bindparam(f"key_{i}") for i, column in enumerate(primary)))
-    )
-    columns = {k: k for k in keys} | {f"key_{i}": c.key for i, c in enumerate(primary)}
-    return _compile_plan(dialect, table, statement, columns)
+def _update_statement(table: Table, keys: tuple[str, ...]) -> Prepared:
+    """UPDATE ... SET <key> = :new_<key>, ... WHERE <primary key> = :key_0 AND ..."""
+    primary = table.primary_key.columns
+    where = and_(*(column == bindparam(f"key_{i}") for i, column in enumerate(primary)))
+    return Prepared(table.update().where(where).values({k: bindparam(f"new_{k}") for k in keys}))
 
 
 @event.listens_for(Session, "before_flush")
