@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -33,7 +32,7 @@ def instructions(cycles: int) -> int:
             "--warm-up",
             "20",
         ]
-        done = subprocess.run(command, capture_output=True, text=True, check=True, env=os.environ)
+        done = subprocess.run(command, capture_output=True, text=True, check=True)
     found = COLLECTED.search(done.stderr)
     if found is None:
         raise RuntimeError(f"callgrind printed no total:\n{done.stderr[-2000:]}")

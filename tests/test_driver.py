@@ -1,6 +1,6 @@
 """Statements on the driver's cursor (storage/driver.py) give what SQLAlchemy gives,
-on SQLite and PostgreSQL, and refuse the statements whose values SQLAlchemy would
-have to convert."""
+on SQLite and PostgreSQL, with its conversions of values and its errors; expanding
+lists are refused."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def test_a_prepared_query_returns_what_sqlalchemy_returns(cluster: Cluster) -> N
     assert [(seq, entry_id, bytes(h)) for seq, entry_id, h in got] == expected
 
 
-def test_a_prepared_update_returns_its_rows_and_counts_in_the_transaction(
+def test_a_prepared_update_returns_its_rows_and_its_change_is_committed(
     cluster: Cluster,
 ) -> None:
     with closing(cluster.washington.node()) as node:

@@ -16,7 +16,6 @@ from typing import Any
 from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
-from sqlalchemy.orm.instrumentation import manager_of_class
 
 from ..protocol.envelope import (
     CONTENT_KEY_SIZE,
@@ -31,7 +30,13 @@ from ..protocol.keys import PrivateIdentity, PublicIdentity
 from ..protocol.kinds import Kind
 from ..storage.driver import Prepared
 from ..storage.models import ENTRIES, LINKS, Entry, Link, Outbox
-from ..storage.staging import column_keys, insert_staged, stage_new, stage_update
+from ..storage.staging import (
+    column_keys,
+    insert_staged,
+    outside_session,
+    stage_new,
+    stage_update,
+)
 from .events import record_event
 from .fresh import FreshEntry
 
@@ -87,11 +92,8 @@ def lock_link_outside_session(session: Session, link_id: str, *, by_name: bool =
 
 
 def link_from_row(row: Sequence[Any]) -> Link:
-    """A Link made from a row of every column in table order, as the ORM makes a
-    loaded one (its values put in place, not set through attribute events)."""
-    link: Link = manager_of_class(Link).new_instance()
-    link.__dict__.update(zip(column_keys(LINKS), row, strict=True))
-    return link
+    """A Link from a row of every column of ``links``, in table order."""
+    return outside_session(Link, dict(zip(column_keys(LINKS), row, strict=True)))
 
 
 def advance_link(session: Session, link: Link, **values: Any) -> None:
@@ -147,11 +149,10 @@ def find_entry(session: Session, link_id: str, entry_id: str) -> Entry | None:
 
 
 def entry_hash(session: Session, link_id: str, entry_id: str) -> bytes | None:
-    """:func:`find_entry`'s hash alone, in Core: ingest checks every reference."""
+    """:func:`find_entry`'s hash alone, on the driver: ingest checks every reference."""
     insert_staged(session)
     parameters = {"link_id": link_id, "entry_id": entry_id}
-    value = _ENTRY_HASH.scalar(session.connection(), parameters)
-    return None if value is None else bytes(value)
+    value: bytes | None = _ENTRY_HASH.scalar(session.connection(), parameters)
     return value
 
 

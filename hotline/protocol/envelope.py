@@ -146,11 +146,11 @@ class Envelope:
         return entry_hash(self.signed)
 
     @functools.cached_property
-    def encoded(self) -> bytes:
+    def _encoded(self) -> bytes:
         return encode([PROTOCOL_VERSION, self.signed, self.signature])
 
     def to_bytes(self) -> bytes:
-        return self.encoded
+        return self._encoded
 
 
 @dataclass(frozen=True)
@@ -231,7 +231,8 @@ def seal(
             "digest": hashlib.sha256(payload).digest(),
         }
     )
-    header_bytes = encode(header.to_map())
+    header_map = header.to_map()
+    header_bytes = encode(header_map)
     ciphertext = crypto_aead_xchacha20poly1305_ietf_encrypt(
         payload, header_bytes, nonce, content_key
     )
@@ -239,7 +240,7 @@ def seal(
         r.party: bytes(_box(sender.encryption_secret, r.encryption_key).encrypt(content_key, kn))
         for r, kn in zip(recipients, key_nonces, strict=True)
     }
-    signed = encode({"h": header.to_map(), "n": nonce, "c": ciphertext, "k": wrapped})
+    signed = encode({"h": header_map, "n": nonce, "c": ciphertext, "k": wrapped})
     envelope = Envelope(header, nonce, ciphertext, wrapped, signed, sender.sign(signed))
     if len(envelope.to_bytes()) > MAX_ENVELOPE_BYTES:
         raise ProtocolError(Code.TOO_LARGE, "envelope is over the size limit")
@@ -281,7 +282,7 @@ def parse(data: bytes) -> Envelope:
             raise ProtocolError(Code.MALFORMED, "wrapped key has the wrong size")
     envelope = Envelope(header, nonce, ciphertext, dict(wrapped), signed, signature)
     # decode() refused any data that is not exactly the canonical encoding.
-    envelope.__dict__["encoded"] = bytes(data)
+    envelope.__dict__["_encoded"] = bytes(data)
     return envelope
 
 

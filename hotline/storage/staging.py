@@ -46,9 +46,14 @@ def stage_new(session: Session, cls: type[_Mapped], **values: Any) -> _Mapped:
         raise TypeError(f"not columns of {table.name}: {sorted(values.keys() - keys.keys())}")
     row = {key: values.get(key) for key in keys}
     stage(session, table, row)
-    # The object is made as the ORM makes loaded ones, its values put in place rather
-    # than set one by one through the attribute events (which cost seven times as much,
-    # and record changes nothing will flush).
+    return outside_session(cls, row)
+
+
+def outside_session(cls: type[_Mapped], row: dict[str, Any]) -> _Mapped:
+    """An object of ``cls`` holding ``row`` (column key to value), made as the ORM
+    makes loaded ones: its values put in place rather than set one by one through
+    the attribute events (which cost seven times as much, and record changes nothing
+    will flush). No session holds it: read it, do not change it."""
     obj: _Mapped = manager_of_class(cls).new_instance()
     obj.__dict__.update(row)
     return obj
