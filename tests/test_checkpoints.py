@@ -3,7 +3,6 @@ inside a commit (a commit that checkpoints writes and syncs megabytes)."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from sqlalchemy import Column, Engine, Integer, LargeBinary, MetaData, Table, insert, text
@@ -77,9 +76,11 @@ def test_the_thread_checkpoints_after_commits_and_rests_when_idle(tmp_path: Path
     try:
         _write(engine, 50)
         wait_until(lambda: len(durations) > 0, timeout=5, what="a checkpoint after commits")
-        time.sleep(0.1)  # a round that may have been under way when the writes ended
-        after_writes = len(durations)
-        time.sleep(0.3)
+        # A round may have been under way when the writes ended: two more settle it.
+        settled = checkpointer.rounds + 2
+        wait_until(lambda: checkpointer.rounds >= settled, what="two more rounds")
+        after_writes, idle_from = len(durations), checkpointer.rounds
+        wait_until(lambda: checkpointer.rounds >= idle_from + 10, what="ten idle rounds")
         assert len(durations) == after_writes  # nothing committed: nothing to copy
         _write(engine, 1)
         wait_until(lambda: len(durations) > after_writes, timeout=5, what="the next checkpoint")

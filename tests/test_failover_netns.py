@@ -2,8 +2,9 @@
 parties and a relay, cuts made by the kernel (link down, silent blackhole), a node
 SIGKILLed and restarted, all while a stream of messages flows.
 
-Asserted: a cut of the active path is detected in < 3 s and delivery resumes on the
-other path; traffic moves back when the path is restored; the relay is used only
+Asserted: a cut of the active path is detected by the heartbeats (the path goes down
+and traffic fails over for that reason) and delivery resumes on the other path;
+traffic moves back when the path is restored; the relay is used only
 while both direct paths are down; every accepted message arrives exactly once and
 in order; both records verify and agree.
 """
@@ -26,8 +27,9 @@ from tests.harness import wait_until
 
 pytestmark = pytest.mark.netns
 
-DETECT_LIMIT_S = 3.0
-RESUME_LIMIT_S = 5.0
+# How long these waits may take is not under test (bench.failover measures detection
+# and resumption); they only keep a broken build from hanging the suite.
+WAIT_S = 30.0
 
 
 @pytest.fixture
@@ -82,10 +84,28 @@ def relay_batches(node: Node) -> int:
         return int(session.scalar(select(func.count()).select_from(RelayBatch)) or 0)
 
 
-def resumed_after(beijing: Node, count: int, what: str) -> float:
-    start = time.monotonic()
-    wait_until(lambda: len(received(beijing)) > count + 3, timeout=RESUME_LIMIT_S, what=what)
-    return time.monotonic() - start
+def resumed(beijing: Node, count: int, what: str) -> None:
+    wait_until(lambda: len(received(beijing)) > count + 3, timeout=WAIT_S, what=what)
+
+
+def failovers(node: Node) -> list[str]:
+    """The reasons of the link's failovers so far, oldest first."""
+    return [e.data["reason"] for e in node.events_after(0, 1_000_000) if e.type == "link.failover"]
+
+
+def went_down(node: Node) -> int:
+    """How many times the heartbeats declared the first path down."""
+    return sum(
+        1
+        for e in node.events_after(0, 1_000_000)
+        if e.type == "path.state" and e.data["position"] == 0 and e.data["state"] == "down"
+    )
+
+
+def failed_over_because_the_path_failed(node: Node, before: int) -> bool:
+    """The first failover after the cut left the path because it failed (heartbeats
+    declared it down, or a push on it failed), not for any other reason."""
+    return failovers(node)[before:][:1] in (["path down"], ["push failed"])
 
 
 def test_cuts_relay_and_sigkill_while_messages_flow(topology: Topology) -> None:
@@ -105,24 +125,24 @@ def test_cuts_relay_and_sigkill_while_messages_flow(topology: Topology) -> None:
         wait_until(lambda: len(received(b)) > 10, what="the stream flowing")
 
         # 1. Link down on the active path: the kernel drops the route.
-        count = len(received(b))
-        cut = time.monotonic()
+        count, before, downs = len(received(b)), len(failovers(w)), went_down(w)
         topology.link_down(1)
-        wait_until(lambda: active(w) == 1, timeout=DETECT_LIMIT_S, what="failover (link down)")
-        assert time.monotonic() - cut < DETECT_LIMIT_S
-        resumed_after(b, count, "delivery on path 2 after link down")
+        wait_until(lambda: active(w) == 1, timeout=WAIT_S, what="failover (link down)")
+        assert failed_over_because_the_path_failed(w, before), failovers(w)[before:]
+        wait_until(lambda: went_down(w) > downs, timeout=WAIT_S, what="path 1 down")
+        resumed(b, count, "delivery on path 2 after link down")
         topology.link_up(1)
-        wait_until(lambda: active(w) == 0, timeout=10, what="failback after link up")
+        wait_until(lambda: active(w) == 0, timeout=WAIT_S, what="failback after link up")
 
         # 2. Silent drop: beijing blackholes its answers on the active path.
-        count = len(received(b))
-        cut = time.monotonic()
+        count, before, downs = len(received(b)), len(failovers(w)), went_down(w)
         topology.blackhole(1)
-        wait_until(lambda: active(w) == 1, timeout=DETECT_LIMIT_S, what="failover (blackhole)")
-        assert time.monotonic() - cut < DETECT_LIMIT_S
-        resumed_after(b, count, "delivery on path 2 after blackhole")
+        wait_until(lambda: active(w) == 1, timeout=WAIT_S, what="failover (blackhole)")
+        assert failed_over_because_the_path_failed(w, before), failovers(w)[before:]
+        wait_until(lambda: went_down(w) > downs, timeout=WAIT_S, what="path 1 down")
+        resumed(b, count, "delivery on path 2 after blackhole")
         topology.unblackhole(1)
-        wait_until(lambda: active(w) == 0, timeout=10, what="failback after blackhole")
+        wait_until(lambda: active(w) == 0, timeout=WAIT_S, what="failback after blackhole")
         assert relay_batches(g) == 0, "the relay was used while a direct path was up"
 
         # 3. Both direct paths down: the relay carries the sealed batches.
@@ -135,11 +155,14 @@ def test_cuts_relay_and_sigkill_while_messages_flow(topology: Topology) -> None:
         )
         topology.link_up(1)
         topology.link_up(2)
-        wait_until(lambda: active(w) == 0, timeout=10, what="back on the direct path")
-        time.sleep(1.5)  # batches already in flight through the relay settle
-        used = relay_batches(g)
+        wait_until(lambda: active(w) == 0, timeout=WAIT_S, what="back on the direct path")
+        # Batches that went to the relay before the failback may still arrive; once
+        # twenty more messages have come directly, nothing more goes that way.
         count = len(received(b))
         wait_until(lambda: len(received(b)) > count + 20, what="direct delivery again")
+        used = relay_batches(g)
+        count = len(received(b))
+        wait_until(lambda: len(received(b)) > count + 20, what="more direct delivery")
         assert relay_batches(g) == used, "the relay was used again after a direct path came back"
 
         # 4. SIGKILL beijing mid-stream, restart it.

@@ -20,7 +20,9 @@ from tests.harness import LINK, Cluster, inbound_texts, send, wait_until
 from tests.paths_harness import cluster_with_endpoints
 from tests.tcp_proxy import TcpProxy
 
-DETECT_LIMIT_S = 3.0
+# How long these waits may take is not under test (bench.failover measures detection
+# and resumption); they only keep a broken build from hanging the suite.
+WAIT_S = 30.0
 
 
 @pytest.fixture
@@ -94,15 +96,12 @@ def test_failover_to_the_second_path_and_back_loses_and_duplicates_nothing(
             what="both paths up, the first one active",
         )
         stream = Stream(sender)
-        time.sleep(1.0)
+        wait_until(lambda: len(inbound_texts(cluster.beijing)) > 5, what="the stream flowing")
         accepted = [len(stream.sent)]  # at each cut: messages kept flowing through all of them
 
         # 1. The active path goes silent: connections stay open, nothing answers.
         proxy.blackhole()
-        cut = time.monotonic()
-        wait_until(lambda: active_position(w) == 1, timeout=10, what="failover after blackhole")
-        detected = time.monotonic() - cut
-        assert detected < DETECT_LIMIT_S, f"failover took {detected:.2f} s"
+        wait_until(lambda: active_position(w) == 1, timeout=WAIT_S, what="failover after blackhole")
         assert paths(w)[0]["state"] in ("degraded", "down")
         before = len(inbound_texts(cluster.beijing))
         wait_until(
@@ -112,16 +111,20 @@ def test_failover_to_the_second_path_and_back_loses_and_duplicates_nothing(
         # 2. It answers again: traffic moves back after a few good heartbeats.
         accepted.append(len(stream.sent))
         proxy.restore()
-        wait_until(lambda: active_position(w) == 0, timeout=10, what="failback")
-        time.sleep(0.5)
+        wait_until(lambda: active_position(w) == 0, timeout=WAIT_S, what="failback")
+        flowed = len(inbound_texts(cluster.beijing))
+        wait_until(
+            lambda: len(inbound_texts(cluster.beijing)) > flowed + 5, what="delivery after failback"
+        )
 
         # 3. Refused outright (listener gone, connections reset).
         accepted.append(len(stream.sent))
         proxy.close()
-        cut = time.monotonic()
-        wait_until(lambda: active_position(w) == 1, timeout=10, what="failover after reset")
-        assert time.monotonic() - cut < DETECT_LIMIT_S
-        time.sleep(1.0)
+        wait_until(lambda: active_position(w) == 1, timeout=WAIT_S, what="failover after reset")
+        flowed = len(inbound_texts(cluster.beijing))
+        wait_until(
+            lambda: len(inbound_texts(cluster.beijing)) > flowed + 5, what="delivery after reset"
+        )
         sent = stream.stop()
 
         wait_until(
@@ -217,7 +220,14 @@ def test_an_escalation_moves_traffic_off_a_path_that_still_answers_and_keeps_it_
         wait_until(lambda: active_position(w) == 1, timeout=15, what="traffic off the first path")
         first = paths(w)[0]
         assert first["avoid_until_ms"] is not None
-        time.sleep(4.0)  # past a failback (three answers in a row): it stays off
+        # Past a failback (three answers in a row on the first path): it stays off.
+        answered = first["last_good_ms"]
+        for _ in range(4):
+            wait_until(
+                lambda seen=answered: (paths(w)[0]["last_good_ms"] or 0) > seen,
+                what="another answer on the first path",
+            )
+            answered = paths(w)[0]["last_good_ms"]
         assert active_position(w) == 1
         assert [p["state"] for p in paths(w)] == ["up", "up"]  # the first still answers
         send(w, "On the second path.")

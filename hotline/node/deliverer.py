@@ -57,7 +57,6 @@ from .wire import (
 
 log = logging.getLogger("hotline.deliverer")
 
-POLL_SECONDS = 0.25
 LINK_SCAN_SECONDS = 1.0
 # Generous: a request on a path that goes silent is abandoned as soon as the
 # heartbeats declare the path down (about 2 s), not when this runs out. Connecting
@@ -234,7 +233,8 @@ class Deliverer:
                         "delivery to %s failed (%s); retry in %d ms", link.peer_party, exc, delay
                     )
                     continue
-                if not worked and await self.node.outbox.wait(seen, POLL_SECONDS) == seen:
+                poll = self.node.config.outbox_poll_s
+                if not worked and await self.node.outbox.wait(seen, poll) == seen:
                     run.looked = -1
         finally:
             if monitor is not None:

@@ -53,6 +53,9 @@ class NodeConfig(BaseModel):
     endpoints: list[str]
     api_token_sha256: str
     heartbeats: HeartbeatTimings = Field(default_factory=HeartbeatTimings)
+    # How often the deliverer looks at the outbox when nothing in this process woke
+    # it: entries queued by another process serving the node, or queued for later.
+    outbox_poll_s: float = Field(default=0.25, gt=0, le=60)
 
     def token_matches(self, token: str) -> bool:
         digest = hashlib.sha256(token.encode()).hexdigest()

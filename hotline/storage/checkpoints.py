@@ -50,6 +50,7 @@ class WalCheckpointer:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="wal-checkpoints", daemon=True)
         self._commits = 0  # only ever incremented; read by the thread
+        self.rounds = 0  # rounds the thread has looked for commits (only incremented)
 
     def _committed(self, _connection: Any) -> None:
         self._commits += 1
@@ -82,6 +83,7 @@ class WalCheckpointer:
     def _run(self) -> None:
         seen = self._commits
         while not self._stop.wait(self.interval):
+            self.rounds += 1
             if self._commits == seen:
                 continue
             seen = self._commits
