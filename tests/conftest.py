@@ -1,8 +1,9 @@
 """Shared fixtures: real nodes (separate processes), real databases, real TLS.
 
-Storage and integration tests run on SQLite and on PostgreSQL. PostgreSQL comes
-from HOTLINE_TEST_DATABASE_URL (``.ci/run`` sets it); without it those tests
-skip with a reason, and under CI=true any skip fails the run.
+Storage, node and integration tests take the ``database`` fixture and run on SQLite
+and on PostgreSQL (marked ``postgres`` there). PostgreSQL comes from
+HOTLINE_TEST_DATABASE_URL (``.ci/run`` sets it); without it those tests skip with a
+reason, and under CI=true any skip, or any test deselected with -m/-k, fails the run.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import settings
@@ -35,7 +37,33 @@ if _WORKER is not None:
     os.environ["HOTLINE_PORT_RANGE"] = f"{_first}-{_first + _share - 1}"
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark what each test needs, from the test itself: ``-m 'not postgres'`` then
+    means what it says (and under CI=true, deselecting anything fails the run)."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and callspec.params.get("database") == "postgresql":
+            item.add_marker(pytest.mark.postgres)
+
+
+_DESELECTED: set[str] = set()
+
+
+def pytest_deselected(items: list[pytest.Item]) -> None:
+    _DESELECTED.update(item.nodeid for item in items)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """pytest-xdist: the workers collect and deselect; what they left out comes here."""
+    _DESELECTED.update(getattr(node, "workeroutput", {}).get("deselected", []))
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    worker_output = getattr(session.config, "workeroutput", None)
+    if worker_output is not None:  # an xdist worker: the controller judges the run
+        worker_output["deselected"] = sorted(_DESELECTED)
+        return
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     skipped = reporter.stats.get("skipped", []) if reporter else []
     if IN_CI and skipped:
@@ -43,6 +71,16 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             f"CI=true: {len(skipped)} test(s) skipped; a missing component fails the run under CI.",
             red=True,
         )
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    # Tests left out by -m, -k or --deselect are not skipped, so the check above does
+    # not see them; under CI the whole suite runs or the run fails.
+    if IN_CI and _DESELECTED:
+        if reporter:
+            reporter.write_line(
+                f"CI=true: {len(_DESELECTED)} test(s) deselected (e.g. {min(_DESELECTED)}); "
+                "under CI the whole suite runs.",
+                red=True,
+            )
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
