@@ -662,7 +662,7 @@ def test_usage_statistics_by_hour_and_day_with_metrics(pair: Pair) -> None:
     metrics = NodeMetrics(lambda: 0.0)
     metrics.registry.register(LineCollector(pair.w))
     text = generate_latest(metrics.registry).decode()
-    assert 'hotline_emergency_activations_total{link="defence",state="sent"} 1.0' in text
+    assert 'hotline_emergency_activations{link="defence",state="sent"} 1.0' in text
     assert 'hotline_overdue_items{kind="message",link="defence"} 0.0' in text
 
 

@@ -129,7 +129,7 @@ def test_policy_emergency_and_escalation_between_two_real_nodes(cluster: Cluster
     with w.client() as client:
         metrics = client.get("/metrics").text
     assert 'hotline_escalation_steps_total{action="alert",link="defence"} 1.0' in metrics
-    assert 'hotline_emergency_activations_total{link="defence",state="sent"} 1.0' in metrics
+    assert 'hotline_emergency_activations{link="defence",state="sent"} 1.0' in metrics
     stats = get(b, f"/api/v1/links/{LINK}/stats?bucket=hour")
     assert stats["totals"]["emergency"] == {"out": 0, "in": 1}
     # Both records verify and agree (once the last receipts have crossed).

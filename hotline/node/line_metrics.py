@@ -4,8 +4,9 @@ so they count what every process serving the node did and survive restarts:
 * ``hotline_overdue_items`` (gauge, by link and kind): outgoing messages and link
   tests waiting past their deadline;
 * ``hotline_escalation_steps_total`` (by link and action);
-* ``hotline_emergency_activations_total`` (by link and state: sent, rejected,
-  awaiting_approval);
+* ``hotline_emergency_activations`` (gauge, by link and state: sent, rejected,
+  awaiting_approval): activations in each state now; one awaiting approval moves to
+  sent or rejected, so this is not a counter;
 * ``hotline_link_tests_total`` (by link and outcome: sent, confirmed, missed), for
   the tests this node sent;
 * ``hotline_link_tests_received_total`` (by link and outcome: received, confirmed,
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
 def _families() -> tuple[
     GaugeMetricFamily,
     CounterMetricFamily,
-    CounterMetricFamily,
+    GaugeMetricFamily,
     CounterMetricFamily,
     CounterMetricFamily,
 ]:
@@ -49,9 +50,9 @@ def _families() -> tuple[
             "Escalation steps taken because a deadline passed",
             labels=["link", "action"],
         ),
-        CounterMetricFamily(
+        GaugeMetricFamily(
             "hotline_emergency_activations",
-            "Emergency activations by state (sent, rejected, awaiting_approval)",
+            "Emergency activations in each state now (sent, rejected, awaiting_approval)",
             labels=["link", "state"],
         ),
         CounterMetricFamily(
