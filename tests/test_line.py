@@ -448,6 +448,9 @@ def test_silence_is_escalated_step_by_step_and_each_step_is_recorded(pair: Pair)
         "suggest_link",
     ]
     assert len(events(pair.w, "escalation.step")) == 4
+    # Whoever an alert is shown to may clear it, and nobody else.
+    assert refusal(lambda: pair.wd.clear_alert(alert.id, OFFICER_W)).code == "not_addressed"
+    assert [a.id for a in pair.wd.alerts(SUPERVISOR_W)] == [alert.id]  # still open
     pair.wd.clear_alert(alert.id, SUPERVISOR_W)
     assert refusal(lambda: pair.wd.clear_alert(alert.id, SUPERVISOR_W)).code == ("already_cleared")
     # The acknowledgement ends it.
@@ -875,6 +878,41 @@ def test_whatever_both_sides_do_they_agree_on_the_policy_in_force(pair: Pair) ->
     # The explicit examples alone propose, accept and agree; generated plans add more.
     assert outcomes["proposed"] >= 3 and outcomes["accepted"] >= 2, outcomes
     assert outcomes["agreed"] >= 2, outcomes
+
+
+def test_an_alert_is_cleared_by_whoever_it_is_shown_to(pair: Pair) -> None:
+    """The operator's guide: every role may clear an alert shown to it (for everyone,
+    for its role, or for the person by name); the node's administrator (API, CLI)
+    sees and may clear them all."""
+    observer = Person("oobs", "O. Obs", "observer")
+    with pair.w.transaction() as session:
+        for_all = raise_alert(session, link_id=None, kind="test", text="all", now_ms=1)
+        for_role = raise_alert(
+            session, link_id=None, kind="test", text="sup", now_ms=2, role="supervisor"
+        )
+        for_user = raise_alert(session, link_id=None, kind="test", text="tl", now_ms=3, user="tlee")
+        for_admin = raise_alert(
+            session, link_id=None, kind="test", text="adm", now_ms=4, role="administrator"
+        )
+        ids = [for_all.id, for_role.id, for_user.id, for_admin.id]
+    shown = {
+        who.username: {a.id for a in pair.wd.alerts(who)}
+        for who in (observer, TRANSLATOR_W, SUPERVISOR_W, OFFICER_W)
+    }
+    assert shown == {
+        "oobs": {ids[0]},
+        "tlee": {ids[0], ids[2]},
+        "kchen": {ids[0], ids[1]},
+        "jmiller": {ids[0]},
+    }
+    for who, alert_id in ((OFFICER_W, ids[1]), (OFFICER_W, ids[2]), (TRANSLATOR_W, ids[1])):
+        assert refusal(lambda: pair.wd.clear_alert(alert_id, who)).code == "not_addressed"  # noqa: B023
+    pair.wd.clear_alert(ids[2], TRANSLATOR_W)  # a translator, by name
+    pair.wd.clear_alert(ids[0], observer)  # an observer, an alert for everyone
+    pair.wd.clear_alert(ids[1], SUPERVISOR_W)  # by role
+    pair.wd.clear_alert(ids[3], ADMIN)  # the node's administrator, through the API or CLI
+    assert pair.wd.alerts() == []
+    assert refused_audit(pair.w, "alert.clear") == ["not_addressed"] * 3
 
 
 def test_a_backlog_of_overdue_messages_raises_one_alert_that_counts_them(pair: Pair) -> None:

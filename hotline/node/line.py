@@ -347,6 +347,10 @@ class LineDesk:
             return escalation.open_alerts(session, role=person.role, username=person.username)
 
     def clear_alert(self, alert_id: int, who: Person | str) -> Alert:
+        """Clear an open alert. One rule: whoever an alert is shown to may clear it. An
+        operator (``Person``) sees the alerts for everyone, for their role and for them
+        by name (:meth:`alerts`); the node's own administrator (an actor string: the
+        local API's token, the CLI) sees them all."""
         with (
             audited(self.node, _actor(who), "alert.clear", str(alert_id)),
             self.node.transaction() as session,
@@ -354,6 +358,10 @@ class LineDesk:
             alert = session.get(Alert, alert_id, with_for_update=True)
             if alert is None:
                 raise Refused("unknown_alert", f"no alert {alert_id}")
+            if not isinstance(who, str) and not _shown_to(alert, who):
+                raise Refused(
+                    "not_addressed", f"alert {alert_id} is not shown to {who.username}; not cleared"
+                )
             if alert.cleared_ms is not None:
                 raise Refused("already_cleared", f"alert {alert_id} was already cleared")
             stamp = clock_ms()
@@ -432,3 +440,10 @@ def watch(node: Node, now_ms: int | None = None) -> WatchRound:
         with node.transaction() as session:
             steps += escalation.run(session, lock_link(session, link_id), stamp)
     return WatchRound(sent, missed, lapsed, steps)
+
+
+def _shown_to(alert: Alert, person: Person) -> bool:
+    """The alerts an operator sees (the same test as escalation.open_alerts)."""
+    if alert.target_role is None and alert.target_user is None:
+        return True
+    return alert.target_role == person.role or alert.target_user == person.username

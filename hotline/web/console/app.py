@@ -806,7 +806,8 @@ def create_console(app: FastAPI, node: Node) -> None:
         back: Annotated[str, Form()] = "/",
         csrf: Annotated[str, Form()] = "",
     ) -> Response:
-        operator = await operator_for(request, Permission.ACKNOWLEDGE, csrf)
+        # Every signed-in operator may clear an alert shown to them (Desk.clear_alert).
+        operator = await operator_for(request, Permission.VIEW_LINKS, csrf)
         return await act(
             request,
             operator,
@@ -1015,6 +1016,7 @@ _CODED_REFUSALS = {
     ),
     "unknown_alert": N_("No such alert."),
     "already_cleared": N_("That alert has already been cleared."),
+    "not_addressed": N_("That alert is not addressed to you: it was not cleared."),
 }
 # Refusals after which the console offers to send the same text as routine.
 ROUTINE_OFFER = frozenset({"not_an_emergency", "no_policy", "unknown_criterion"})
