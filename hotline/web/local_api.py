@@ -26,6 +26,7 @@ from ..node.service import MAX_TEXT_CHARS, Node, Outgoing
 from ..protocol.errors import ProtocolError
 from .console.app import create_console
 from .line_api import line_router
+from .security_headers import SecurityHeaders
 from .views import link_view, message_view, path_view, status_view
 
 KEEPALIVE_SECONDS = 15.0
@@ -169,6 +170,7 @@ def create_local_app(node: Node, metrics: NodeMetrics) -> FastAPI:
         )
 
     create_console(app, node)
+    app.add_middleware(SecurityHeaders)
     return app
 
 
