@@ -22,6 +22,9 @@ from hotline.protocol.bundle import verify_bundle
 from hotline.protocol.envelope import Envelope, Payload, parse
 
 LINK = "defence"
+# Liveness bounds, not assertions: a node starts in a second or two on a quiet
+# machine, but imports and migrations take far longer when every core is busy.
+START_TIMEOUT_S = 90.0
 
 
 class NodeHandle:
@@ -37,7 +40,7 @@ class NodeHandle:
             local_port = int(extra_args[extra_args.index("--local-port") + 1])
         self.local_url = f"http://{config.local_host}:{local_port}"
 
-    def start(self, timeout: float = 20) -> None:
+    def start(self, timeout: float = START_TIMEOUT_S) -> None:
         self.launch()
         self.wait_ready(timeout)
 
@@ -60,7 +63,7 @@ class NodeHandle:
             stderr=subprocess.STDOUT,
         )
 
-    def wait_ready(self, timeout: float = 20) -> None:
+    def wait_ready(self, timeout: float = START_TIMEOUT_S) -> None:
         assert self.process is not None
         deadline = time.monotonic() + timeout
         with self.client() as client:

@@ -29,12 +29,15 @@ def post(handle: NodeHandle, path: str, body: Any = None, method: str = "POST") 
         return client.request(method, path, json=body if body is not None else {})
 
 
+PASSWORD = "correct horse battery staple"
+
+
 def add_users(handle: NodeHandle) -> None:
     node = handle.node()
     try:
         accounts = AccountService(node.sessions, hasher=FAST)
         for username, role in (("jmiller", "duty_officer"), ("kchen", "supervisor")):
-            accounts.add_user(username, "correct horse battery staple", role=role, actor="test")
+            accounts.add_user(username, PASSWORD, role=role, actor="test")
     finally:
         node.close()
 
@@ -95,8 +98,14 @@ def test_policy_emergency_and_escalation_between_two_real_nodes(cluster: Cluster
     pending = activation.json()
     assert pending["state"] == "awaiting_approval" and pending["message_id"] is None
     path = f"/api/v1/emergency/{pending['id']}/decision"
-    assert post(w, path, {"approve": True, "by": "jmiller"}).status_code == 403
-    approved = post(w, path, {"approve": True, "by": "kchen"})
+    own = {"approve": True, "by": "jmiller", "password": PASSWORD}
+    assert post(w, path, own).json()["code"] == "forbidden"  # a duty officer may not approve
+    # The second operator's own password, not just their name.
+    assert post(w, path, {"approve": True, "by": "kchen"}).status_code == 422
+    wrong = post(w, path, {"approve": True, "by": "kchen", "password": "guessed"})
+    assert wrong.status_code == 403 and wrong.json()["code"] == "bad_credentials"
+    assert get(w, "/api/v1/emergency?state=awaiting_approval") != []  # nothing decided
+    approved = post(w, path, {"approve": True, "by": "kchen", "password": PASSWORD})
     assert approved.status_code == 200, approved.text
     message_id = approved.json()["message_id"]
     # Marked emergency on both sides; it rings beijing's console.

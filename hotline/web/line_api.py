@@ -4,7 +4,8 @@ items, alerts, link tests and usage statistics (mounted by :mod:`.local_api`).
 The bearer token is the node's custodian (actor ``"api"``). Actions that a named
 operator must take (emergency activation and its approval, confirming a link test)
 name that operator's console account in ``by``; the account's role is checked as at
-the console. Refusals answer 400 (403 for ``forbidden``) with ``{"code", "detail"}``.
+the console. Deciding an emergency activation (the second operator of the two-person
+rule) also takes that operator's password, and TOTP code if they have one. Refusals answer 400 (403 for ``forbidden``) with ``{"code", "detail"}``.
 """
 
 from __future__ import annotations
@@ -36,9 +37,15 @@ class ActivationRequest(BaseModel):
 
 
 class DecisionRequest(BaseModel):
+    """The second operator's decision, with their own credential: the token shows that
+    the caller may use the API, not who is deciding (the two-person rule needs two
+    people, not two names)."""
+
     approve: bool
     note: str = Field(default="", max_length=500)
     by: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=1024)
+    totp: str | None = Field(default=None, max_length=16)
 
 
 class ByRequest(BaseModel):
@@ -91,11 +98,27 @@ def line_router(node: Node, dependencies: list[Any]) -> APIRouter:
 
         return activation_view(await run(call))
 
+    def signed_in(username: str, password: str, totp: str | None) -> Person:
+        """The operator, once their password (and TOTP code, if they have one) checks
+        out; wrong ones count towards the account's lockout, as at the console."""
+        result = accounts.authenticate(
+            username, password, totp, address="local-api", action="emergency.credential"
+        )
+        if result.user is None:
+            raise Refused(
+                "bad_credentials",
+                f"the password or code given for {username} is not theirs (or the account "
+                "is locked or disabled); nothing was decided",
+            )
+        user = result.user
+        return Person(user.username, user.display_name, user.role.value)
+
     @router.post("/emergency/{activation_id}/decision")
     async def decide(activation_id: int, request: DecisionRequest) -> dict[str, Any]:
         def call() -> Any:
+            approver = signed_in(request.by, request.password, request.totp)
             return desk.decide_emergency(
-                activation_id, person(request.by), approve=request.approve, note=request.note
+                activation_id, approver, approve=request.approve, note=request.note
             )
 
         return activation_view(await run(call))

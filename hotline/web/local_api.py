@@ -99,7 +99,7 @@ def create_local_app(node: Node, metrics: NodeMetrics) -> FastAPI:
 
     @app.exception_handler(Refused)
     async def refused(request: Request, exc: Refused) -> JSONResponse:
-        status = 403 if exc.code == "forbidden" else 400
+        status = 403 if exc.code in ("forbidden", "bad_credentials") else 400
         return JSONResponse({"detail": exc.detail, "code": exc.code}, status_code=status)
 
     @app.exception_handler(NodeError)
