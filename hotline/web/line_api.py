@@ -5,7 +5,8 @@ The bearer token is the node's custodian (actor ``"api"``). Actions that a named
 operator must take (emergency activation and its approval, confirming a link test)
 name that operator's console account in ``by``; the account's role is checked as at
 the console. Deciding an emergency activation (the second operator of the two-person
-rule) also takes that operator's password, and TOTP code if they have one. Refusals answer 400 (403 for ``forbidden``) with ``{"code", "detail"}``.
+rule) also takes that operator's password, and TOTP code if they have one. Refusals
+answer 400 (403 for ``forbidden`` and ``bad_credentials``) with ``{"code", "detail"}``.
 """
 
 from __future__ import annotations
