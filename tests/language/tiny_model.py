@@ -5,9 +5,9 @@ specification API, and two SentencePiece models trained on a few lines of Chines
 It translates nothing (its output is gibberish) but it loads, tokenizes and decodes exactly as an
 installed OPUS-MT model does: the directory has the layout an operator installs, manifest included.
 
-The end-of-sentence and control tokens are barred from the output (a large negative bias in the
-output projection), so decoding always runs to the manifest's length limit and yields ordinary
-target pieces: the output is English-vocabulary text of a known length, never an empty string.
+The end-of-sentence, control and language tokens are barred from the output (a large negative
+bias in the output projection), so decoding always runs to the manifest's length limit and
+yields ordinary target pieces: English-vocabulary text of a known length, never empty.
 """
 
 from __future__ import annotations
@@ -50,23 +50,37 @@ _DIMENSION, _HEADS, _FEED_FORWARD = 16, 2, 32
 _CONTROL_TOKENS = ("<unk>", "<s>", "</s>")
 
 
-def build_tiny_model(directory: Path, *, seed: int = 1) -> Path:
-    """Write a zh-Hans -> en model directory (the installed layout) and return its path."""
+def build_tiny_model(
+    directory: Path,
+    *,
+    seed: int = 1,
+    language_tokens: tuple[str, ...] = (),
+    manifest: dict[str, object] | None = None,
+) -> Path:
+    """Write a zh-Hans -> en model directory (the installed layout) and return its path.
+
+    ``language_tokens`` are added to both vocabularies, as NLLB's "eng_Latn" are; ``manifest``
+    entries replace or extend the default manifest's.
+    """
     directory.mkdir(parents=True, exist_ok=True)
     source_vocabulary = _train_sentencepiece(SOURCE_LINES, directory / "source.spm")
     target_vocabulary = _train_sentencepiece(TARGET_LINES, directory / "target.spm")
-    spec = _random_transformer(source_vocabulary, target_vocabulary, np.random.default_rng(seed))
+    source_vocabulary += language_tokens
+    target_vocabulary += language_tokens
+    rng = np.random.default_rng(seed)
+    spec = _random_transformer(source_vocabulary, target_vocabulary, language_tokens, rng)
     spec.validate()
     spec.optimize()
     spec.save(str(directory))
-    manifest = {
+    written = {
         "format": 1,
         "name": TINY_MODEL_NAME,
         "source_languages": ["zh-Hans", "zh-Hant"],
         "target_languages": ["en"],
         "max_decoding_length": MAX_DECODING_LENGTH,
+        **(manifest or {}),
     }
-    (directory / "hotline-model.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    (directory / "hotline-model.json").write_text(json.dumps(written, indent=2) + "\n")
     return directory
 
 
@@ -93,7 +107,10 @@ def _train_sentencepiece(lines: list[str], path: Path) -> list[str]:
 
 
 def _random_transformer(
-    source_vocabulary: list[str], target_vocabulary: list[str], rng: np.random.Generator
+    source_vocabulary: list[str],
+    target_vocabulary: list[str],
+    extra_tokens: tuple[str, ...],
+    rng: np.random.Generator,
 ) -> ctranslate2.specs.TransformerSpec:
     d = _DIMENSION
 
@@ -125,7 +142,7 @@ def _random_transformer(
     decoder.embeddings.weight = weights(len(target_vocabulary), d)
     norm(decoder.layer_norm)
     linear(decoder.projection, len(target_vocabulary), d)
-    for token in _CONTROL_TOKENS:
+    for token in (*_CONTROL_TOKENS, *extra_tokens):
         decoder.projection.bias[target_vocabulary.index(token)] = -1e4
     for layer in decoder.layer:
         norm(layer.self_attention.layer_norm)
