@@ -12,7 +12,7 @@ import asyncio
 import re
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -20,11 +20,18 @@ from typing import Any, Literal
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 Mode = Literal[
-    "echo", "error", "garbage", "wrong-shape", "rate-limited", "hang", "drop-placeholders"
+    "echo",
+    "error",
+    "garbage",
+    "wrong-shape",
+    "rate-limited",
+    "hang",
+    "trickle",
+    "drop-placeholders",
 ]
 CURRENT_LANGUAGES = [
     {"code": "en", "name": "English", "targets": ["en", "zh-Hans", "zh-Hant", "fr"]},
@@ -75,6 +82,8 @@ class LibreTranslateServer:
             while not self.closing:
                 await asyncio.sleep(0.05)
             return JSONResponse({"error": "shutting down"}, status_code=503)
+        if self.mode == "trickle":
+            return StreamingResponse(self._trickle(), media_type="application/json")
         texts = body["q"] if isinstance(body["q"], list) else [body["q"]]
         if self.mode == "wrong-shape":
             return JSONResponse({"translatedText": texts[:-1]})
@@ -83,6 +92,12 @@ class LibreTranslateServer:
             out = [re.sub(r"[A-Z]{3}\d+", "", text) for text in out]
         translated: str | list[str] = out if isinstance(body["q"], list) else out[0]
         return JSONResponse({"translatedText": translated})
+
+    async def _trickle(self) -> AsyncIterator[bytes]:
+        # A byte now and then, each soon enough for a per-read timeout, never a whole answer.
+        while not self.closing:
+            yield b" "
+            await asyncio.sleep(0.05)
 
 
 @contextmanager

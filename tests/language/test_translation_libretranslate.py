@@ -153,6 +153,12 @@ def test_a_server_that_hangs_inside_translate_times_out() -> None:
     assert len(server.requests) == 1  # the request arrived; the answer never did
 
 
+def test_a_server_that_trickles_its_answer_times_out_on_the_total_timeout() -> None:
+    with running(LibreTranslateServer(mode="trickle")) as server:
+        result = failure(translate(server.url, ["a"], "en", "zh-Hans", timeout_s=0.5))
+    assert result.reason is Reason.TIMEOUT
+
+
 def test_no_texts_make_no_request() -> None:
     with running() as server:
         assert translate(server.url, [], "en", "zh-Hans") == []
