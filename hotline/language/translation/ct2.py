@@ -103,10 +103,6 @@ class CTranslate2Provider:
             job.cancel()  # effective only if the job has not started
             return self._fail(texts, Reason.TIMEOUT, f"no result within {self._timeout_s:g} s")
 
-    def warm_up(self, source: str, target: str) -> Outcome:
-        """Load the model for a pair now (blocking; call it from a thread), not on first use."""
-        return self._executor.submit(self._run, ["."], source, target).result()[0]
-
     async def aclose(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
 
