@@ -26,6 +26,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup, escape
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ...accounts.audit import OUTCOMES, AuditFilterError, audit_filter, parse_before
@@ -55,6 +56,7 @@ from .auth import (
     secure_cookies,
 )
 from .i18n import LANGUAGES, N_, local_and_utc, translations
+from .outside import outside, outside_attribute
 
 MAX_FORM_TEXT = MAX_TEXT_CHARS
 AUDIT_PAGE_SIZE = 100
@@ -105,6 +107,7 @@ def create_console(app: FastAPI, node: Node) -> None:
         OUTCOME_LABELS=OUTCOME_LABELS,
         party=node.party,
     )
+    env.filters.update(outside=outside, inert=outside_attribute)
     static = files("hotline.web").joinpath("static")
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
 
@@ -134,7 +137,13 @@ def create_console(app: FastAPI, node: Node) -> None:
 
         def gettext(message: str, **values: Any) -> str:
             text = catalogue.gettext(message)
-            return text.format(**values) if values else text
+            if not values:
+                return text
+            if any(isinstance(v, Markup) for v in values.values()):
+                # A value already made safe (text from outside, isolated): escape the
+                # rest and keep it as it is.
+                return Markup(escape(text)).format(**values)
+            return text.format(**values)
 
         def when(ms: int | None) -> str:
             return local_and_utc(ms, lang, zone)
