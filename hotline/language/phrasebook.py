@@ -44,11 +44,10 @@ from .parameters import (
     shipped_languages,
     validate_parameters,
 )
+from .versioned import DOCUMENT, ID, Problems, known_keys, wording
 
 FORMAT = 1  # the layout of the document; part of the canonical encoding
-_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
 _PARAMETER = re.compile(r"[a-z][a-z0-9_]{0,31}")
-DOCUMENT = "(document)"
 
 
 @dataclass(frozen=True)
@@ -224,13 +223,6 @@ class Phrasebook:
 # Loading -----------------------------------------------------------------------------
 
 
-class Problems(list[Problem]):
-    """The problems a loader collects; called to add one."""
-
-    def __call__(self, where: str, at: str, reason: Reason, detail: str) -> None:
-        self.append(Problem(where, at, reason, detail))
-
-
 def shipped_phrasebook() -> Phrasebook:
     """The phrasebook that ships with Hotline (read once per process)."""
     return _shipped()
@@ -275,7 +267,7 @@ def parse_phrasebook(document: object) -> Phrasebook:
     refuse = problems = Problems()
     if not isinstance(document, Mapping):
         raise InvalidDocument([Problem(DOCUMENT, "", Reason.MALFORMED, "expected a map")])
-    _known_keys(
+    known_keys(
         document,
         {"format", "id", "version", "languages", "categories", "enumerations", "entries"},
         DOCUMENT,
@@ -305,17 +297,11 @@ def parse_phrasebook(document: object) -> Phrasebook:
     return Phrasebook(book_id, version, languages, categories, entries)
 
 
-def _known_keys(raw: Mapping[str, Any], allowed: set[str], where: str, refuse: Problems) -> None:
-    for key in raw:
-        if key not in allowed:
-            refuse(where, str(key), Reason.MALFORMED, f"unknown field {key!r}")
-
-
 def _header(document: Mapping[str, Any], refuse: Problems) -> tuple[str, int, tuple[str, ...]]:
     if document.get("format") != FORMAT:
         refuse(DOCUMENT, "format", Reason.MALFORMED, f"expected format {FORMAT}")
     book_id = document.get("id")
-    if not isinstance(book_id, str) or not _ID.fullmatch(book_id):
+    if not isinstance(book_id, str) or not ID.fullmatch(book_id):
         refuse(DOCUMENT, "id", Reason.MALFORMED, "expected an id (a-z, 0-9, -)")
         book_id = ""
     version = document.get("version")
@@ -343,30 +329,13 @@ def _categories(listed: object, languages: Sequence[str], refuse: Problems) -> d
             refuse(DOCUMENT, "categories", Reason.MALFORMED, "expected {id, names}")
             continue
         category_id = raw["id"]
-        _known_keys(raw, {"id", "names"}, category_id, refuse)
+        known_keys(raw, {"id", "names"}, category_id, refuse)
         if category_id in categories:
             refuse(category_id, "id", Reason.DUPLICATE_ID, "this category is listed twice")
             continue
-        names = _wording(raw.get("names"), languages, category_id, "names", refuse)
+        names = wording(raw.get("names"), languages, category_id, "names", refuse)
         categories[category_id] = Category(category_id, names)
     return categories
-
-
-def _wording(
-    raw: object, languages: Sequence[str], where: str, at: str, refuse: Problems
-) -> dict[str, str]:
-    """Text in each language; a missing or extra language is a problem."""
-    if not isinstance(raw, Mapping):
-        refuse(where, at, Reason.MALFORMED, "expected text per language")
-        return {}
-    for language in languages:
-        text = raw.get(language)
-        if not isinstance(text, str) or not text.strip():
-            refuse(where, f"{at}.{language}", Reason.MISSING_LANGUAGE, f"no text in {language}")
-    for language in raw:
-        if language not in languages:
-            refuse(where, f"{at}.{language}", Reason.UNKNOWN_LANGUAGE, "not a phrasebook language")
-    return {language: raw[language] for language in languages if isinstance(raw.get(language), str)}
 
 
 def _entry(
@@ -382,19 +351,19 @@ def _entry(
         return None
     entry_id = raw["id"]
     before = len(refuse)
-    if not _ID.fullmatch(entry_id):
+    if not ID.fullmatch(entry_id):
         refuse(entry_id, "id", Reason.MALFORMED, "ids use a-z, 0-9 and -")
-    _known_keys(raw, {"id", "category", "parameters", "text"}, entry_id, refuse)
+    known_keys(raw, {"id", "category", "parameters", "text"}, entry_id, refuse)
     if raw.get("category") not in categories:
         refuse(
             entry_id, "category", Reason.UNKNOWN_CATEGORY, f"no category {raw.get('category')!r}"
         )
     parameters = _parameters(raw.get("parameters", {}), languages, shared, entry_id, refuse)
-    text = _wording(raw.get("text"), languages, entry_id, "text", refuse)
+    text = wording(raw.get("text"), languages, entry_id, "text", refuse)
     templates = {}
-    for language, wording in text.items():
+    for language, written in text.items():
         try:
-            template = parse_template(wording)
+            template = parse_template(written)
         except ValueError as exc:
             refuse(entry_id, f"text.{language}", Reason.BAD_TEMPLATE, str(exc))
             continue

@@ -12,11 +12,45 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..protocol.encoding import encode
 from .errors import InvalidDocument, Problem, Reason
+
+ID = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")  # entries, terms, categories, documents
+DOCUMENT = "(document)"  # where a problem lies when it is not in one entry or term
+
+
+class Problems(list[Problem]):
+    """The problems a loader collects; called to add one."""
+
+    def __call__(self, where: str, at: str, reason: Reason, detail: str) -> None:
+        self.append(Problem(where, at, reason, detail))
+
+
+def known_keys(raw: Mapping[str, Any], allowed: set[str], where: str, refuse: Problems) -> None:
+    for key in raw:
+        if key not in allowed:
+            refuse(where, str(key), Reason.MALFORMED, f"unknown field {key!r}")
+
+
+def wording(
+    raw: object, languages: Sequence[str], where: str, at: str, refuse: Problems
+) -> dict[str, str]:
+    """Text in each language; a missing or extra language is a problem."""
+    if not isinstance(raw, Mapping):
+        refuse(where, at, Reason.MALFORMED, "expected text per language")
+        return {}
+    for language in languages:
+        text = raw.get(language)
+        if not isinstance(text, str) or not text.strip():
+            refuse(where, f"{at}.{language}", Reason.MISSING_LANGUAGE, f"no text in {language}")
+    for language in raw:
+        if language not in languages:
+            refuse(where, f"{at}.{language}", Reason.UNKNOWN_LANGUAGE, "not a phrasebook language")
+    return {language: raw[language] for language in languages if isinstance(raw.get(language), str)}
 
 
 def read_json(text: str, where: str) -> Any:
