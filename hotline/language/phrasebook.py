@@ -24,10 +24,11 @@ from __future__ import annotations
 
 import bisect
 import functools
+import heapq
 import re
 import string
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
@@ -420,16 +421,16 @@ def _parameters(
 
 
 class _SearchIndex:
-    """Precomputed once per phrasebook: a sorted vocabulary of the word-separated
-    languages (exact and prefix look-ups by bisection), the folded text of the others
-    for substring tests, and their romanisation with syllable boundaries."""
+    """Precomputed once per phrasebook: the vocabulary of the word-separated languages
+    (exact look-ups, and prefixes by bisection of the sorted words), and three corpora
+    (each the entries' texts joined into one string, so that one scan in C finds a
+    token in every entry): the word-separated texts for phrases, the others' folded
+    text for substrings, and their romanisation with its syllable boundaries."""
 
     def __init__(self, book: Phrasebook) -> None:
         self.entries = list(book.entries.values())
         words: dict[str, set[int]] = {}
-        self.folded: list[str] = []  # per entry: folded text in the unseparated languages
-        self.phrases: list[str] = []  # per entry: folded text in the separated languages
-        self.roman: list[tuple[str, frozenset[int], frozenset[int]]] = []
+        separated_texts, unseparated_texts, roman_texts = [], [], []
         for number, entry in enumerate(self.entries):
             separated, unseparated, roman = [], [], []
             for language in book.languages:
@@ -443,56 +444,90 @@ class _SearchIndex:
                     unseparated.append(text)
                     if c.romanisation == "pinyin":
                         roman.extend(_pinyin(text))
-            self.phrases.append(" | ".join(separated))
-            self.folded.append(" | ".join(unseparated))
-            self.roman.append(_syllables(roman))
-        self.vocabulary = sorted(words)
+            separated_texts.append(" | ".join(separated))
+            unseparated_texts.append(" | ".join(unseparated))
+            roman_texts.append(roman)
         self.words = words
+        self.vocabulary = sorted(words)
+        self.phrases = _Corpus(separated_texts)
+        self.unseparated = _Corpus(unseparated_texts)
+        self.roman = _Corpus(["".join(syllables) for syllables in roman_texts])
+        self.starts, self.ends = set(), set()  # syllable boundaries in self.roman.text
+        for offset, syllables in zip(self.roman.offsets, roman_texts, strict=True):
+            for syllable in syllables:
+                self.starts.add(offset)
+                offset += len(syllable)
+                self.ends.add(offset)
 
     def search(self, query: str, limit: int) -> list[SearchHit]:
-        folded = _fold(query)
-        tokens = re.findall(r"\w+", folded)
+        tokens = re.findall(r"\w+", _fold(query))
         if not tokens:
             return []
-        scores = [0] * len(self.entries)
-        matched = [0] * len(self.entries)
+        scores: dict[int, int] = {}
+        matched: dict[int, int] = {}
         for token in tokens:
-            best = self._token_scores(token)
-            for number, score in best.items():
-                scores[number] += score
-                matched[number] += 1
-        phrase = " ".join(tokens)
+            for number, score in self._token_scores(token).items():
+                scores[number] = scores.get(number, 0) + score
+                matched[number] = matched.get(number, 0) + 1
         if len(tokens) > 1:
-            for number, text in enumerate(self.phrases):
-                if phrase in text:
-                    scores[number] += 2
-        ranked = sorted(
-            (n for n in range(len(self.entries)) if matched[n]),
-            key=lambda n: (-matched[n], -scores[n], n),
-        )
-        return [SearchHit(self.entries[n], scores[n]) for n in ranked[:limit]]
+            for number in self.phrases.containing(" ".join(tokens)):
+                scores[number] += 2
+        ranked = heapq.nsmallest(limit, scores, key=lambda n: (-matched[n], -scores[n], n))
+        return [SearchHit(self.entries[n], scores[n]) for n in ranked]
 
     def _token_scores(self, token: str) -> dict[int, int]:
-        best: dict[int, int] = {}
-
-        def offer(numbers: Iterable[int], score: int) -> None:
-            for number in numbers:
-                if best.get(number, 0) < score:
-                    best[number] = score
-
+        """Entry -> the best score of ``token`` in it; later updates outrank earlier."""
         if _has_ideographs(token):
-            offer((n for n, text in enumerate(self.folded) if token in text), 3)
-            return best
-        offer(self.words.get(token, ()), 3)
+            return dict.fromkeys(self.unseparated.containing(token), 3)
+        best = dict.fromkeys(self.unseparated.containing(token), 1)
         if len(token) >= 2:
             start = bisect.bisect_left(self.vocabulary, token)
-            for word in self.vocabulary[start:]:
-                if not word.startswith(token):
-                    break
-                offer(self.words[word], 2)
-            offer((n for n, r in enumerate(self.roman) if _in_syllables(token, r)), 2)
-            offer((n for n, text in enumerate(self.folded) if token in text), 1)
+            end = bisect.bisect_left(self.vocabulary, token + "\U0010ffff", start)
+            prefixed = set().union(*(self.words[w] for w in self.vocabulary[start:end]))
+            best.update(dict.fromkeys(prefixed | self._spelled(token), 2))
+        best.update(dict.fromkeys(self.words.get(token, ()), 3))
         return best
+
+    def _spelled(self, token: str) -> set[int]:
+        """Entries whose romanisation has ``token`` as whole consecutive syllables
+        (``hangxiang``, ``xiang``; not ``angxi``)."""
+        found: set[int] = set()
+        text, at = self.roman.text, self.roman.text.find(token)
+        while at >= 0:
+            if at in self.starts and at + len(token) in self.ends:
+                number = self.roman.owner(at)
+                found.add(number)
+                at = text.find(token, self.roman.end(number))
+            else:
+                at = text.find(token, at + 1)
+        return found
+
+
+class _Corpus:
+    """Texts joined by NUL (which no token contains) into one string."""
+
+    def __init__(self, texts: Sequence[str]) -> None:
+        self.offsets: list[int] = []
+        at = 0
+        for text in texts:
+            self.offsets.append(at)
+            at += len(text) + 1
+        self.text = "\x00".join(texts)
+
+    def owner(self, position: int) -> int:
+        return bisect.bisect_right(self.offsets, position) - 1
+
+    def end(self, number: int) -> int:
+        return self.offsets[number + 1] if number + 1 < len(self.offsets) else len(self.text)
+
+    def containing(self, token: str) -> set[int]:
+        found: set[int] = set()
+        at = self.text.find(token)
+        while at >= 0:
+            number = self.owner(at)
+            found.add(number)
+            at = self.text.find(token, self.end(number))
+        return found
 
 
 def _searchable(entry: Entry, language: str, book: Phrasebook) -> str:
@@ -502,7 +537,7 @@ def _searchable(entry: Entry, language: str, book: Phrasebook) -> str:
     parts.append(book.categories[entry.category].names[language])
     for kind in entry.parameters.values():
         if isinstance(kind, Enumeration):
-            parts.extend(wording[language] for wording in kind.options.values())
+            parts.extend(option[language] for option in kind.options.values())
     return _fold(" ".join(parts))
 
 
@@ -519,26 +554,6 @@ def _pinyin(text: str) -> list[str]:
     from pypinyin import lazy_pinyin  # its dictionaries load on first use, for search only
 
     return [s for s in lazy_pinyin(text) if s.isascii() and s.isalpha()]
-
-
-def _syllables(syllables: list[str]) -> tuple[str, frozenset[int], frozenset[int]]:
-    joined, starts, ends = "", set(), set()
-    for syllable in syllables:
-        starts.add(len(joined))
-        joined += syllable
-        ends.add(len(joined))
-    return joined, frozenset(starts), frozenset(ends)
-
-
-def _in_syllables(token: str, roman: tuple[str, frozenset[int], frozenset[int]]) -> bool:
-    """Whether ``token`` spells whole consecutive syllables (``hangxiang``, ``xiang``)."""
-    joined, starts, ends = roman
-    at = joined.find(token)
-    while at >= 0:
-        if at in starts and at + len(token) in ends:
-            return True
-        at = joined.find(token, at + 1)
-    return False
 
 
 # Diff --------------------------------------------------------------------------------

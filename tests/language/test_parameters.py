@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hotline.language import parameters as p
@@ -64,6 +64,7 @@ NOT_VALUES: list[object] = [None, True, 1.5, [], b"bytes", {"unexpected": "shape
 
 
 @pytest.mark.parametrize("kind", TYPES, ids=IDS)
+@settings(max_examples=30)
 @given(value=st.sampled_from(NOT_VALUES) | st.floats())
 def test_a_value_of_the_wrong_shape_is_refused_naming_the_parameter(
     kind: p.ParameterType, value: object
