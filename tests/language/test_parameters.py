@@ -118,6 +118,7 @@ INVALID: list[tuple[p.ParameterType, object, Reason]] = [
     (p.Number(fraction_digits=1), "121.55", Reason.BAD_FORMAT),
     (p.Number(minimum="2", maximum="400"), "401", Reason.OUT_OF_RANGE),
     (p.Number(), "+5", Reason.BAD_FORMAT),
+    (p.Number(), "1" * 16, Reason.BAD_FORMAT),  # more digits than any bound needs
     (ENUM, "ahead", Reason.UNKNOWN_OPTION),
     (ENUM, "Port", Reason.UNKNOWN_OPTION),
 ]
@@ -191,6 +192,8 @@ CANONICAL: list[tuple[p.ParameterType, object, Any]] = [
     (p.Bearing(), 360, 0),
     (p.Distance(), {"value": "0100.500", "unit": "m"}, {"value": "100.5", "unit": "m"}),
     (p.Number(), "-0.0", "0"),
+    (p.Number(), "100.000", "100"),
+    (p.Integer(), 100, 100),
     (p.Identifier("norad"), "00005", "5"),
     (p.Name(), "  Zhang\u3000  Wei ", "Zhang Wei"),
 ]
