@@ -24,7 +24,7 @@ altitude   decimal string and unit (m, ft, km)               ``{"unit": "ft", "v
 depth      decimal string and unit (m, ft)                   ``{"unit": "m", "value": "150"}``
 speed      decimal string and unit (kn, km/h)                ``{"unit": "kn", "value": "12"}``
 distance   decimal string and unit (nmi, km, m, ft)          ``{"unit": "nmi", "value": "2.5"}``
-identifier upper-case text in its scheme's syntax                ``"DDG-89"``, ``"7C1234"``
+identifier upper-case text in its scheme's syntax            ``"DDG-89"``, ``"7C1234"``
 name       NFC text, single spaces                           ``"Zhang Wei"``
 integer    integer within bounds                             ``3``
 number     decimal string within bounds                      ``"121.5"``
