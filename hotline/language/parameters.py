@@ -65,7 +65,9 @@ from .errors import Reason, Refused
 Canonical = str | int | dict[str, str]
 """A canonical parameter value: JSON- and CBOR-safe, one form per value."""
 
-_DECIMAL = re.compile(r"-?[0-9]{1,20}(?:\.[0-9]{1,20})?")
+# At most 15 digits either side of the point. With each type's limit on fraction digits
+# (9 at most), every product and comparison stays within Decimal's default 28 digits.
+_DECIMAL = re.compile(r"-?[0-9]{1,15}(?:\.[0-9]{1,15})?")
 _MAX_SAFE_INTEGER = 2**53 - 1  # the largest integer every JSON reader keeps exactly
 
 
@@ -725,15 +727,14 @@ def _decimal(value: object, digits: int, name: str) -> Decimal:
         number = Decimal(value)
     except InvalidOperation:
         raise Refused(Reason.BAD_FORMAT, "not a number", parameter=name) from None
-    exponent = number.normalize().as_tuple().exponent
-    if isinstance(exponent, int) and -exponent > digits:
+    if len(_text(number).partition(".")[2]) > digits:
         raise Refused(Reason.BAD_FORMAT, f"at most {digits} fraction digits", parameter=name)
     return number
 
 
 def _text(number: Decimal) -> str:
     """The one written form of a decimal: no exponent, no trailing zeros, no ``-0``."""
-    text = format(number.normalize(), "f")
+    text = format(number, "f")  # exact: formatting applies no context precision
     if "." in text:
         text = text.rstrip("0").rstrip(".")
     return "0" if text in ("-0", "") else text
