@@ -1,0 +1,1 @@
+"""Language: agreed texts, the shared glossary and the typed values they carry."""
