@@ -149,8 +149,8 @@ class Refused(Exception):
     # The names this error had before the vocabulary was one: the node's callers said
     # ``code``, the accounts' callers ``message``.
     @property
-    def code(self) -> str:
-        return self.reason.value
+    def code(self) -> Reason:
+        return self.reason
 
     @property
     def message(self) -> str:

@@ -236,7 +236,9 @@ def test_an_escalation_moves_traffic_off_a_path_that_still_answers_and_keeps_it_
             what="delivery on the second path",
         )
         after = failovers(w.get("/metrics").text)
-    assert after["escalation"] == before.get("escalation", 0) + 1
+    # The escalation's own step moved it (a busy machine may also have moved traffic
+    # for a slow answer meanwhile, so the reason counted is not asserted).
+    assert [(s["action"], s["outcome"]) for s in steps] == [("switch_path", "done")]
     assert after.get("failback", 0) == before.get("failback", 0)
 
 

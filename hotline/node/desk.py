@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..agreed_texts import DECLINE_REASONS, HOLDING_REPLY
+from ..errors import Reason
 from ..protocol.kinds import Kind
 from ..storage.models import Entry, Link, Message
 from ..storage.people_models import CLOSED_DRAFT_STATES, Call, Draft
@@ -25,6 +26,7 @@ from .events import record_event
 from .home import NodeError
 from .line import LineDesk
 from .record_store import Reference, append_own, find_entry, lock_link
+from .refusals import Refused
 from .service import Node, Outgoing, append_message
 
 MAX_SESSION_TEXT = 4_000
@@ -80,10 +82,14 @@ class Desk(LineDesk):
         with self.node.transaction() as session:
             message, link, entry = self._incoming(session, message_id)
             if message.acknowledged_ms is not None:
-                raise NodeError("this message has already been acknowledged")
+                raise Refused(
+                    Reason.ALREADY_ACKNOWLEDGED, "this message has already been acknowledged"
+                )
             stamp = now_ms()
             if respond_by_ms <= stamp:
-                raise NodeError("the promised response time must be in the future")
+                raise Refused(
+                    Reason.NOT_IN_FUTURE, "the promised response time must be in the future"
+                )
             if message.displayed_ms is None:
                 message.displayed_ms, message.displayed_by = stamp, person.label
             message.acknowledged_ms, message.acknowledged_by = stamp, person.label
@@ -108,7 +114,7 @@ class Desk(LineDesk):
     def _incoming(self, session: Session, message_id: str) -> tuple[Message, Link, Entry]:
         message = session.get(Message, message_id)
         if message is None or message.direction != "in":
-            raise NodeError(f"no incoming message {message_id}")
+            raise Refused(Reason.UNKNOWN_MESSAGE, f"no incoming message {message_id}")
         link = lock_link(session, message.link_id)
         entry = find_entry(session, link.id, message_id)
         assert entry is not None
@@ -131,7 +137,7 @@ class Desk(LineDesk):
         if draft_id is not None:
             return self.edit_draft(draft_id, person, text, lang=lang)
         if not text.strip():
-            raise NodeError("a draft needs text")
+            raise Refused(Reason.EMPTY, "a draft needs text")
         with self.node.transaction() as session:
             stamp = now_ms()
             draft = Draft(
@@ -153,7 +159,7 @@ class Desk(LineDesk):
         """The author rewrites a draft, one a principal sent back included. What it
         replies to stays as it was, so an edit cannot take a reply out of approval."""
         if not text.strip():
-            raise NodeError("a draft needs text")
+            raise Refused(Reason.EMPTY, "a draft needs text")
         with self.node.transaction() as session:
             draft = self._own_draft(session, draft_id, person, "change")
             stamp = now_ms()
@@ -232,9 +238,11 @@ class Desk(LineDesk):
     def _draft(self, session: Session, draft_id: int, states: set[str]) -> Draft:
         draft = session.get(Draft, draft_id, with_for_update=True)
         if draft is None:
-            raise NodeError(f"no draft {draft_id}")
+            raise Refused(Reason.UNKNOWN_DRAFT, f"no draft {draft_id}")
         if draft.state not in states:
-            raise NodeError(f"draft {draft_id} is {draft.state.replace('_', ' ')}")
+            raise Refused(
+                Reason.WRONG_STATE, f"draft {draft_id} is {draft.state.replace('_', ' ')}"
+            )
         return draft
 
     def _own_draft(self, session: Session, draft_id: int, person: Person, verb: str) -> Draft:
@@ -242,7 +250,7 @@ class Desk(LineDesk):
         change, submit or discard it."""
         draft = self._draft(session, draft_id, {"draft"})
         if draft.author != person.username:
-            raise NodeError(f"only the author can {verb} a draft")
+            raise Refused(Reason.NOT_AUTHOR, f"only the author can {verb} a draft")
         return draft
 
     # Calls ----------------------------------------------------------------
@@ -255,7 +263,9 @@ class Desk(LineDesk):
             if session.scalar(
                 select(Call).where(Call.link_id == link.id, Call.state.in_(("ringing", "accepted")))
             ):
-                raise NodeError("a call on this link is already ringing or in progress")
+                raise Refused(
+                    Reason.CALL_IN_PROGRESS, "a call on this link is already ringing or in progress"
+                )
             stamp = now_ms()
             entry, _ = append_own(
                 session,
@@ -283,7 +293,7 @@ class Desk(LineDesk):
         self, call_id: str, person: Person, *, accept: bool, reason: str | None = None
     ) -> Call:
         if not accept and reason is not None and reason not in DECLINE_REASONS:
-            raise NodeError(f"unknown decline reason {reason!r}")
+            raise Refused(Reason.UNKNOWN_DECLINE_REASON, f"unknown decline reason {reason!r}")
         with self.node.transaction() as session:
             call, link, request = self._call(session, call_id, direction="in", states={"ringing"})
             stamp = now_ms()
@@ -332,7 +342,7 @@ class Desk(LineDesk):
 
     def session_text(self, call_id: str, person: Person, text: str, *, kind: str = "text") -> None:
         if kind == "text" and not 0 < len(text.strip()) <= MAX_SESSION_TEXT:
-            raise NodeError(f"session text must be 1..{MAX_SESSION_TEXT} characters")
+            raise Refused(Reason.TOO_LONG, f"session text must be 1..{MAX_SESSION_TEXT} characters")
         with self.node.transaction() as session:
             call, link, request = self._call(session, call_id, direction=None, states={"accepted"})
             stamp = now_ms()
@@ -395,7 +405,7 @@ class Desk(LineDesk):
         with self.node.reading() as session:
             call = session.get(Call, call_id)
             if call is None:
-                raise NodeError(f"no call {call_id}")
+                raise Refused(Reason.UNKNOWN_CALL, f"no call {call_id}")
             rows = session.scalars(
                 select(Entry)
                 .where(
@@ -416,11 +426,11 @@ class Desk(LineDesk):
     ) -> tuple[Call, Link, Entry]:
         call = session.get(Call, call_id)
         if call is None or (direction is not None and call.direction != direction):
-            raise NodeError(f"no such call {call_id}")
+            raise Refused(Reason.UNKNOWN_CALL, f"no such call {call_id}")
         link = lock_link(session, call.link_id)
         session.refresh(call)
         if call.state not in states:
-            raise NodeError(f"the call is {call.state}")
+            raise Refused(Reason.WRONG_STATE, f"the call is {call.state}")
         request = find_entry(session, link.id, call_id)
         assert request is not None
         return call, link, request

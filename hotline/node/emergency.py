@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.orm import Session
 
 from ..accounts.roles import Permission, allowed
+from ..errors import Reason
 from ..protocol.policy import LANGUAGE_TAG, Policy
 from ..storage.models import Entry, Link, Message
 from ..storage.policy_models import EmergencyActivation
@@ -41,28 +42,30 @@ def check_activation(
     """The rules every activation passes, whoever asks and however it is sent."""
     if not criterion or not str(criterion).strip():
         raise Refused(
-            "not_an_emergency",
+            Reason.NOT_AN_EMERGENCY,
             "the emergency channel is for the agreed criteria only, and this names none: "
             "send it as routine instead",
         )
     if policy is None:
         raise Refused(
-            "no_policy",
+            Reason.NO_POLICY,
             "no policy is in force on this link, so no emergency criteria are agreed: "
             "send it as routine, or agree a policy first",
         )
     if policy.criterion(criterion) is None:
         agreed = ", ".join(c.id for c in policy.criteria)
         raise Refused(
-            "unknown_criterion",
+            Reason.UNKNOWN_CRITERION,
             f"{criterion!r} is not an agreed criterion of policy version {policy.version} "
             f"(agreed: {agreed})",
         )
     if not justification or not justification.strip():
-        raise Refused("justification_required", "an emergency activation needs a justification")
+        raise Refused(
+            Reason.JUSTIFICATION_REQUIRED, "an emergency activation needs a justification"
+        )
     if len(justification) > MAX_JUSTIFICATION:
         raise Refused(
-            "justification_too_long",
+            Reason.JUSTIFICATION_TOO_LONG,
             f"the justification is {len(justification)} characters; keep it to {MAX_JUSTIFICATION}",
         )
     return policy
@@ -102,17 +105,19 @@ def request(
     """Check and record an activation (the caller holds the link lock and sends it
     when no approval is needed)."""
     if not allowed(person.role, Permission.ACTIVATE_EMERGENCY):
-        raise Refused("forbidden", f"the role {person.role} may not activate the emergency channel")
+        raise Refused(
+            Reason.FORBIDDEN, f"the role {person.role} may not activate the emergency channel"
+        )
     from .service import MAX_TEXT_CHARS  # (service imports this module through ladder)
 
     if not text.strip():
-        raise Refused("empty", "an emergency activation needs a message text")
+        raise Refused(Reason.EMPTY, "an emergency activation needs a message text")
     if len(text) > MAX_TEXT_CHARS:
         raise Refused(
-            "too_long", f"the text is {len(text)} characters; the limit is {MAX_TEXT_CHARS}"
+            Reason.TOO_LONG, f"the text is {len(text)} characters; the limit is {MAX_TEXT_CHARS}"
         )
     if not LANGUAGE_TAG.match(lang):
-        raise Refused("malformed", f"{lang!r} is not a language tag like 'en' or 'zh-Hans'")
+        raise Refused(Reason.MALFORMED, f"{lang!r} is not a language tag like 'en' or 'zh-Hans'")
     policy = check_activation(in_force(session, link.id), criterion, justification)
     assert criterion is not None and justification is not None
     activation = EmergencyActivation(
@@ -152,7 +157,7 @@ def awaiting_approval(
 def lock_activation(session: Session, activation_id: int) -> tuple[EmergencyActivation, Link]:
     activation = session.get(EmergencyActivation, activation_id)
     if activation is None:
-        raise Refused("unknown_activation", f"no emergency activation {activation_id}")
+        raise Refused(Reason.UNKNOWN_ACTIVATION, f"no emergency activation {activation_id}")
     link = lock_link(session, activation.link_id)
     session.refresh(activation)
     return activation, link
@@ -160,15 +165,17 @@ def lock_activation(session: Session, activation_id: int) -> tuple[EmergencyActi
 
 def check_decision(activation: EmergencyActivation, person: Person) -> None:
     if not allowed(person.role, Permission.APPROVE_EMERGENCY):
-        raise Refused("forbidden", f"the role {person.role} may not approve emergency activations")
+        raise Refused(
+            Reason.FORBIDDEN, f"the role {person.role} may not approve emergency activations"
+        )
     if activation.state != AWAITING:
         raise Refused(
-            "not_awaiting_approval",
+            Reason.NOT_AWAITING_APPROVAL,
             f"emergency activation {activation.id} is {activation.state.replace('_', ' ')}",
         )
     if activation.requested_by == person.username:
         raise Refused(
-            "self_approval",
+            Reason.SELF_APPROVAL,
             "the two-person rule needs a second operator: you cannot approve your own activation",
         )
 

@@ -33,6 +33,7 @@ from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from ..accounts.roles import Role
+from ..errors import Reason
 from ..storage.account_models import User
 from ..storage.models import Link, Message, Path
 from ..storage.policy_models import Alert, EscalationPolicy, EscalationStep, LinkTest
@@ -70,19 +71,23 @@ SWITCH_AVOID_MS = 10 * 60_000
 def check_escalation(session: Session, link: Link, document: Any) -> dict[str, Any]:
     """The normalised document, or :class:`Refused` naming the first fault."""
     if not isinstance(document, dict) or not document:
-        raise Refused("malformed", "an escalation policy is a map from rung to its deadline")
+        raise Refused(Reason.MALFORMED, "an escalation policy is a map from rung to its deadline")
     result: dict[str, Any] = {}
     for rung, spec in document.items():
         if rung not in RUNGS:
-            raise Refused("unknown_rung", f"unknown rung {rung!r}: choose from {', '.join(RUNGS)}")
+            raise Refused(
+                Reason.UNKNOWN_RUNG, f"unknown rung {rung!r}: choose from {', '.join(RUNGS)}"
+            )
         if not isinstance(spec, dict) or set(spec) - {"deadline_s", "actions"}:
-            raise Refused("unknown_field", f"{rung}: only 'deadline_s' and 'actions' may be given")
+            raise Refused(
+                Reason.UNKNOWN_FIELD, f"{rung}: only 'deadline_s' and 'actions' may be given"
+            )
         if "deadline_s" not in spec or "actions" not in spec:
-            raise Refused("malformed", f"{rung}: 'deadline_s' and 'actions' are both required")
+            raise Refused(Reason.MALFORMED, f"{rung}: 'deadline_s' and 'actions' are both required")
         deadline = _deadline(rung, spec["deadline_s"])
         actions = spec["actions"]
         if not isinstance(actions, list) or not 0 < len(actions) <= MAX_ACTIONS:
-            raise Refused("malformed", f"{rung}: 'actions' must list 1..{MAX_ACTIONS} actions")
+            raise Refused(Reason.MALFORMED, f"{rung}: 'actions' must list 1..{MAX_ACTIONS} actions")
         result[rung] = {
             "deadline_s": deadline,
             "actions": [_action(session, link, rung, a) for a in actions],
@@ -93,7 +98,7 @@ def check_escalation(session: Session, link: Link, document: Any) -> dict[str, A
 def _seconds(value: Any, what: str, low: int = 1) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= MAX_DEADLINE_S:
         raise Refused(
-            "malformed", f"{what} must be a whole number of seconds, {low}..{MAX_DEADLINE_S}"
+            Reason.MALFORMED, f"{what} must be a whole number of seconds, {low}..{MAX_DEADLINE_S}"
         )
     return value
 
@@ -103,7 +108,8 @@ def _deadline(rung: str, value: Any) -> Any:
         unknown = set(value) - {EMERGENCY, ROUTINE}
         if unknown or not value:
             raise Refused(
-                "unknown_channel", f"{rung}: deadlines are per channel 'emergency' and 'routine'"
+                Reason.UNKNOWN_CHANNEL,
+                f"{rung}: deadlines are per channel 'emergency' and 'routine'",
             )
         return {ch: _seconds(v, f"{rung}.deadline_s.{ch}") for ch, v in value.items()}
     return _seconds(value, f"{rung}.deadline_s")
@@ -111,28 +117,30 @@ def _deadline(rung: str, value: Any) -> Any:
 
 def _action(session: Session, link: Link, rung: str, action: Any) -> dict[str, Any]:
     if not isinstance(action, dict) or not isinstance(action.get("do"), str):
-        raise Refused("malformed", f"{rung}: each action is a map with 'do'")
+        raise Refused(Reason.MALFORMED, f"{rung}: each action is a map with 'do'")
     name = action["do"]
     if name not in ACTIONS:
         raise Refused(
-            "unknown_action", f"{rung}: unknown action {name!r}: choose from {', '.join(ACTIONS)}"
+            Reason.UNKNOWN_ACTION,
+            f"{rung}: unknown action {name!r}: choose from {', '.join(ACTIONS)}",
         )
     extra = set(action) - ACTION_FIELDS[name]
     if extra:
-        raise Refused("unknown_field", f"{rung}: {name} does not take {sorted(extra)}")
+        raise Refused(Reason.UNKNOWN_FIELD, f"{rung}: {name} does not take {sorted(extra)}")
     result: dict[str, Any] = {"do": name}
     if "after_s" in action:
         result["after_s"] = _seconds(action["after_s"], f"{rung}.{name}.after_s", low=0)
     if name in ("alert", "suggest_link"):
         if "role" in action and "user" in action:
-            raise Refused("malformed", f"{rung}: {name} names a role or a user, not both")
+            raise Refused(Reason.MALFORMED, f"{rung}: {name} names a role or a user, not both")
         if "role" in action:
             try:
                 result["role"] = Role(action["role"]).value
             except ValueError:
                 roles = ", ".join(r.value for r in Role)
                 raise Refused(
-                    "unknown_role", f"{rung}: unknown role {action['role']!r}: choose from {roles}"
+                    Reason.UNKNOWN_ROLE,
+                    f"{rung}: unknown role {action['role']!r}: choose from {roles}",
                 ) from None
         elif "user" in action:
             user = action["user"]
@@ -140,10 +148,10 @@ def _action(session: Session, link: Link, rung: str, action: Any) -> dict[str, A
                 not isinstance(user, str)
                 or session.scalar(select(User.id).where(User.username == user)) is None
             ):
-                raise Refused("unknown_user", f"{rung}: no console user {user!r}")
+                raise Refused(Reason.UNKNOWN_USER, f"{rung}: no console user {user!r}")
             result["user"] = user
         elif name == "alert":
-            raise Refused("malformed", f"{rung}: alert needs a 'role' or a 'user'")
+            raise Refused(Reason.MALFORMED, f"{rung}: alert needs a 'role' or a 'user'")
         else:
             result["role"] = Role.DUTY_OFFICER.value
     if name == "suggest_link":
@@ -153,10 +161,10 @@ def _action(session: Session, link: Link, rung: str, action: Any) -> dict[str, A
             target = session.scalar(select(Link).where(or_(Link.name == other, Link.id == other)))
         if target is None:
             raise Refused(
-                "unknown_link", f"{rung}: suggest_link names no link of this node: {other!r}"
+                Reason.UNKNOWN_LINK, f"{rung}: suggest_link names no link of this node: {other!r}"
             )
         if target.id == link.id:
-            raise Refused("malformed", f"{rung}: the alternate link must be another link")
+            raise Refused(Reason.MALFORMED, f"{rung}: the alternate link must be another link")
         result["link"] = target.name
     return result
 

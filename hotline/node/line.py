@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from ..accounts.roles import Permission, allowed
+from ..errors import Reason
 from ..protocol.policy import Agreement, Criterion, Policy, amend, default_policy
 from ..storage.models import Link
 from ..storage.policy_models import (
@@ -85,7 +86,7 @@ def _actor(who: Person | str) -> str:
 def _require(who: Person | str, permission: Permission) -> None:
     if not isinstance(who, str) and not allowed(who.role, permission):
         raise Refused(
-            "forbidden", f"the role {who.role} may not {permission.value.replace('_', ' ')}"
+            Reason.FORBIDDEN, f"the role {who.role} may not {permission.value.replace('_', ' ')}"
         )
 
 
@@ -96,7 +97,7 @@ class LineDesk:
         try:
             return self.node.find_link(name_or_id)
         except NodeError as exc:
-            raise Refused("unknown_link", str(exc)) from None
+            raise Refused(Reason.UNKNOWN_LINK, str(exc)) from None
 
     # Policy ------------------------------------------------------------------------
 
@@ -357,13 +358,14 @@ class LineDesk:
         ):
             alert = session.get(Alert, alert_id, with_for_update=True)
             if alert is None:
-                raise Refused("unknown_alert", f"no alert {alert_id}")
+                raise Refused(Reason.UNKNOWN_ALERT, f"no alert {alert_id}")
             if not isinstance(who, str) and not _shown_to(alert, who):
                 raise Refused(
-                    "not_addressed", f"alert {alert_id} is not shown to {who.username}; not cleared"
+                    Reason.NOT_ADDRESSED,
+                    f"alert {alert_id} is not shown to {who.username}; not cleared",
                 )
             if alert.cleared_ms is not None:
-                raise Refused("already_cleared", f"alert {alert_id} was already cleared")
+                raise Refused(Reason.ALREADY_CLEARED, f"alert {alert_id} was already cleared")
             stamp = clock_ms()
             alert.cleared_ms, alert.cleared_by = stamp, _actor(who)
             record_event(

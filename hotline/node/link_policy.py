@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from ..errors import Reason
 from ..protocol.errors import Code, ProtocolError
 from ..protocol.keys import PrivateIdentity, PublicIdentity
 from ..protocol.kinds import Kind
@@ -171,7 +172,7 @@ def propose(
     )
     if pending is not None:
         raise Refused(
-            "already_proposed",
+            Reason.ALREADY_PROPOSED,
             f"our version {policy.version} is already awaiting {link.peer_party}'s signature",
         )
     body = proposal_body(me, policy)
@@ -211,17 +212,17 @@ def accept(
     if theirs is None:
         if ours is not None:
             raise Refused(
-                "own_proposal",
+                Reason.OWN_PROPOSAL,
                 f"version {version} is our own proposal: {link.peer_party} must countersign it",
             )
         raise Refused(
-            "no_proposal", f"{link.peer_party} has no pending proposal of version {version}"
+            Reason.NO_PROPOSAL, f"{link.peer_party} has no pending proposal of version {version}"
         )
     policy = Policy.from_map(theirs.document)
     check_next_version(current_version(session, link.id), policy)
     if ours is not None and link.role == "inviter":
         raise Refused(
-            "conflicting_proposal",
+            Reason.CONFLICTING_PROPOSAL,
             f"our own version {version} is pending and, as the inviter, takes precedence; "
             f"wait for {link.peer_party} to answer it",
         )

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..errors import Reason
 from ..protocol.kinds import Kind
 from ..storage.models import Entry, Link
 from ..storage.policy_models import LinkTest
@@ -87,19 +88,19 @@ def confirm(
 ) -> LinkTest:
     test = session.get(LinkTest, test_id)
     if test is None or test.direction != "in":
-        raise Refused("unknown_test", f"no link test {test_id} from the other side")
+        raise Refused(Reason.UNKNOWN_TEST, f"no link test {test_id} from the other side")
     link = lock_link(session, test.link_id)
     # Locked as the watch locks the tests it marks lapsed: one of the two acts first.
     session.refresh(test, with_for_update=True)
     if test.state == LAPSED or (test.state == AWAITING and now_ms >= test.deadline_ms):
         raise Refused(
-            "test_lapsed",
+            Reason.TEST_LAPSED,
             f"link test {test_id} can no longer be confirmed: its window closed "
             f"{max(0, now_ms - test.deadline_ms) // 1000} s ago, and the other side has "
             "counted it as missed",
         )
     if test.state != AWAITING:
-        raise Refused("already_confirmed", f"link test {test_id} is {test.state}")
+        raise Refused(Reason.ALREADY_CONFIRMED, f"link test {test_id} is {test.state}")
     entry = find_entry(session, link.id, test.id)
     assert entry is not None
     confirmation, _ = append_own(

@@ -12,10 +12,11 @@ from urllib.parse import urlsplit
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from ..errors import Reason
 from ..storage.models import Link, Path, RelayBatch, RelayRoute
 from ..transport.tls import certificate_fingerprint
 from .events import record_event
-from .home import NodeError
+from .refusals import Refused
 
 DIRECT = "direct"
 RELAY = "relay"
@@ -41,16 +42,18 @@ class PathUpdate:
 def check_url(url: str) -> str:
     """An https URL with a host and nothing after the port (paths are added by us)."""
     if len(url) > MAX_URL_CHARS:
-        raise NodeError(f"a path URL is at most {MAX_URL_CHARS} characters")
+        raise Refused(Reason.BAD_URL, f"a path URL is at most {MAX_URL_CHARS} characters")
     parts = urlsplit(url)
     if parts.scheme != "https" or not parts.hostname:
-        raise NodeError(f"{url!r} is not an https URL with a host, e.g. https://10.0.0.2:7443")
+        raise Refused(
+            Reason.BAD_URL, f"{url!r} is not an https URL with a host, e.g. https://10.0.0.2:7443"
+        )
     if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
-        raise NodeError(f"{url!r}: give scheme, host and port only")
+        raise Refused(Reason.BAD_URL, f"{url!r}: give scheme, host and port only")
     try:
         _ = parts.port
     except ValueError:
-        raise NodeError(f"{url!r} has an invalid port") from None
+        raise Refused(Reason.BAD_URL, f"{url!r} has an invalid port") from None
     return url.rstrip("/")
 
 
@@ -58,10 +61,13 @@ def check_certificate(der: bytes, fingerprint: str) -> None:
     """The certificate must be the one whose SHA-256 was compared out of band."""
     expected = fingerprint.replace(":", "").replace(" ", "").lower()
     if len(expected) != 64 or any(c not in "0123456789abcdef" for c in expected):
-        raise NodeError("the fingerprint must be 64 hexadecimal digits (SHA-256 of the DER)")
+        raise Refused(
+            Reason.MALFORMED, "the fingerprint must be 64 hexadecimal digits (SHA-256 of the DER)"
+        )
     if certificate_fingerprint(der) != expected:
-        raise NodeError(
-            "the certificate's SHA-256 fingerprint does not match the one given: do not use it"
+        raise Refused(
+            Reason.FINGERPRINT_MISMATCH,
+            "the certificate's SHA-256 fingerprint does not match the one given: do not use it",
         )
 
 
@@ -89,9 +95,9 @@ def add_path(
     url = check_url(url)
     existing = list_paths(session, link.id)
     if any(p.url == url for p in existing):
-        raise NodeError(f"link {link.name} already has a path {url}")
+        raise Refused(Reason.DUPLICATE_PATH, f"link {link.name} already has a path {url}")
     if len(existing) >= MAX_PATHS:
-        raise NodeError(f"a link has at most {MAX_PATHS} paths")
+        raise Refused(Reason.TOO_MANY_PATHS, f"a link has at most {MAX_PATHS} paths")
     if kind == DIRECT:
         # Direct paths stay ahead of relays: shift relays one place down.
         relays = [p for p in existing if p.kind == RELAY]
@@ -150,15 +156,19 @@ def add_relay_route(
     now_ms: int,
 ) -> RelayRoute:
     if not 1 <= len(link_id) <= 26 or not link_id.isalnum():
-        raise NodeError("a link id is the 26-character id shown by 'hotline link list'")
+        raise Refused(
+            Reason.MALFORMED, "a link id is the 26-character id shown by 'hotline link list'"
+        )
     if not endpoints:
-        raise NodeError("give at least one --endpoint where the party's node is reached")
+        raise Refused(
+            Reason.MALFORMED, "give at least one --endpoint where the party's node is reached"
+        )
     urls = [check_url(e) for e in endpoints]
     routes = list(session.scalars(select(RelayRoute).where(RelayRoute.link_id == link_id)))
     if any(r.party == party for r in routes):
-        raise NodeError(f"{party} is already a party of relayed link {link_id}")
+        raise Refused(Reason.RELAY_PARTIES, f"{party} is already a party of relayed link {link_id}")
     if len(routes) >= 2:
-        raise NodeError(f"relayed link {link_id} already has its two parties")
+        raise Refused(Reason.RELAY_PARTIES, f"relayed link {link_id} already has its two parties")
     route = RelayRoute(
         link_id=link_id, party=party, certificate=certificate, endpoints=urls, created_ms=now_ms
     )

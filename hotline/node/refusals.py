@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
+from .. import errors
+from ..errors import Reason
 from ..protocol.errors import ProtocolError
 from ..storage.account_models import AuditLog
 from .clock import now_ms
@@ -25,13 +27,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("hotline.rules")
 
 
-class Refused(NodeError):
-    """An operator's request refused: ``code`` is stable, ``detail`` says what to do."""
-
-    def __init__(self, code: str, detail: str) -> None:
-        super().__init__(f"{detail} ({code})")
-        self.code = code
-        self.detail = detail
+class Refused(errors.Refused, NodeError):
+    """:class:`hotline.errors.Refused`, also caught where callers still catch
+    NodeError (the name the node's errors had before the vocabulary was one)."""
 
 
 def audit(
@@ -64,7 +62,7 @@ def audited(node: Node, actor: str, action: str, target: str | None) -> Iterator
         try:
             yield
         except ProtocolError as exc:
-            raise Refused(exc.code.value, exc.detail) from None
+            raise Refused(Reason(exc.code.value), exc.detail) from None
     except Refused as exc:
         log.warning("refused %s on %s by %s: %s (%s)", action, target, actor, exc.detail, exc.code)
         with node.transaction() as session:
@@ -74,7 +72,7 @@ def audited(node: Node, actor: str, action: str, target: str | None) -> Iterator
                 action=action,
                 target=target,
                 outcome="refused",
-                detail={"code": exc.code, "detail": exc.detail},
+                detail={"code": exc.reason.value, "detail": exc.detail},
                 now=now_ms(),
             )
         raise

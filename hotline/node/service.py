@@ -14,6 +14,7 @@ from anyio import to_thread
 from sqlalchemy import bindparam, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from ..errors import Reason
 from ..protocol.bundle import Bundle, make_bundle
 from ..protocol.errors import Code, ProtocolError
 from ..protocol.invitation import Invitation
@@ -64,6 +65,7 @@ from .record_store import (
     take_fresh,
     take_outbox_due,
 )
+from .refusals import Refused
 
 MAX_TEXT_CHARS = 32_000
 BACKOFF_BASE_MS = 250
@@ -200,7 +202,9 @@ class Node:
                 select(Link).where(or_(Link.name == name_or_id, Link.id == name_or_id))
             )
         if link is None:
-            raise NodeError(f"no link named {name_or_id!r}; see 'hotline link list'")
+            raise Refused(
+                Reason.UNKNOWN_LINK, f"no link named {name_or_id!r}; see 'hotline link list'"
+            )
         return link
 
     # Sending ---------------------------------------------------------------
@@ -234,7 +238,10 @@ class Node:
                     _check_body(item.kind, item.body)
                     link = links.get(item.link)
                     if link is None:
-                        raise NodeError(f"no link named {item.link!r}; see 'hotline link list'")
+                        raise Refused(
+                            Reason.UNKNOWN_LINK,
+                            f"no link named {item.link!r}; see 'hotline link list'",
+                        )
                     results.append(append_message(session, self.identity, link, item, stamp))
                 except NodeError as exc:
                     results.append(exc)
@@ -744,7 +751,7 @@ def append_message(
     if item.ref is not None:
         target = find_entry(session, link.id, item.ref)
         if target is None:
-            raise NodeError(f"no entry {item.ref} on link {link.name}")
+            raise Refused(Reason.UNKNOWN_ENTRY, f"no entry {item.ref} on link {link.name}")
         reference = Reference(target.id, target.hash)
     entry, _ = append_own(session, link, me, item.kind, item.body, now_ms=stamp, ref=reference)
     message = stage_message(session, entry, item.body, direction="out", now_ms=stamp)
@@ -776,26 +783,24 @@ def _check_pin(certificate: bytes) -> None:
     try:
         check(certificate)
     except ValueError as exc:
-        raise NodeError(f"certificate refused: {exc}") from None
+        raise Refused(Reason.BAD_CERTIFICATE, f"certificate refused: {exc}") from None
 
 
 def _check_body(kind: Kind, body: dict[str, Any]) -> None:
     if kind not in MESSAGE_KINDS:
-        raise NodeError(f"{kind.value} is not a message kind")
+        raise Refused(Reason.MALFORMED, f"{kind.value} is not a message kind")
     channel = body.get("channel", "routine")
     if channel != "routine":
-        from .refusals import Refused
-
         if channel != "emergency":
-            raise Refused("unknown_channel", f"channel {channel!r}: 'emergency' or 'routine'")
+            raise Refused(Reason.UNKNOWN_CHANNEL, f"channel {channel!r}: 'emergency' or 'routine'")
         if not body.get("criterion"):
             raise Refused(
-                "not_an_emergency",
+                Reason.NOT_AN_EMERGENCY,
                 "the emergency channel is for the agreed criteria only, and this names none: "
                 "send it as routine instead",
             )
         raise Refused(
-            "activation_required",
+            Reason.ACTIVATION_REQUIRED,
             "emergency messages leave through an activation (console, 'Desk.activate_emergency' "
             "or POST /api/v1/links/{link}/emergency), which checks the criterion and the "
             "two-person rule",
@@ -803,9 +808,11 @@ def _check_body(kind: Kind, body: dict[str, Any]) -> None:
     if kind is Kind.MESSAGE:
         text = body.get("text")
         if not isinstance(text, str) or not text.strip():
-            raise NodeError("a message needs non-empty text")
+            raise Refused(Reason.EMPTY, "a message needs non-empty text")
         if len(text) > MAX_TEXT_CHARS:
-            raise NodeError(f"text is {len(text)} characters; the limit is {MAX_TEXT_CHARS}")
+            raise Refused(
+                Reason.TOO_LONG, f"text is {len(text)} characters; the limit is {MAX_TEXT_CHARS}"
+            )
 
 
 __all__ = ["LinkNotFound", "LinkStatus", "Node", "Outgoing"]

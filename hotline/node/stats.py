@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from ..errors import Reason
 from ..storage.models import Entry, Link, Message
 from .emergency import EMERGENCY, ROUTINE
 from .link_tests import TEST_KINDS
@@ -68,7 +69,7 @@ def usage(
     until_ms: int | None = None,
 ) -> Usage:
     if bucket not in BUCKETS:
-        raise Refused("unknown_bucket", f"bucket must be one of {', '.join(BUCKETS)}")
+        raise Refused(Reason.UNKNOWN_BUCKET, f"bucket must be one of {', '.join(BUCKETS)}")
     size = BUCKETS[bucket]
     result = Usage(link.name, bucket, since_ms, until_ms)
     start = (Message.created_ms // size) * size

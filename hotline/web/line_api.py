@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 
 from ..accounts.errors import AccountError
 from ..accounts.service import AccountService
+from ..errors import Reason
 from ..node.alerts import alert_view
 from ..node.desk import Desk, Person
 from ..node.emergency import activation_view
@@ -62,9 +63,9 @@ def line_router(node: Node, dependencies: list[Any]) -> APIRouter:
         try:
             user = accounts.get_user(username)
         except AccountError as exc:
-            raise Refused(exc.code.value, exc.message) from None
+            raise Refused(exc.reason, exc.detail) from None
         if user.disabled:
-            raise Refused("forbidden", f"the account {username} is disabled")
+            raise Refused(Reason.FORBIDDEN, f"the account {username} is disabled")
         return Person(user.username, user.display_name, user.role.value)
 
     async def run(call: Any) -> Any:
@@ -107,7 +108,7 @@ def line_router(node: Node, dependencies: list[Any]) -> APIRouter:
         )
         if result.user is None:
             raise Refused(
-                "bad_credentials",
+                Reason.BAD_CREDENTIALS,
                 f"the password or code given for {username} is not theirs (or the account "
                 "is locked or disabled); nothing was decided",
             )
