@@ -74,11 +74,13 @@ class Console:
     ) -> Response:
         """Run a desk action, audit it, and answer: a redirect for forms (to ``back``,
         else the form's own), JSON for fetch. A refusal is audited with its English
-        reason and shown in the operator's language; nothing was written.
+        reason and shown in the operator's language.
         ``routine_offer`` (the text and language) lets a refused emergency activation
         be sent on the routine channel with one click."""
         request = form.request
-        after = back if back is not None else form.back if isinstance(form, ActionForm) else "/"
+        after = back
+        if after is None:
+            after = form.back if isinstance(form, ActionForm) else "/"
         try:
             await to_thread.run_sync(work)
         except (NodeError, Invalid) as exc:
