@@ -16,6 +16,7 @@ from fastapi import HTTPException, Request
 from ...accounts.results import SessionInfo, UserInfo
 from ...accounts.roles import Permission
 from ...accounts.service import AccountService
+from ...node.desk import Person
 from .i18n import LANGUAGES
 
 SESSION_COOKIE = "hotline_session"
@@ -41,6 +42,12 @@ class Operator:
     @property
     def label(self) -> str:
         return f"{self.user.display_name} ({self.user.role.value.replace('_', ' ')})"
+
+    @property
+    def person(self) -> Person:
+        """The operator as the desk records them."""
+        user = self.user
+        return Person(user.username, user.display_name, user.role.value)
 
     def can(self, permission: Permission) -> bool:
         return self.user.can(permission)

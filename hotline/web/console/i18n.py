@@ -7,6 +7,7 @@ import io
 from datetime import UTC, datetime
 from functools import cache
 from importlib.resources import files
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel.dates import format_datetime
@@ -46,6 +47,12 @@ def translations(language: str) -> NullTranslations:
     write_mo(buffer, catalog)
     buffer.seek(0)
     return Translations(buffer)
+
+
+def translate(language: str, message: str, values: dict[str, Any] | None = None) -> str:
+    """``message`` (an English source string) in ``language``, its values filled in."""
+    text = translations(language).gettext(message)
+    return text.format(**values) if values else text
 
 
 def zone(name: str) -> ZoneInfo:

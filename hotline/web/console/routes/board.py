@@ -1,0 +1,107 @@
+"""The link board, a link's conversation, and the fragments that keep them live."""
+
+from __future__ import annotations
+
+from anyio import to_thread
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import HTMLResponse, Response
+
+from ....accounts.roles import Permission
+from ....node.clock import now_ms
+from ....node.desk import Desk, Person
+from ....node.home import NodeError
+from .. import pages
+from ..context import Console, console
+
+router = APIRouter()
+
+
+@router.get("/", response_class=HTMLResponse)
+async def board(request: Request, c: Console = Depends(console)) -> Response:
+    operator = await c.operator(request, Permission.VIEW_LINKS)
+    after = await c.events_after()
+    rows = await to_thread.run_sync(lambda: pages.link_board(c.node, now_ms()))
+    return c.render(
+        request, "board.html", operator, rows=rows, events_after=after, **await c.bar(operator)
+    )
+
+
+@router.get("/fragments/board", response_class=HTMLResponse)
+async def board_fragment(request: Request, c: Console = Depends(console)) -> Response:
+    operator = await c.operator(request, Permission.VIEW_LINKS)
+    rows = await to_thread.run_sync(lambda: pages.link_board(c.node, now_ms()))
+    return c.render(request, "_board.html", operator, rows=rows)
+
+
+@router.get("/fragments/calls", response_class=HTMLResponse)
+async def calls_fragment(request: Request, c: Console = Depends(console)) -> Response:
+    operator = await c.operator(request, Permission.VIEW_LINKS)
+    return c.render(request, "_callbar.html", operator, **await c.bar(operator))
+
+
+@router.get("/links/{link_name}", response_class=HTMLResponse)
+async def conversation(
+    request: Request, link_name: str, before: str | None = None, c: Console = Depends(console)
+) -> Response:
+    # Opening the page records that an operator who may acknowledge has seen the
+    # incoming messages it shows.
+    operator = await c.operator(request, Permission.VIEW_MESSAGES)
+    after = await c.events_after()
+    page = await to_thread.run_sync(lambda: pages.conversation(c.node, link_name, before=before))
+    if page is None:
+        raise HTTPException(404, "no such link")
+    found = page
+    policy = await to_thread.run_sync(lambda: c.desk.policy(found.link.id))
+    if operator.can(Permission.ACKNOWLEDGE):
+        shown = [
+            r.id
+            for r in page.rows
+            if r.message.direction == "in" and r.message.displayed_ms is None
+        ]
+        if shown:
+            await to_thread.run_sync(lambda: _mark_displayed(c.desk, shown, operator.person))
+            page = await to_thread.run_sync(
+                lambda: pages.conversation(c.node, link_name, before=before)
+            )
+            assert page is not None
+    return c.render(
+        request,
+        "conversation.html",
+        operator,
+        page=page,
+        before=before,
+        policy=policy,
+        **await c.bar(operator),
+        events_after=after,
+    )
+
+
+@router.get("/messages/{message_id}/fragment", response_class=HTMLResponse)
+async def message_fragment(
+    request: Request, message_id: str, c: Console = Depends(console)
+) -> Response:
+    operator = await c.operator(request, Permission.VIEW_MESSAGES)
+    found = await to_thread.run_sync(lambda: pages.message_row(c.node, message_id))
+    if found is None:
+        raise HTTPException(404, "no such message")
+    link, row = found
+    return c.render(request, "_message.html", operator, link=link, row=row)
+
+
+@router.get("/links/{link_name}/drafts/fragment", response_class=HTMLResponse)
+async def drafts_fragment(
+    request: Request, link_name: str, c: Console = Depends(console)
+) -> Response:
+    operator = await c.operator(request, Permission.VIEW_MESSAGES)
+    page = await to_thread.run_sync(lambda: pages.conversation(c.node, link_name))
+    if page is None:
+        raise HTTPException(404, "no such link")
+    return c.render(request, "_drafts.html", operator, page=page)
+
+
+def _mark_displayed(desk: Desk, message_ids: list[str], who: Person) -> None:
+    for message_id in message_ids:
+        try:
+            desk.displayed(message_id, who)
+        except NodeError:
+            continue

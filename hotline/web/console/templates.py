@@ -1,0 +1,86 @@
+"""The console's templates: one Jinja environment, and the words every page uses in
+the operator's language and time zone."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup, escape
+
+from ...accounts.roles import Permission
+from ...agreed_texts import CATALOGUE, DECLINE_REASONS
+from ...node.desk import MAX_SESSION_TEXT
+from ...node.service import MAX_TEXT_CHARS
+from .auth import CSRF_FIELD
+from .i18n import LANGUAGES, N_, local_and_utc, translations
+from .outside import outside, outside_attribute
+
+MAX_FORM_TEXT = MAX_TEXT_CHARS
+RESPOND_BY_HOURS = (1, 4, 12, 24, 72)
+# An audit row's outcome as the audit page shows it (translated there).
+OUTCOME_LABELS = {"ok": N_("allowed"), "refused": N_("refused")}
+
+
+def environment(party: str) -> Environment:
+    """The templates, autoescaped, with the constants the forms need."""
+    env = Environment(
+        loader=PackageLoader("hotline.web", "templates"),
+        autoescape=select_autoescape(["html"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.globals.update(
+        LANGUAGES=LANGUAGES,
+        DECLINE_REASONS=DECLINE_REASONS,
+        RESPOND_BY_HOURS=RESPOND_BY_HOURS,
+        CSRF_FIELD=CSRF_FIELD,
+        MAX_TEXT=MAX_FORM_TEXT,
+        MAX_SESSION_TEXT=MAX_SESSION_TEXT,
+        Permission=Permission,
+        OUTCOME_LABELS=OUTCOME_LABELS,
+        party=party,
+    )
+    env.filters.update(outside=outside, inert=outside_attribute)
+    return env
+
+
+def words(lang: str, zone: str) -> dict[str, Any]:
+    """The template's ``_`` (translate), ``when`` (a time), ``duration`` and ``agreed``
+    (an agreed text with its parameters), in ``lang`` and the time zone ``zone``."""
+    catalogue = translations(lang)
+
+    def gettext(message: str, **values: Any) -> str:
+        text = catalogue.gettext(message)
+        if not values:
+            return text
+        if any(isinstance(v, Markup) for v in values.values()):
+            # A value already made safe (text from outside, isolated): escape the
+            # rest and keep it as it is.
+            return Markup(escape(text)).format(**values)
+        return text.format(**values)
+
+    def when(ms: int | None) -> str:
+        return local_and_utc(ms, lang, zone)
+
+    def duration(ms: int) -> str:
+        seconds = max(0, ms) // 1000
+        if seconds < 120:
+            return gettext("{n} s", n=seconds)
+        if seconds < 7200:
+            return gettext("{n} min", n=seconds // 60)
+        return gettext("{h} h {m} min", h=seconds // 3600, m=seconds % 3600 // 60)
+
+    def agreed(text_id: str, parameters: dict[str, Any]) -> str:
+        text = CATALOGUE.get(text_id)
+        if text is None:
+            return gettext("(unknown agreed text {id})", id=text_id)
+        try:
+            return text.render(lang, parameters)
+        except KeyError:
+            return gettext("(agreed text {id} with missing parameters)", id=text_id)
+
+    return {"_": gettext, "when": when, "duration": duration, "agreed": agreed}
+
+
+__all__ = ["MAX_FORM_TEXT", "RESPOND_BY_HOURS", "environment", "words"]
