@@ -32,7 +32,6 @@ from .record_store import Reference, append_own, append_peer, entry_hash, peer_i
 
 log = logging.getLogger("hotline.ingest")
 
-MAX_HELD_AHEAD = 10_000
 # Receipts ride back in the response; the outbox pushes them only if the peer
 # has not confirmed holding them by then.
 RECEIPT_PUSH_DELAY_MS = 2_000
@@ -166,11 +165,7 @@ def _place_and_apply(
         ):
             result.receipts.append(receipt)
         return Outcome(header.id, "duplicate")
-    if placement is Placement.AHEAD:
-        if header.seq - link.peer_seq > MAX_HELD_AHEAD:
-            too_far = ProtocolError(Code.SEQUENCE_GAP, f"seq {header.seq} is too far ahead")
-            _log_refusal(session, link, header.id, too_far, now_ms)
-            return Outcome(header.id, "refused", too_far.code.value, too_far.detail)
+    if placement is Placement.AHEAD:  # place() refused anything too far ahead
         if session.get(Held, (link.id, header.seq)) is None:  # each is flushed when added
             session.add(
                 Held(
