@@ -26,6 +26,7 @@ from ..protocol.kinds import RECEIPTED_KINDS, Kind
 from ..protocol.record import ChainHead, Placement, place
 from ..storage.driver import Prepared
 from ..storage.models import HELD, Entry, Held, Link
+from ..storage.staging import insert_staged
 from .events import record_event
 from .ladder import MESSAGE_KINDS, apply_peer_entry
 from .record_store import Reference, append_own, append_peer, entry_hash, peer_identity
@@ -143,7 +144,9 @@ def _place_and_apply(
     header = envelope.header
     held_hash = None
     if header.seq <= link.peer_seq:
-        session.flush()  # a duplicate may be of an entry applied earlier in this batch
+        # A duplicate may be of an entry applied earlier in this batch, and staged: a
+        # flush writes nothing while no ORM object changed (the link is staged too).
+        insert_staged(session)
         held_hash = session.scalar(
             select(Entry.hash).where(
                 Entry.link_id == link.id, Entry.sender == header.sender, Entry.seq == header.seq
