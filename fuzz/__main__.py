@@ -38,7 +38,7 @@ def main() -> None:
         for seed in seeds():
             (corpus / hashlib.sha256(seed).hexdigest()[:16]).write_bytes(seed)
     args.artifacts.mkdir(parents=True, exist_ok=True)
-    dictionary = Path(tempfile.mkdtemp(prefix="hotline-fuzz-dict-")) / f"{args.target}.dict"
+    dictionary = corpus.with_name(corpus.name + ".dict")  # beside the corpus it serves
     dictionary.write_text("".join(_dictionary_line(t) for t in DICTIONARIES[args.target]))
     libfuzzer = [
         sys.argv[0],
