@@ -42,3 +42,16 @@ catalogue: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache demo-data test-artifacts
+
+# Coverage-guided fuzzing (atheris) of the envelope decoder, the bundle reader and
+# the invitation reader, FUZZ_SECONDS each; each corpus grows under .venv/fuzz across
+# runs, and an input that fails is written there as crash-* (see python -m fuzz -h).
+FUZZ_SECONDS ?= 300
+FUZZ_TARGETS := envelope bundle invitation
+
+.PHONY: fuzz
+fuzz: $(STAMP)
+	for target in $(FUZZ_TARGETS); do \
+		$(BIN)/python -m fuzz $$target --seconds $(FUZZ_SECONDS) \
+			--corpus $(VENV)/fuzz/$$target --artifacts $(VENV)/fuzz/crashes || exit 1; \
+	done

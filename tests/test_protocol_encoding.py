@@ -119,7 +119,15 @@ def test_known_encodings(value: Any, hex_: str) -> None:
         ("d8204100", Code.MALFORMED),  # tag 32 (URI) on bytes
         ("c249010000000000000000", Code.MALFORMED),  # bignum 2**64 (tag 2)
         ("c349010000000000000000", Code.MALFORMED),  # negative bignum (tag 3)
-        ("c24101", Code.NON_CANONICAL),  # 1 as a bignum: a small int has one encoding
+        # Every tag is malformed, also those cbor2 would turn into an allowed value.
+        ("c24101", Code.MALFORMED),  # 1 as a bignum (tag 2)
+        ("c3420001", Code.MALFORMED),  # -2 as a negative bignum (tag 3)
+        ("d81c01", Code.MALFORMED),  # tag 28 (shareable) around 1
+        ("d9010063616263", Code.MALFORMED),  # tag 256 (string namespace) around "abc"
+        ("d9d9f701", Code.MALFORMED),  # tag 55799 (self-described CBOR) around 1
+        ("d86401", Code.MALFORMED),  # tag 100 (days since the epoch)
+        ("d9100001", Code.MALFORMED),  # tag 4096, which nothing defines
+        ("81d9d9f780", Code.MALFORMED),  # a tag inside an array
         ("a10101", Code.MALFORMED),  # integer map key
         ("a1410101", Code.MALFORMED),  # byte-string map key
         ("61ff", Code.MALFORMED),  # invalid UTF-8
@@ -134,8 +142,17 @@ def test_refusals(hex_: str, code: Code) -> None:
 def test_nesting_limit() -> None:
     deepest_allowed = b"\x81" * MAX_DEPTH + b"\x80"  # the innermost empty array is at depth 16
     assert decode(deepest_allowed, max_size=64) is not None
+    assert decode(b"\xa1\x61a" * MAX_DEPTH + b"\x01", max_size=64) is not None
     assert refused(b"\x81" * (MAX_DEPTH + 1) + b"\x80") is Code.MALFORMED
+    assert refused(b"\x81" * MAX_DEPTH + b"\x81\x01") is Code.MALFORMED  # 1 at depth 17
+    assert refused(b"\xa1\x61a" * (MAX_DEPTH + 1) + b"\x01") is Code.MALFORMED
     assert refused(b"\x81" * 200 + b"\x00") is Code.MALFORMED
+
+
+def test_too_deep_is_malformed_even_with_trailing_bytes() -> None:
+    # Step 3 (outside the data model) comes before step 4 (not the one encoding).
+    assert refused(b"\x81" * (MAX_DEPTH + 1) + b"\x80\x00") is Code.MALFORMED
+    assert refused(b"\xc2\x41\x01\x00") is Code.MALFORMED  # a tag, then a trailing byte
 
 
 def test_size_limit_is_checked_before_decoding() -> None:

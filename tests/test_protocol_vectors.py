@@ -33,6 +33,7 @@ from hotline.protocol.envelope import (
     verify,
 )
 from hotline.protocol.errors import Code, ProtocolError
+from hotline.protocol.heartbeat import read_heartbeat
 from hotline.protocol.invitation import (
     make_invitation,
     read_acceptance,
@@ -40,6 +41,7 @@ from hotline.protocol.invitation import (
 )
 from hotline.protocol.keys import PrivateIdentity, PublicIdentity
 from hotline.protocol.kinds import Kind
+from hotline.protocol.policy import Policy
 from hotline.protocol.record import ChainHead, Placement, RecordEntry, place, verify_record
 from tests.vectors import generate
 
@@ -459,6 +461,21 @@ def test_negative_vector(vector: dict[str, Any]) -> None:
         elif operation == "read_acceptance":
             invitation = read_invitation(given["invitation"], now_ms=given["now_ms"])
             read_acceptance(given["armoured"], invitation)
+        elif operation == "read_bundle":
+            read_bundle(given["json"])
+        elif operation == "decode":
+            decode(bytes.fromhex(given["cbor"]), max_size=given["max_size"])
+        elif operation == "read_policy":
+            Policy.from_bytes(bytes.fromhex(given["cbor"]))
+        elif operation == "read_heartbeat":
+            read_heartbeat(
+                bytes.fromhex(given["wire"]),
+                sender_key=public(given["sender"]).signing_key,
+                sender=given["sender"],
+                me=given["me"],
+                link=given["link"],
+                now_ms=given["now_ms"],
+            )
         else:
             pytest.fail(f"unknown operation {operation!r}")
     assert raised.value.code is code, raised.value
@@ -481,6 +498,25 @@ def test_every_hex_value_quoted_in_the_specification_is_in_the_vectors() -> None
     assert VECTORS["invitation"]["armoured"] in spec
     for vector in NEGATIVE:
         assert f"`{vector['name']}`" in spec
+
+
+def test_the_specification_tables_every_negative_vector_as_the_file_states_it() -> None:
+    spec = SPEC.read_text(encoding="utf-8")
+    table = spec.split("### 13.7 Negative vectors", 1)[1].split("### 13.8", 1)[0]
+    rows = {
+        name: (operation, code)
+        for name, operation, code in re.findall(
+            r"^\| `([a-z0-9_]+)` \| .+ \| `([a-z_]+)` \| (`[a-z_]+`(?: at index -?\d+)?) \|$",
+            table,
+            flags=re.MULTILINE,
+        )
+    }
+    expected = {}
+    for vector in NEGATIVE:
+        expect = vector["expect"]
+        at = f" at index {expect['index']}" if "index" in expect else ""
+        expected[vector["name"]] = (vector["operation"], f"`{expect['code']}`{at}")
+    assert rows == expected
 
 
 def test_the_specification_lists_every_error_code() -> None:

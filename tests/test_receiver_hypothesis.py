@@ -8,13 +8,14 @@ import uuid
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from hotline.demo import free_port
 from hotline.node.home import NodeHome, init_node
 from hotline.node.service import Node
 from hotline.protocol.envelope import parse
+from hotline.protocol.errors import Code
 from hotline.storage.database import sqlite_url
 from hotline.storage.models import Entry, Held
 
@@ -73,6 +74,7 @@ def _mutate(envelope: bytes, how: tuple[str, int, bytes]) -> bytes:
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(batches=st.lists(st.lists(operation, min_size=1, max_size=6), min_size=1, max_size=5))
+@example(batches=[[(0, ("same", 0, b"")), (0, ("same", 0, b""))]])  # a duplicate in one batch
 def test_receiver_applies_only_a_genuine_in_order_prefix(
     world: dict[str, object], tmp_path_factory: pytest.TempPathFactory, batches: list
 ) -> None:
@@ -86,11 +88,19 @@ def test_receiver_applies_only_a_genuine_in_order_prefix(
         for batch in batches:
             raws = [_mutate(chain[index], how) for index, how in batch]
             result = node.receive(link_id, raws, 0)
+            statuses = [o.status for o in result.outcomes]
+            # One outcome per envelope, up to and including the first refusal (§8.4).
+            if "refused" in statuses:
+                assert statuses.index("refused") == len(statuses) - 1, statuses
+            else:
+                assert len(statuses) == len(raws), statuses
             for raw, outcome in zip(raws, result.outcomes, strict=False):
-                if outcome.status in ("accepted", "held"):
-                    assert raw in chain, "a modified envelope was taken in"
+                if raw in chain:  # genuine: taken, recognised, or held; never refused
+                    assert outcome.status in ("accepted", "duplicate", "held"), outcome
+                else:  # changed in any way, even to bytes equal in value: refused
+                    assert outcome.status == "refused", f"a modified envelope was {outcome}"
                 if outcome.status == "refused":
-                    assert outcome.code, "a refusal without a code"
+                    assert Code(outcome.code), "a refusal without a protocol code"
             with node.reading() as session:
                 stored = [
                     e.envelope

@@ -77,11 +77,18 @@ def decode_reply(data: bytes) -> PushReply:
             value["entries"],
             value["missing"],
         )
-        if not isinstance(have, int) or not isinstance(results, list):
+        # type() is int: CBOR true decodes to True, which isinstance(int) would take.
+        if type(have) is not int or have < 0 or not isinstance(results, list):
             raise TypeError
         if not isinstance(entries, list) or not all(isinstance(e, bytes) for e in entries):
             raise TypeError
-        gap = None if missing is None else (int(missing[0]), int(missing[1]))
+        if missing is not None and (
+            not isinstance(missing, list)
+            or len(missing) != 2
+            or not all(type(seq) is int and seq > 0 for seq in missing)
+        ):
+            raise TypeError
+        gap = None if missing is None else (missing[0], missing[1])
     except (KeyError, TypeError, IndexError, ValueError):
         raise ProtocolError(Code.MALFORMED, "push reply is malformed") from None
     return PushReply(have, results, entries, gap)

@@ -9,15 +9,14 @@ against the signed digests), and the exporter's signature over all of it.
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .encoding import encode
+from .encoding import encode, is_version
 from .errors import Code, ProtocolError
-from .invitation import read_acceptance_body, read_invitation_body
+from .invitation import base64_decode, read_acceptance_body, read_invitation_body
 from .keys import PrivateIdentity, PublicIdentity, verify_signature
 from .record import Fault, RecordEntry, RecordSummary, verify_record
 
@@ -119,38 +118,75 @@ def make_bundle(
 
 
 def read_bundle(text: str | bytes) -> Bundle:
+    """Read a bundle's JSON strictly: UTF-8, no repeated keys, exactly the documented
+    fields in every object, each of its JSON type (an integer is a JSON integer, never
+    a string, a float or a boolean), base64 in its one form. Reading checks form only;
+    :func:`verify_bundle` checks what the bundle claims."""
     if len(text) > MAX_BUNDLE_BYTES:
         raise ProtocolError(
             Code.TOO_LARGE, f"bundle is {len(text)} bytes; the limit is {MAX_BUNDLE_BYTES}"
         )
     try:
-        document = json.loads(text)
+        # json.loads would guess UTF-16 or UTF-32 from bytes, and skip a byte order mark.
+        document = json.loads(
+            text.decode("utf-8") if isinstance(text, bytes) else text,
+            object_pairs_hook=_object,
+            parse_constant=_refuse_constant,
+        )
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise ProtocolError(Code.MALFORMED, f"bundle is not JSON: {exc}") from None
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise ProtocolError(Code.MALFORMED, "not a Hotline record bundle")
-    if document.get("version") != 1:
+    if not is_version(document.get("version"), 1):
         raise ProtocolError(Code.UNSUPPORTED_VERSION, f"bundle version {document.get('version')!r}")
-    try:
-        link = document["link"]
-        setup = document["setup"]
-        entries = tuple(
-            RecordEntry(_b64(e["envelope"]), None if e["payload"] is None else _b64(e["payload"]))
-            for e in document["entries"]
+    _fields(document, BUNDLE_FIELDS, "bundle")
+    link = _fields(document["link"], LINK_FIELDS, "link")
+    setup = _fields(document["setup"], SETUP_FIELDS, "setup")
+    for party in _list(document["parties"], "parties"):
+        _fields(party, PARTY_FIELDS, "parties item")
+        _text(party["party"], "parties.party")
+        _text(party["fingerprint"], "parties.fingerprint")
+    entries = []
+    for entry in _list(document["entries"], "entries"):
+        _fields(entry, ENTRY_FIELDS, "entries item")
+        payload = entry["payload"]
+        entries.append(
+            RecordEntry(
+                _b64(entry["envelope"], "entries.envelope"),
+                None if payload is None else _b64(payload, "entries.payload"),
+            )
         )
-        return Bundle(
-            link_id=str(link["id"]),
-            link_name=str(link["name"]),
-            purpose=str(link["purpose"]),
-            invitation=(_b64(setup["invitation"][0]), _b64(setup["invitation"][1])),
-            acceptance=(_b64(setup["acceptance"][0]), _b64(setup["acceptance"][1])),
-            exported_by=str(document["exported_by"]),
-            exported_ms=int(document["exported_ms"]),
-            entries=entries,
-            signature=_b64(document["signature"]),
-        )
-    except (KeyError, TypeError, IndexError, ValueError, OverflowError) as exc:
-        raise ProtocolError(Code.MALFORMED, f"bundle field missing or invalid: {exc}") from None
+    return Bundle(
+        link_id=_text(link["id"], "link.id"),
+        link_name=_text(link["name"], "link.name"),
+        purpose=_text(link["purpose"], "link.purpose"),
+        invitation=_document_pair(setup["invitation"], "setup.invitation"),
+        acceptance=_document_pair(setup["acceptance"], "setup.acceptance"),
+        exported_by=_text(document["exported_by"], "exported_by"),
+        exported_ms=_integer(document["exported_ms"], "exported_ms", 0, MAX_EXPORTED_MS),
+        entries=tuple(entries),
+        signature=_b64(document["signature"], "signature"),
+    )
+
+
+BUNDLE_FIELDS = frozenset(
+    {
+        "format",
+        "version",
+        "link",
+        "parties",
+        "setup",
+        "exported_by",
+        "exported_ms",
+        "entries",
+        "signature",
+    }
+)
+LINK_FIELDS = frozenset({"id", "name", "purpose"})
+PARTY_FIELDS = frozenset({"party", "fingerprint"})
+SETUP_FIELDS = frozenset({"invitation", "acceptance"})
+ENTRY_FIELDS = frozenset({"envelope", "payload"})
+MAX_EXPORTED_MS = 2**53  # as an envelope's ts: exact in every JSON reader
 
 
 def verify_bundle(bundle: Bundle) -> tuple[RecordSummary, Fault | None]:
@@ -167,8 +203,12 @@ def verify_bundle(bundle: Bundle) -> tuple[RecordSummary, Fault | None]:
         if (bundle.link_name, bundle.purpose) != (invitation.link_name, invitation.purpose):
             # Not covered by the exporter's signature: they must be the invitation's.
             raise ProtocolError(Code.WRONG_LINK, "link name or purpose differs from the invitation")
-        if acceptance.invitation_hash != invitation.hash:
+        answered = (acceptance.invitation_id, acceptance.invitation_hash)
+        if answered != (invitation.id, invitation.hash):
             raise ProtocolError(Code.BAD_REFERENCE, "the acceptance is for another invitation")
+        if acceptor.party == inviter.party:
+            # As when the acceptance is read (§9.5): one name would stand for two keys.
+            raise ProtocolError(Code.MALFORMED, "both parties have the same name")
         parties = {inviter.party: inviter, acceptor.party: acceptor}
         exporter = parties.get(bundle.exported_by)
         if exporter is None:
@@ -214,10 +254,53 @@ def compare_bundles(first: Bundle, second: Bundle) -> Agreement:
     return Agreement(same_link and not only_a and not only_b, only_a, only_b)
 
 
-def _b64(value: Any) -> bytes:
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object, refusing a repeated key (json.loads would keep the last)."""
+    value = dict(pairs)
+    if len(value) != len(pairs):
+        raise ProtocolError(Code.MALFORMED, "a key appears twice in one object")
+    return value
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ProtocolError(Code.MALFORMED, f"{name} is not JSON")
+
+
+def _fields(value: Any, expected: frozenset[str], what: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ProtocolError(Code.MALFORMED, f"{what} must be an object")
+    if set(value) != expected:
+        unknown, missing = sorted(set(value) - expected), sorted(expected - set(value))
+        raise ProtocolError(
+            Code.MALFORMED, f"{what}: unknown fields {unknown}, missing fields {missing}"
+        )
+    return value
+
+
+def _list(value: Any, what: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise ProtocolError(Code.MALFORMED, f"{what} must be an array")
+    return value
+
+
+def _text(value: Any, what: str) -> str:
     if not isinstance(value, str):
-        raise TypeError("expected base64 text")
-    try:
-        return base64.b64decode(value, validate=True)
-    except binascii.Error as exc:
-        raise ValueError(f"invalid base64: {exc}") from None
+        raise ProtocolError(Code.MALFORMED, f"{what} must be a string")
+    return value
+
+
+def _integer(value: Any, what: str, low: int, high: int) -> int:
+    if type(value) is not int or not low <= value <= high:  # not True, not 1.0, not "1"
+        raise ProtocolError(Code.MALFORMED, f"{what} must be a JSON integer in {low}..{high}")
+    return value
+
+
+def _b64(value: Any, what: str) -> bytes:
+    return base64_decode(_text(value, what), what)
+
+
+def _document_pair(value: Any, what: str) -> tuple[bytes, bytes]:
+    pair = _list(value, what)
+    if len(pair) != 2:
+        raise ProtocolError(Code.MALFORMED, f"{what} must be [signed, signature]")
+    return _b64(pair[0], what), _b64(pair[1], what)

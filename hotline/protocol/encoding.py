@@ -3,11 +3,16 @@
 Every signed or hashed structure goes through :func:`encode`. :func:`decode` is
 strict: it refuses duplicate keys, indefinite lengths, tags, floats and any input
 that does not re-encode to exactly the same bytes, so one value has one encoding.
+
+Every tag is refused as ``malformed``, whatever it wraps: cbor2 would otherwise turn
+some tags (bignums, shared values, string namespaces, the self-describe tag) into
+plain values, and which ones is cbor2's choice, not the protocol's.
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import cbor2
@@ -68,11 +73,10 @@ def _text_key_order(key: str) -> tuple[int, bytes]:
 
 
 def _check_types(value: Any, depth: int = 0) -> None:
+    # cbor2 already stops at MAX_DEPTH and refuses every tag (so no integer beyond 64
+    # bits, no shared value holding itself); the depth here only bounds the recursion.
     if depth > MAX_DEPTH:
         raise ProtocolError(Code.MALFORMED, "nesting too deep")
-    if isinstance(value, int) and not isinstance(value, bool) and not -(2**64) <= value < 2**64:
-        # cbor2 decodes bignums (tags 2 and 3) itself, without calling the tag hook.
-        raise ProtocolError(Code.MALFORMED, "integers must fit in 64 bits (no bignum tags)")
     if value is None or isinstance(value, bool | int | str | bytes):
         return
     if isinstance(value, list):
@@ -96,12 +100,15 @@ def decode(data: bytes, *, max_size: int) -> Any:
             data,
             allow_duplicate_keys=False,
             allow_indefinite=False,
-            max_depth=MAX_DEPTH + 2,
+            max_depth=MAX_DEPTH,
+            semantic_decoders=_NO_TAGS,
             tag_hook=_refuse_tag,
         )
     except ProtocolError:
         raise
     except Exception as exc:  # cbor2 raises several types for truncated or invalid input
+        if isinstance(exc.__cause__, ProtocolError):  # a tag, refused by _NO_TAGS
+            raise exc.__cause__ from None
         raise ProtocolError(Code.MALFORMED, f"not valid CBOR: {exc}") from None
     _check_types(value)
     if encode(value) != data:
@@ -109,5 +116,36 @@ def decode(data: bytes, *, max_size: int) -> Any:
     return value
 
 
+def is_version(value: Any, expected: int) -> bool:
+    """True for exactly the integer ``expected``. ``true`` (CBOR or JSON) decodes to
+    Python's True, which equals 1: taken for a version, it would give a document a
+    second form, and an envelope a second wire form under the same entry hash."""
+    return type(value) is int and value == expected
+
+
 def _refuse_tag(decoder: Any, tag: Any) -> Any:
     raise ProtocolError(Code.MALFORMED, f"CBOR tag {tag.tag} is not allowed")
+
+
+def _refuse_semantic(tag: int, *_: Any) -> Any:
+    raise ProtocolError(Code.MALFORMED, f"CBOR tag {tag} is not allowed")
+
+
+class _RefuseEveryTag(Mapping[int, Any]):
+    """cbor2's semantic decoders, one for every tag number: each refuses. cbor2 looks a
+    tag up here (by ``[]``) only when the input holds one, so valid input costs nothing."""
+
+    def __getitem__(self, tag: int) -> Any:
+        return functools.partial(_refuse_semantic, tag)
+
+    def __contains__(self, tag: object) -> bool:
+        return True
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+
+_NO_TAGS = _RefuseEveryTag()

@@ -36,7 +36,7 @@ from nacl.public import Box, PrivateKey
 from ulid import ULID
 
 from . import PROTOCOL_VERSION
-from .encoding import decode, encode
+from .encoding import decode, encode, is_version
 from .errors import Code, ProtocolError
 from .keys import SIGNATURE_SIZE, PrivateIdentity, PublicIdentity, box_public, verify_signature
 from .kinds import REFERRING_KINDS, Kind
@@ -51,7 +51,8 @@ CONTENT_KEY_SIZE = 32
 WRAPPED_KEY_SIZE = 24 + 16 + CONTENT_KEY_SIZE  # box nonce, MAC, key
 MAX_SEQ = 2**53
 
-NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+# \Z, not $: "$" also matches before a final newline, and "washington\n" is not a name.
+NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}\Z")
 # A canonical ULID: upper-case Crockford base32, at most 128 bits (first digit 0-7).
 CANONICAL_ULID = re.compile(r"[0-7][0-9A-HJKMNP-TV-Z]{25}")
 HEADER_FIELDS = frozenset(
@@ -96,21 +97,21 @@ class Header:
         if not isinstance(value, dict) or set(value) != HEADER_FIELDS:
             raise ProtocolError(Code.MALFORMED, "header fields are missing or unexpected")
         version = value["v"]
-        if version != PROTOCOL_VERSION:
+        if not is_version(version, PROTOCOL_VERSION):
             raise ProtocolError(Code.UNSUPPORTED_VERSION, f"header version {version!r}")
         try:
             kind = Kind(value["kind"])
         except ValueError:
             raise ProtocolError(Code.UNKNOWN_KIND, f"kind {value['kind']!r} is not known") from None
         header = cls(
-            id=_ulid(value["id"]),
+            id=check_ulid(value["id"], "id"),
             link=_text(value["link"], "link", 64),
             sender=_name(value["from"], "from"),
             recipients=_recipients(value["to"]),
             seq=_int(value["seq"], "seq", 1, MAX_SEQ),
             time_ms=_int(value["ts"], "ts", 0, MAX_SEQ),
             kind=kind,
-            ref=None if value["ref"] is None else _ulid(value["ref"]),
+            ref=None if value["ref"] is None else check_ulid(value["ref"], "ref"),
             ref_hash=_optional_hash(value["ref_hash"], "ref_hash"),
             prev=_optional_hash(value["prev"], "prev"),
             digest=_hash(value["digest"], "digest"),
@@ -260,7 +261,7 @@ def parse(data: bytes) -> Envelope:
     if not isinstance(outer, list) or len(outer) != 3:
         raise ProtocolError(Code.MALFORMED, "envelope must be [version, signed, signature]")
     version, signed, signature = outer
-    if version != PROTOCOL_VERSION:
+    if not is_version(version, PROTOCOL_VERSION):
         raise ProtocolError(Code.UNSUPPORTED_VERSION, f"envelope version {version!r}")
     if not isinstance(signed, bytes) or not isinstance(signature, bytes):
         raise ProtocolError(Code.MALFORMED, "signed part and signature must be bytes")
@@ -315,18 +316,15 @@ def check_payload(header: Header, payload_bytes: bytes) -> None:
         raise ProtocolError(Code.DIGEST_MISMATCH, "payload does not match the signed digest")
 
 
-def _ulid(value: Any) -> str:
+def check_ulid(value: Any, field: str) -> str:
+    """A ULID in its one written form: 26 characters of upper-case Crockford base32,
+    the first 0-7 (128 bits). Text that is one in ASCII lower or mixed case is
+    ``non_canonical``; anything else is ``malformed``."""
     if type(value) is str and CANONICAL_ULID.fullmatch(value):
         return value
-    if not isinstance(value, str) or len(value) != 26:
-        raise ProtocolError(Code.MALFORMED, "id must be a 26-character ULID")
-    try:
-        parsed = str(ULID.from_str(value))
-    except ValueError:
-        raise ProtocolError(Code.MALFORMED, "id is not a valid ULID") from None
-    if parsed != value:
-        raise ProtocolError(Code.NON_CANONICAL, "id must be an upper-case ULID")
-    return value
+    if isinstance(value, str) and value.isascii() and CANONICAL_ULID.fullmatch(value.upper()):
+        raise ProtocolError(Code.NON_CANONICAL, f"{field} must be an upper-case ULID")
+    raise ProtocolError(Code.MALFORMED, f"{field} must be a ULID (26 characters, Crockford base32)")
 
 
 def _text(value: Any, field: str, max_length: int) -> str:
@@ -336,7 +334,7 @@ def _text(value: Any, field: str, max_length: int) -> str:
 
 
 def _name(value: Any, field: str) -> str:
-    if not isinstance(value, str) or not NAME_PATTERN.match(value):
+    if not isinstance(value, str) or not NAME_PATTERN.fullmatch(value):
         raise ProtocolError(Code.MALFORMED, f"{field} must be a party name like 'washington'")
     return value
 

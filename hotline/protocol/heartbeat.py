@@ -35,7 +35,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from .encoding import decode, encode
+from .encoding import decode, encode, is_version
 from .envelope import NAME_PATTERN
 from .errors import Code, ProtocolError
 from .keys import SIGNATURE_SIZE, PrivateIdentity, verify_signature
@@ -244,7 +244,7 @@ def _unwrap(
     if not isinstance(outer, list) or len(outer) != 3:
         raise ProtocolError(Code.MALFORMED, f"{what} must be [version, signed, signature]")
     version, signed, signature = outer
-    if version != LIVENESS_VERSION:
+    if not is_version(version, LIVENESS_VERSION):
         raise ProtocolError(Code.UNSUPPORTED_VERSION, f"{what} version {version!r}")
     if not isinstance(signed, bytes) or not isinstance(signature, bytes):
         raise ProtocolError(Code.MALFORMED, f"{what} signed part and signature are byte strings")
@@ -274,7 +274,7 @@ def _text(value: Any, field: str, limit: int) -> str:
 
 
 def _name(value: Any, field: str) -> str:
-    if not isinstance(value, str) or not NAME_PATTERN.match(value):
+    if not isinstance(value, str) or not NAME_PATTERN.fullmatch(value):
         raise ProtocolError(Code.MALFORMED, f"{field} must be a party name")
     return value
 

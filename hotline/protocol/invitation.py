@@ -15,8 +15,8 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from .encoding import decode, encode
-from .envelope import NAME_PATTERN
+from .encoding import decode, encode, is_version
+from .envelope import HASH_SIZE, NAME_PATTERN, check_ulid
 from .errors import Code, ProtocolError
 from .keys import PrivateIdentity, PublicIdentity, verify_signature
 
@@ -47,8 +47,9 @@ class PartyCard:
     def from_map(cls, value: Any) -> PartyCard:
         if not isinstance(value, dict):
             raise ProtocolError(Code.MALFORMED, "party card must be a map")
+        _only_fields(value, CARD_FIELDS, "party card")
         party = value.get("party")
-        if not isinstance(party, str) or not NAME_PATTERN.match(party):
+        if not isinstance(party, str) or not NAME_PATTERN.fullmatch(party):
             raise ProtocolError(Code.MALFORMED, "party name is missing or invalid")
         keys = value.get("signing_key"), value.get("encryption_key")
         if not all(isinstance(k, bytes) for k in keys):
@@ -133,12 +134,16 @@ def read_invitation(text: str, *, now_ms: int) -> Invitation:
 
 def read_invitation_body(signed: bytes) -> Invitation:
     value = decode(signed, max_size=MAX_DOCUMENT_BYTES)
-    if not isinstance(value, dict) or value.get("type") != "invitation" or value.get("v") != 1:
+    if (
+        not isinstance(value, dict)
+        or value.get("type") != "invitation"
+        or not is_version(value.get("v"), 1)
+    ):
         raise ProtocolError(Code.MALFORMED, "not a version-1 Hotline invitation")
     _only_fields(value, INVITATION_FIELDS, "invitation")
     try:
         invitation = Invitation(
-            id=_str(value["id"]),
+            id=check_ulid(value["id"], "invitation id"),
             link_name=_str(value["link_name"]),
             purpose=_str(value["purpose"]),
             inviter=PartyCard.from_map(value["inviter"]),
@@ -150,7 +155,7 @@ def read_invitation_body(signed: bytes) -> Invitation:
         raise ProtocolError(Code.MALFORMED, "invitation fields are missing") from None
     # Checked on reading (make_invitation reads what it writes): an invitation may
     # have been written by other software than ours, and is read before anyone trusts it.
-    if not NAME_PATTERN.match(invitation.link_name):
+    if not NAME_PATTERN.fullmatch(invitation.link_name):
         raise ProtocolError(Code.MALFORMED, "link name must be lower-case letters, digits, '-'")
     if not 0 < len(invitation.purpose) <= 500:
         raise ProtocolError(Code.MALFORMED, "purpose must be 1..500 characters")
@@ -200,15 +205,19 @@ def read_acceptance(text: str, invitation: Invitation) -> Acceptance:
 
 def read_acceptance_body(signed: bytes) -> Acceptance:
     value = decode(signed, max_size=MAX_DOCUMENT_BYTES)
-    if not isinstance(value, dict) or value.get("type") != "acceptance" or value.get("v") != 1:
+    if (
+        not isinstance(value, dict)
+        or value.get("type") != "acceptance"
+        or not is_version(value.get("v"), 1)
+    ):
         raise ProtocolError(Code.MALFORMED, "not a version-1 Hotline acceptance")
     _only_fields(value, ACCEPTANCE_FIELDS, "acceptance")
     try:
         invitation_hash = value["invitation_hash"]
-        if not isinstance(invitation_hash, bytes):
+        if not isinstance(invitation_hash, bytes) or len(invitation_hash) != HASH_SIZE:
             raise TypeError
         return Acceptance(
-            invitation_id=_str(value["invitation"]),
+            invitation_id=check_ulid(value["invitation"], "invitation"),
             invitation_hash=invitation_hash,
             acceptor=PartyCard.from_map(value["acceptor"]),
             created_ms=_int(value["created"]),
@@ -222,6 +231,7 @@ INVITATION_FIELDS = frozenset(
     {"type", "v", "id", "link_name", "purpose", "created", "expires", "inviter"}
 )
 ACCEPTANCE_FIELDS = frozenset({"type", "v", "invitation", "invitation_hash", "created", "acceptor"})
+CARD_FIELDS = frozenset({"party", "signing_key", "encryption_key", "tls_certificate", "endpoints"})
 
 
 def _only_fields(value: dict[Any, Any], allowed: frozenset[str], what: str) -> None:
@@ -243,17 +253,17 @@ def dearmour(label: str, text: str) -> tuple[bytes, bytes]:
     begin, end = f"-----BEGIN HOTLINE {label}-----", f"-----END HOTLINE {label}-----"
     if len(text) > 4 * MAX_DOCUMENT_BYTES:
         raise ProtocolError(Code.TOO_LARGE, "file is too large to be a Hotline document")
-    lines = [line.strip() for line in text.strip().splitlines()]
+    # Lines end in LF or CRLF; only ASCII space, tab and CR around a line are ignored,
+    # so that every reader finds the same lines (str.splitlines and str.strip would
+    # also take Unicode separators and spaces).
+    lines = [line.strip(ARMOUR_SPACE) for line in text.strip(ARMOUR_SPACE + "\n").split("\n")]
     if not lines or lines[0] != begin or lines[-1] != end:
         raise ProtocolError(Code.MALFORMED, f"not a Hotline {label.lower()} file")
     try:
         blank = lines.index("")
     except ValueError:
         raise ProtocolError(Code.MALFORMED, "the encoded block is missing") from None
-    try:
-        raw = base64.b64decode("".join(lines[blank + 1 : -1]), validate=True)
-    except (binascii.Error, ValueError):
-        raise ProtocolError(Code.MALFORMED, "the encoded block is damaged") from None
+    raw = base64_decode("".join(lines[blank + 1 : -1]), "the encoded block")
     value = decode(raw, max_size=2 * MAX_DOCUMENT_BYTES)
     if (
         not isinstance(value, list)
@@ -262,6 +272,22 @@ def dearmour(label: str, text: str) -> tuple[bytes, bytes]:
     ):
         raise ProtocolError(Code.MALFORMED, "the encoded block is not [signed, signature]")
     return value[0], value[1]
+
+
+ARMOUR_SPACE = " \t\r"
+
+
+def base64_decode(text: str, what: str) -> bytes:
+    """RFC 4648 base64, standard alphabet, padded, in its one form: the text must be
+    exactly the encoding of the bytes it gives (no line breaks, no stray padding, no
+    set bits in the padding), so that one document has one written form."""
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise ProtocolError(Code.MALFORMED, f"{what} is not base64") from None
+    if base64.b64encode(raw).decode() != text:
+        raise ProtocolError(Code.MALFORMED, f"{what} is not in canonical base64")
+    return raw
 
 
 def _str(value: Any) -> str:

@@ -28,7 +28,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .encoding import decode, encode
+from .encoding import decode, encode, is_version
 from .errors import Code, ProtocolError
 from .keys import SIGNATURE_SIZE, PrivateIdentity, PublicIdentity, verify_signature
 from .record import RecordEntry
@@ -44,8 +44,9 @@ MAX_PURPOSE_CHARS = 500
 MAX_VERSION = 2**31
 MAX_SECONDS = 366 * 86_400
 CHANNELS = ("emergency", "routine")
-CRITERION_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,47}$")
-LANGUAGE_TAG = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+# \Z, not $: "$" also matches before a final newline.
+CRITERION_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,47}\Z")
+LANGUAGE_TAG = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*\Z")
 
 POLICY_FIELDS = frozenset(
     {
@@ -174,7 +175,7 @@ class Policy:
         if not isinstance(value, dict):
             raise ProtocolError(Code.MALFORMED, "a policy must be a map")
         _exact_fields(value, POLICY_FIELDS, "policy")
-        if value["type"] != POLICY_TYPE or value["v"] != POLICY_FORMAT:
+        if value["type"] != POLICY_TYPE or not is_version(value["v"], POLICY_FORMAT):
             raise ProtocolError(Code.UNSUPPORTED_VERSION, "not a format-1 Hotline link policy")
         languages = _languages(value["languages"])
         policy = cls(
@@ -289,6 +290,7 @@ def read_acceptance(body: Any, proposal: Proposal, *, acceptor: PublicIdentity) 
     if not isinstance(body, dict):
         raise ProtocolError(Code.MALFORMED, "a policy acceptance must be a map")
     _exact_fields(body, ACCEPT_FIELDS, "policy acceptance")
+    _int(body["version"], "version", 1, MAX_VERSION)
     if body["version"] != proposal.policy.version:
         raise ProtocolError(
             Code.WRONG_VERSION,
@@ -353,7 +355,7 @@ def _languages(value: Any) -> tuple[str, ...]:
     if not isinstance(value, list) or not 0 < len(value) <= MAX_LANGUAGES:
         raise ProtocolError(Code.MALFORMED, f"languages must list 1..{MAX_LANGUAGES} tags")
     for tag in value:
-        if not isinstance(tag, str) or not LANGUAGE_TAG.match(tag):
+        if not isinstance(tag, str) or not LANGUAGE_TAG.fullmatch(tag):
             raise ProtocolError(Code.MALFORMED, f"{tag!r} is not a language tag like 'zh-Hans'")
     if len(set(value)) != len(value):
         raise ProtocolError(Code.MALFORMED, "languages must not repeat")
@@ -369,7 +371,7 @@ def _criteria(value: Any, languages: tuple[str, ...]) -> tuple[Criterion, ...]:
             raise ProtocolError(Code.MALFORMED, "each criterion must be a map")
         _exact_fields(item, CRITERION_FIELDS, "criterion")
         criterion_id = item["id"]
-        if not isinstance(criterion_id, str) or not CRITERION_ID.match(criterion_id):
+        if not isinstance(criterion_id, str) or not CRITERION_ID.fullmatch(criterion_id):
             raise ProtocolError(
                 Code.MALFORMED, f"criterion id {criterion_id!r}: lower-case letters, digits, '-'"
             )

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from .envelope import Envelope, check_payload, parse, verify
+from .envelope import Envelope, Payload, check_payload, parse, verify
 from .errors import Code, ProtocolError
 from .keys import PublicIdentity
 from .kinds import RECEIPT_KINDS
@@ -31,12 +31,18 @@ class Placement(StrEnum):
     AHEAD = "ahead"  # a gap before it: hold it and ask for what is missing
 
 
+# How far past the head an entry may be held: seq may be at most head.seq + MAX_AHEAD.
+# Bounds what a peer can make a receiver store ahead of a gap.
+MAX_AHEAD = 10_000
+
+
 def place(head: ChainHead, envelope: Envelope, held_hash_at_seq: bytes | None) -> Placement:
     """Where ``envelope`` stands relative to ``head``.
 
     ``held_hash_at_seq`` is the hash of the entry already held at the envelope's
     sequence number (when ``seq <= head.seq``), used to tell a duplicate from a
-    replayed or forged entry reusing a sequence number.
+    replayed or forged entry reusing a sequence number. An entry more than
+    ``MAX_AHEAD`` past the head is refused (``sequence_gap``), not held.
     """
     header = envelope.header
     if header.seq <= head.seq:
@@ -53,6 +59,11 @@ def place(head: ChainHead, envelope: Envelope, held_hash_at_seq: bytes | None) -
                 f"entry {header.seq} of {header.sender} does not follow entry {head.seq}",
             )
         return Placement.NEXT
+    if header.seq > head.seq + MAX_AHEAD:
+        raise ProtocolError(
+            Code.SEQUENCE_GAP,
+            f"seq {header.seq} of {header.sender} is more than {MAX_AHEAD} past {head.seq}",
+        )
     return Placement.AHEAD
 
 
@@ -165,7 +176,10 @@ def _check_entry(
         if header.kind in RECEIPT_KINDS and target[0] == header.sender:
             raise ProtocolError(Code.BAD_REFERENCE, "a receipt must be for another party")
     if entry.payload_bytes is not None:
+        # As opening does (§5.3): the digest, then the payload's own form. A digest
+        # alone would let a signed header vouch for bytes no recipient could read.
         check_payload(header, entry.payload_bytes)
+        Payload.from_bytes(entry.payload_bytes)
         summary.payloads_checked += 1
     heads[header.sender] = ChainHead(header.seq, envelope.hash)
     by_id[header.id] = (header.sender, envelope.hash)

@@ -762,7 +762,381 @@ def negative_vectors(s: Scenario) -> list[dict[str, Any]]:
         {"json": json.dumps(forged_entry, indent=1, ensure_ascii=False) + "\n"},
         {"code": "bad_signature", "index": 2, "entry_id": m2.header.id, "seq": 2},
     )
+    return vectors + strictness_vectors(s)
+
+
+def strictness_vectors(s: Scenario) -> list[dict[str, Any]]:
+    """Inputs a lenient reader would take: one form per value, every type exact, every
+    set-up check made. Each is refused by the rule docs/protocol.md states for it."""
+    from hotline.protocol.heartbeat import make_heartbeat
+    from hotline.protocol.invitation import ACCEPTANCE, PartyCard
+    from hotline.protocol.policy import default_policy
+
+    washington, beijing, geneva = identity("washington"), identity("beijing"), identity("geneva")
+    link = s.link
+    m1 = s.message_1
+    m1_wire = m1.to_bytes()
+    m1_payload = payload_bytes(MESSAGE_1)
+    header = m1.header.to_map()
+    vectors: list[dict[str, Any]] = []
+
+    def add(name: str, description: str, operation: str, given: Any, expect: Any) -> None:
+        vectors.append(
+            {
+                "name": name,
+                "description": description,
+                "operation": operation,
+                "input": given,
+                "expect": expect,
+            }
+        )
+
+    def signed_by_washington(changed: dict[str, Any], payload: bytes = m1_payload) -> bytes:
+        return forge(
+            washington,
+            changed,
+            nonce=m1.nonce,
+            ciphertext=encrypt(changed, payload, MESSAGE_1.content_key, m1.nonce),
+            wrapped=m1.wrapped_keys,
+        )
+
+    # --- One form per value: no boolean for an integer, no tag ---------------------------
+    assert m1_wire[:2] == b"\x83\x01"
+    add(
+        "envelope_version_true",
+        "message_1 with its (unsigned) outer version written as CBOR true (0xf5) instead "
+        "of the integer 1: the same entry hash under a second wire form.",
+        "parse",
+        {"wire": (b"\x83\xf5" + m1_wire[2:]).hex()},
+        {"code": "unsupported_version"},
+    )
+    add(
+        "header_version_true",
+        "A validly signed envelope whose header v is CBOR true.",
+        "parse",
+        {"wire": signed_by_washington(dict(header, v=True)).hex()},
+        {"code": "unsupported_version"},
+    )
+    add(
+        "cbor_tag_bignum",
+        "message_1 with its version written as a bignum (tag 2) holding 1.",
+        "parse",
+        {"wire": (b"\x83\xc2\x41\x01" + m1_wire[2:]).hex()},
+        {"code": "malformed"},
+    )
+    add(
+        "cbor_tag_self_described",
+        "message_1 with its version 1 behind the self-described CBOR tag 55799 (d9d9f7).",
+        "parse",
+        {"wire": (b"\x83\xd9\xd9\xf7\x01" + m1_wire[2:]).hex()},
+        {"code": "malformed"},
+    )
+    add(
+        "cbor_depth_17",
+        "17 nested one-item arrays around an empty array: the empty array is at depth 17. "
+        "(16 nested arrays around an empty array decode.)",
+        "decode",
+        {"cbor": (b"\x81" * 17 + b"\x80").hex(), "max_size": 1024},
+        {"code": "malformed"},
+    )
+    add(
+        "ref_not_a_ulid",
+        "A validly signed message whose ref is the text 'message-1', not a ULID.",
+        "parse",
+        {"wire": signed_by_washington(dict(header, ref="message-1", ref_hash=m1.hash)).hex()},
+        {"code": "malformed"},
+    )
+    add(
+        "ref_lower_case",
+        "A validly signed message whose ref is message_1's id in lower case.",
+        "parse",
+        {
+            "wire": signed_by_washington(
+                dict(header, ref=m1.header.id.lower(), ref_hash=m1.hash)
+            ).hex()
+        },
+        {"code": "non_canonical"},
+    )
+    add(
+        "name_final_newline",
+        "A validly signed envelope whose from is 'washington' followed by a newline.",
+        "parse",
+        {"wire": signed_by_washington(dict(header, **{"from": "washington\n"})).hex()},
+        {"code": "malformed"},
+    )
+
+    # --- Holding ahead of a gap, and disclosed payloads ---------------------------------
+    far = seal_inputs(
+        SealInputs(**dict(vars(MESSAGE_2), seq=10_002, id_randomness=fill(0xE6, 10))),
+        link,
+        prev=fill(0x5A, 32),
+    )
+    add(
+        "too_far_ahead",
+        "washington's seq 10002 offered to a receiver holding its chain up to seq 1: more "
+        "than 10000 past the head (seq 10001 would be held).",
+        "place",
+        {
+            "head": {"seq": 1, "hash": m1.hash.hex()},
+            "held_hash": None,
+            "wire": far.to_bytes().hex(),
+        },
+        {"code": "sequence_gap"},
+    )
+    not_cbor = b"not CBOR at all"
+    lying = signed_by_washington(dict(header, digest=hashlib.sha256(not_cbor).digest()))
+    add(
+        "record_payload_not_cbor",
+        "An entry whose signed digest is SHA-256 of 15 bytes of ASCII text, disclosed with "
+        "those bytes: the digest matches, but the payload is not CBOR.",
+        "record",
+        {"entries": [{"envelope": lying.hex(), "payload": not_cbor.hex()}]},
+        {"code": "malformed", "index": 0, "entry_id": m1.header.id, "seq": 1},
+    )
+    padded = m1_payload + b"\x00"
+    lying = signed_by_washington(dict(header, digest=hashlib.sha256(padded).digest()))
+    add(
+        "record_payload_non_canonical",
+        "An entry disclosed with message_1's payload and one trailing zero byte, the "
+        "signed digest being SHA-256 of exactly those bytes.",
+        "record",
+        {"entries": [{"envelope": lying.hex(), "payload": padded.hex()}]},
+        {"code": "non_canonical", "index": 0, "entry_id": m1.header.id, "seq": 1},
+    )
+
+    # --- Set-up documents -----------------------------------------------------------------
+    invitation_body = decode_document(s.invitation.signed)
+    summary = ["Party: washington"]
+
+    def invitation_text(body: dict[str, Any]) -> str:
+        signed = encode(body)
+        return armour(INVITATION, signed, washington.sign(signed), summary)
+
+    card = dict(invitation_body["inviter"], note="pinned by hand")
+    add(
+        "party_card_extra_field",
+        "The invitation with a field 'note' added to the inviter's party card, validly signed.",
+        "read_invitation",
+        {"armoured": invitation_text(dict(invitation_body, inviter=card)), "now_ms": T0},
+        {"code": "malformed"},
+    )
+    add(
+        "invitation_version_true",
+        "The invitation with v written as CBOR true, validly signed.",
+        "read_invitation",
+        {"armoured": invitation_text(dict(invitation_body, v=True)), "now_ms": T0},
+        {"code": "malformed"},
+    )
+    acceptance_body = decode_document(s.acceptance.signed)
+
+    def acceptance_document(body: dict[str, Any], signer: PrivateIdentity) -> tuple[bytes, bytes]:
+        signed = encode(body)
+        return signed, signer.sign(signed)
+
+    other_id = new_id(INVITATION_CREATED + 1, INVITATION_RANDOMNESS)
+    other_id_acceptance = acceptance_document(dict(acceptance_body, invitation=other_id), beijing)
+    add(
+        "acceptance_other_invitation_id",
+        "beijing's acceptance re-signed naming another invitation id, with this invitation's hash.",
+        "read_acceptance",
+        {
+            "armoured": armour(ACCEPTANCE, *other_id_acceptance, []),
+            "invitation": s.invitation_text,
+            "now_ms": T0,
+        },
+        {"code": "bad_reference"},
+    )
+    impostor = PublicIdentity(
+        "washington", public("geneva").signing_key, public("geneva").encryption_key
+    )
+    same_name = acceptance_document(
+        dict(
+            acceptance_body,
+            acceptor=PartyCard(
+                impostor, tls_certificate("beijing"), tuple(ENDPOINTS["beijing"])
+            ).to_map(),
+        ),
+        geneva,
+    )
+    add(
+        "acceptance_same_party_name",
+        "An acceptance whose acceptor (geneva's keys) calls itself washington, like the inviter.",
+        "read_acceptance",
+        {
+            "armoured": armour(ACCEPTANCE, *same_name, []),
+            "invitation": s.invitation_text,
+            "now_ms": T0,
+        },
+        {"code": "malformed"},
+    )
+    lines = s.acceptance_text.splitlines()
+    begin = lines.index("") + 1
+    loose = loose_base64("".join(lines[begin:-1]))
+    add(
+        "acceptance_non_canonical_base64",
+        "beijing's acceptance with a padding bit set in the last character of its base64 "
+        "block: the same bytes, a second written form.",
+        "read_acceptance",
+        {
+            "armoured": "\n".join(
+                [*lines[:begin], *(loose[i : i + 64] for i in range(0, len(loose), 64)), lines[-1]]
+            )
+            + "\n",
+            "invitation": s.invitation_text,
+            "now_ms": T0,
+        },
+        {"code": "malformed"},
+    )
+
+    # --- Bundles --------------------------------------------------------------------------
+    def bundle_with(acceptance: tuple[bytes, bytes]) -> str:
+        return make_bundle(
+            washington,
+            link_id=link,
+            link_name=LINK_NAME,
+            purpose=PURPOSE,
+            invitation=s.bundle.invitation,
+            acceptance=acceptance,
+            exported_ms=EXPORTED_MS,
+            entries=s.bundle.entries,
+        ).to_json()
+
+    add(
+        "bundle_acceptance_other_invitation_id",
+        "The bundle, re-signed by washington, whose acceptance (validly signed by beijing) "
+        "has the invitation's hash but names another invitation id.",
+        "verify_bundle",
+        {"json": bundle_with(other_id_acceptance)},
+        {"code": "bad_reference", "index": -1},
+    )
+    document = json.loads(s.bundle.to_json())
+    document["setup"]["acceptance"] = [base64.b64encode(x).decode() for x in same_name]
+    exported = Bundle(
+        s.bundle.link_id,
+        s.bundle.link_name,
+        s.bundle.purpose,
+        s.bundle.invitation,
+        same_name,
+        "washington",
+        EXPORTED_MS,
+        s.bundle.entries,
+        b"",
+    )
+    document["signature"] = base64.b64encode(washington.sign(exported.signed_content())).decode()
+    add(
+        "bundle_same_party_name",
+        "The bundle, re-signed by washington, whose acceptor (geneva's keys) is also named "
+        "washington.",
+        "verify_bundle",
+        {"json": json.dumps(document, indent=1, ensure_ascii=False) + "\n"},
+        {"code": "malformed", "index": -1},
+    )
+
+    def bundle_json(change: Any) -> str:
+        document = json.loads(s.bundle.to_json())
+        change(document)
+        return json.dumps(document, indent=1, ensure_ascii=False) + "\n"
+
+    add(
+        "bundle_exported_ms_string",
+        "The bundle with exported_ms written as a JSON string of the same digits.",
+        "read_bundle",
+        {"json": bundle_json(lambda d: d.update(exported_ms=str(d["exported_ms"])))},
+        {"code": "malformed"},
+    )
+    add(
+        "bundle_exported_ms_float",
+        "The bundle with exported_ms written as a JSON number with a fraction (.0).",
+        "read_bundle",
+        {"json": bundle_json(lambda d: d.update(exported_ms=float(d["exported_ms"])))},
+        {"code": "malformed"},
+    )
+    add(
+        "bundle_version_true",
+        "The bundle with version written as JSON true.",
+        "read_bundle",
+        {"json": bundle_json(lambda d: d.update(version=True))},
+        {"code": "unsupported_version"},
+    )
+    add(
+        "bundle_unknown_field",
+        "The bundle with a top-level field 'comment' added.",
+        "read_bundle",
+        {"json": bundle_json(lambda d: d.update(comment="exported for the audit"))},
+        {"code": "malformed"},
+    )
+    text = s.bundle.to_json()
+    key = f'"exported_ms": {EXPORTED_MS},'
+    assert text.count(key) == 1
+    add(
+        "bundle_repeated_key",
+        "The bundle with exported_ms given twice in the same object, the second time larger.",
+        "read_bundle",
+        {"json": text.replace(key, f'{key}\n "exported_ms": {EXPORTED_MS + 1},')},
+        {"code": "malformed"},
+    )
+    loose = loose_base64(base64.b64encode(s.bundle.signature).decode())
+    add(
+        "bundle_non_canonical_base64",
+        "The bundle with a padding bit set in its signature's base64: the same bytes.",
+        "read_bundle",
+        {"json": bundle_json(lambda d: d.update(signature=loose))},
+        {"code": "malformed"},
+    )
+
+    # --- Link policy and liveness -------------------------------------------------------
+    policy = default_policy(link, PURPOSE).to_map()
+    add(
+        "policy_version_true",
+        "The vector policy with its format v written as CBOR true.",
+        "read_policy",
+        {"cbor": encode(dict(policy, v=True)).hex()},
+        {"code": "unsupported_version"},
+    )
+    _, beat = make_heartbeat(
+        washington,
+        link=link,
+        to="beijing",
+        path=HEARTBEAT_PATH,
+        counter=HEARTBEAT_TIME,
+        time_ms=HEARTBEAT_TIME,
+        nonce=HEARTBEAT_NONCE,
+    )
+    assert beat[:2] == b"\x83\x01"
+    add(
+        "heartbeat_version_true",
+        "The vector heartbeat with its (unsigned) outer version written as CBOR true.",
+        "read_heartbeat",
+        {
+            "wire": (b"\x83\xf5" + beat[2:]).hex(),
+            "link": link,
+            "sender": "washington",
+            "me": "beijing",
+            "now_ms": HEARTBEAT_TIME,
+        },
+        {"code": "unsupported_version"},
+    )
     return vectors
+
+
+def loose_base64(blob: str) -> str:
+    """``blob`` (padded base64) with one padding bit set: text that a lenient decoder
+    turns into the same bytes."""
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    padding = len(blob) - len(blob.rstrip("="))
+    assert padding in (1, 2), "no padding, so no padding bits"
+    at = len(blob) - padding - 1
+    loose = blob[:at] + alphabet[alphabet.index(blob[at]) | 1] + blob[at + 1 :]
+    assert base64.b64decode(loose) == base64.b64decode(blob) and loose != blob
+    return loose
+
+
+def decode_document(signed: bytes) -> dict[str, Any]:
+    from hotline.protocol.encoding import decode
+
+    value = decode(signed, max_size=len(signed))
+    assert isinstance(value, dict)
+    return value
 
 
 HEARTBEAT_PATH = "https://hotline.beijing.example:7443"
