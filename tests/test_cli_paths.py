@@ -1,5 +1,6 @@
-"""Paths and relays from the command line: list, add, accept a relay, relay for others;
-bad input is refused with a clear message and changes nothing."""
+"""Paths and relays from the command line (the installed hotline, a process per
+command): list, add, accept a relay, relay for others; bad input is refused with a
+clear message and changes nothing."""
 
 from __future__ import annotations
 
@@ -9,8 +10,14 @@ from pathlib import Path
 from hotline.demo import free_port
 from hotline.node.home import NodeHome
 from hotline.transport.tls import certificate_fingerprint
+from tests.harness import hotline
 from tests.paths_harness import link_parties
-from tests.test_cli import hl
+
+
+def hl(*args: str) -> tuple[int, str]:
+    """The exit code, and standard output (as written) or the error (one line)."""
+    ran = hotline(*args, columns=200)
+    return ran.code, ran.output if ran.code else ran.stdout
 
 
 def init(home: Path, party: str, *endpoints: str) -> NodeHome:
