@@ -82,8 +82,31 @@ def test_the_readme_documents_every_exit_code_and_fail_uses_only_those() -> None
         (("status", "--home", "/nonexistent/node"), 1, "run 'hotline init' first"),
     ],
 )
-def test_usage_errors_exit_2_and_refusals_1(args: tuple[str, ...], code: int, says: str) -> None:
-    ran = hotline(*args, columns=200)
+def test_usage_errors_exit_2_and_refusals_1(
+    args: tuple[str, ...], code: int, says: str, tmp_path: Path
+) -> None:
+    ran = hotline(*args, columns=200, cwd=tmp_path)  # (no node is made in the checkout)
     assert ran.code == code, str(ran)
     assert says in ran.output
     assert "Traceback" not in ran.output
+
+
+def test_log_lines_are_inert_too() -> None:
+    """A logged value can come from a peer (a link id, a refusal's detail): the CLI's
+    log lines show control and bidi characters as code points, on one line."""
+    import logging
+
+    formatter = cli.InertFormatter("%(levelname)s %(message)s")
+    record = logging.LogRecord(
+        "hotline.peer", logging.WARNING, __file__, 1, "refused %s", ("\x1b]0;x\x07\n\u202e",), None
+    )
+    assert formatter.format(record) == "WARNING refused <U+001B>]0;x<U+0007><U+000A><U+202E>"
+    try:
+        raise ValueError("\x1b[2J")
+    except ValueError:
+        import sys
+
+        record.exc_info = sys.exc_info()
+    lines = formatter.format(record).splitlines()
+    assert lines[0].startswith("WARNING refused") and len(lines) > 2  # the traceback's lines
+    assert lines[-1] == "ValueError: <U+001B>[2J"
