@@ -107,8 +107,12 @@ def shown(value: object) -> str:
 
 def say(template: str, /, **values: object) -> None:
     """Print ``template``, markup written here, with ``values`` filled in as
-    :func:`shown` text: ``say("Link [bold]{name}[/] is up", name=link.name)``."""
-    out.print(template.format_map({key: shown(value) for key, value in values.items()}))
+    :func:`shown` text: ``say("Link [bold]{name}[/] is up", name=link.name)``.
+
+    Lines are not broken by the program (the terminal wraps them): a path or a
+    fingerprint stays whole, to copy or to read aloud."""
+    text = template.format_map({key: shown(value) for key, value in values.items()})
+    out.print(text, soft_wrap=True)
 
 
 def cell(value: object, *, multiline: bool = False, style: str = "") -> Text:
@@ -127,7 +131,7 @@ def print_json(value: object) -> None:
 
 
 def fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
-    err.print(f"[bold red]error:[/] {shown(message)}")
+    err.print(f"[bold red]error:[/] {shown(message)}", soft_wrap=True)
     raise typer.Exit(code)
 
 

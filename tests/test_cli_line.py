@@ -59,7 +59,7 @@ def test_policy_tests_escalation_and_statistics_from_the_command_line(
     policy.write_text(json.dumps({"link_test": {"interval_s": 5, "confirm_s": 60}}))
     ran = hotline("policy", "propose", LINK, "--file", policy, *at_w)
     assert ran.code == 1 and "malformed" in ran.output
-    policy.write_text(json.dumps({"link_test": {"interval_s": 60, "confirm_s": 600}}))
+    policy.write_text(json.dumps({"link_test": {"interval_s": 3600, "confirm_s": 600}}))
     ran = hotline_ok(
         "policy", "propose", LINK, "--file", policy,
         "--purpose", "Defence link \u202etneve edon", *at_w, columns=200,
@@ -82,11 +82,11 @@ def test_policy_tests_escalation_and_statistics_from_the_command_line(
     wait_until(lambda: versions(w) == {1: "in_force"}, what="the countersignature")
     state = hotline_ok("policy", "show", LINK, "--json", *at_w).json()
     assert state["version"] == 1 and state["signed_by"] == ["washington", "beijing"]
-    assert state["in_force"]["link_test"] == {"interval_s": 60, "confirm_s": 600}
+    assert state["in_force"]["link_test"] == {"interval_s": 3600, "confirm_s": 600}
     ran = hotline_ok("policy", "show", LINK, *at_b, columns=200)
     assert "signed by washington and beijing" in ran.output and "airspace-object" in ran.output
 
-    # A link test: the policy came into force a minute ago, as far as washington's
+    # A link test: the policy came into force an hour ago, as far as washington's
     # serving node knows, so its watch sends the first test now; beijing confirms it.
     node = Node(w.home)
     try:
@@ -94,7 +94,7 @@ def test_policy_tests_escalation_and_statistics_from_the_command_line(
             session.execute(
                 update(LinkPolicy)
                 .where(LinkPolicy.state == "in_force")
-                .values(in_force_ms=LinkPolicy.in_force_ms - 61_000)
+                .values(in_force_ms=LinkPolicy.in_force_ms - 3_601_000)
             )
     finally:
         node.close()
