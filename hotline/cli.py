@@ -1,4 +1,12 @@
-"""The ``hotline`` command line."""
+"""The ``hotline`` command line.
+
+Everything it prints that came from outside (a message, a party's or a link's
+name, a purpose, a policy label, an alert, an audit detail, a file read) goes
+through :func:`say`, :func:`cell`, :func:`print_json` or :func:`fail`: shown by
+:func:`hotline.untrusted.inert` and never read as rich markup, so the other party
+cannot drive the operator's terminal. Exit codes are listed in ``EXIT_CODES``
+(and in the README).
+"""
 
 from __future__ import annotations
 
@@ -7,20 +15,23 @@ import gc
 import getpass
 import json
 import logging
+import os
 import secrets
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich import box
 from rich.console import Console
+from rich.highlighter import JSONHighlighter
 from rich.markup import escape
 from rich.padding import Padding
 from rich.table import Table
+from rich.text import Text
 
 from .accounts import AccountError, AccountService, Role, UserInfo
 from .accounts.audit import PAGE_LIMIT as AUDIT_LIMIT
@@ -28,14 +39,17 @@ from .accounts.audit import AuditFilterError, audit_filter
 from .accounts.passwords import check_policy
 from .accounts.profile import check_username
 from .accounts.results import AuditEntry
+from .files import write_private_file
 from .node.clock import now_ms as clock_ms
-from .node.home import NodeError, NodeHome, check_new_node, init_node
-from .node.refusals import audit
+from .node.home import NodeError, NodeHome, check_listeners, check_new_node, init_node
+from .node.refusals import Refused, audit
 from .protocol.bundle import compare_bundles, read_bundle, verify_bundle
 from .protocol.errors import ProtocolError
+from .untrusted import inert, inert_json
 
 if TYPE_CHECKING:
     from .node.desk import Desk
+    from .node.line import PolicyState
     from .protocol.policy import Policy
 
 app = typer.Typer(
@@ -62,8 +76,9 @@ relay_app = typer.Typer(
     help="Serve as a relay for other parties' links (ciphertext only).", no_args_is_help=True
 )
 app.add_typer(relay_app, name="relay")
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+# No emoji codes (":warning:") and no highlighting: text is shown as written.
+out = Console(highlight=False, emoji=False)
+err = Console(stderr=True, highlight=False, emoji=False)
 
 HomeOption = Annotated[
     Path,
@@ -74,8 +89,49 @@ HomeOption = Annotated[
 DEFAULT_HOME = Path("hotline-data")
 
 
-def fail(message: str, code: int = 1) -> NoReturn:
-    err.print(f"[bold red]error:[/] {message}")
+# What each exit status means. fail() is called with these codes only (a test
+# checks), typer exits 2 on a usage error, and the README lists them all.
+EXIT_OK = 0
+EXIT_ERROR = 1  # refused, not found, unreadable, or interrupted ("Aborted.")
+EXIT_USAGE = 2  # a command or option misused
+EXIT_NOT_CONFIRMED = 3  # a fingerprint does not match, or was not confirmed
+EXIT_BUNDLE_INVALID = 4  # a bundle does not verify (or is not a bundle)
+EXIT_RECORDS_DISAGREE = 5  # two bundles verify but do not hold the same entries
+
+
+def shown(value: object) -> str:
+    """``value`` as one line of inert text (:func:`hotline.untrusted.inert`), escaped
+    for use inside rich markup."""
+    return escape(inert(str(value)))
+
+
+def say(template: str, /, **values: object) -> None:
+    """Print ``template``, markup written here, with ``values`` filled in as
+    :func:`shown` text: ``say("Link [bold]{name}[/] is up", name=link.name)``.
+
+    Lines are not broken by the program (the terminal wraps them): a path or a
+    fingerprint stays whole, to copy or to read aloud."""
+    text = template.format_map({key: shown(value) for key, value in values.items()})
+    out.print(text, soft_wrap=True)
+
+
+def cell(value: object, *, multiline: bool = False, style: str = "") -> Text:
+    """A table cell holding ``value`` as inert text (a Text is never read as markup)."""
+    return Text(inert(str(value), multiline=multiline), style=style)
+
+
+def cells(*values: object) -> list[Text]:
+    return [cell(value) for value in values]
+
+
+def print_json(value: object) -> None:
+    """``value`` as indented JSON whose strings are inert on a terminal (the same value
+    to a JSON reader: hazardous characters are ``\\u`` escapes)."""
+    out.print(JSONHighlighter()(Text(inert_json(value))), soft_wrap=True)
+
+
+def fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
+    err.print(f"[bold red]error:[/] {shown(message)}", soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -102,9 +158,13 @@ def init(
         str | None, typer.Option(help="SQLAlchemy URL; default: SQLite in the data directory.")
     ] = None,
     peer_host: Annotated[str, typer.Option(help="Address the peer listener binds.")] = "127.0.0.1",
-    peer_port: Annotated[int, typer.Option(help="Port of the peer listener (mutual TLS).")] = 7443,
+    peer_port: Annotated[
+        int, typer.Option(min=0, max=65535, help="Port of the peer listener (mutual TLS).")
+    ] = 7443,
     local_host: Annotated[str, typer.Option(help="Address of the local API.")] = "127.0.0.1",
-    local_port: Annotated[int, typer.Option(help="Port of the local API.")] = 7080,
+    local_port: Annotated[
+        int, typer.Option(min=0, max=65535, help="Port of the local API (and console).")
+    ] = 7080,
     endpoint: Annotated[
         list[str] | None,
         typer.Option(help="URL peers use to reach this node (repeatable); default from host/port."),
@@ -125,6 +185,7 @@ def init(
     prompt on a terminal; otherwise a strong one is generated and shown once."""
     try:
         check_new_node(home, party)
+        check_listeners(peer_host, peer_port, local_host, local_port)
         admin = check_username(admin)
     except NodeError as exc:
         fail(str(exc))
@@ -151,17 +212,20 @@ def init(
     except NodeError as exc:
         fail(str(exc))
     identity = node_home.load_identity().public
-    out.print(f"Created node [bold]{party}[/] in {home}")
-    out.print(
-        f"Fingerprint (read it aloud when setting up a link):\n  [bold]{identity.fingerprint}[/]"
+    say("Created node [bold]{party}[/] in {home}", party=party, home=home)
+    say(
+        "Fingerprint (read it aloud when setting up a link; 'hotline fingerprint' shows it "
+        "again):\n  [bold]{fingerprint}[/]",
+        fingerprint=identity.fingerprint,
     )
-    out.print(f"Local API token: {node_home.token_path} (mode 0600)")
-    out.print(f"Console administrator: [bold]{escape(admin)}[/]")
+    say("Local API token: {path} (mode 0600)", path=node_home.token_path)
+    say("Console administrator: [bold]{admin}[/]", admin=admin)
     if generated:
-        out.print(
+        say(
             "Generated password, shown this once and not stored anywhere in clear "
             "(only its hash is kept). Note it now, or set another with "
-            f"'hotline user password {escape(admin)}':"
+            "'hotline user password {admin}':",
+            admin=admin,
         )
         out.print(f"  {password}", markup=False, highlight=False, soft_wrap=True)
 
@@ -171,9 +235,12 @@ def serve(
     home: HomeOption = DEFAULT_HOME,
     verbose: bool = False,
     peer_port: Annotated[
-        int | None, typer.Option(help="Override the peer port (e.g. a second process).")
+        int | None,
+        typer.Option(min=0, max=65535, help="Override the peer port (e.g. a second process)."),
     ] = None,
-    local_port: Annotated[int | None, typer.Option(help="Override the local API port.")] = None,
+    local_port: Annotated[
+        int | None, typer.Option(min=0, max=65535, help="Override the local API port.")
+    ] = None,
 ) -> None:
     """Run the node: peer listener, local API and background delivery.
 
@@ -181,20 +248,32 @@ def serve(
     own ports behind a load balancer): they share no state outside the database."""
     from .web.server import NodeServer, run_event_loop
 
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    _log_to_stderr(
+        "%(asctime)s %(levelname)s %(name)s: %(message)s",
+        logging.INFO if verbose else logging.WARNING,
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per push is noise
+    logging.getLogger("hotline.rules").setLevel(logging.NOTSET)  # see main()
     try:
-        server = NodeServer(NodeHome(home), peer_port=peer_port, local_port=local_port)
+        node_home = NodeHome(home)
+        config = node_home.load_config()
+        check_listeners(
+            config.peer_host,
+            config.peer_port if peer_port is None else peer_port,
+            config.local_host,
+            config.local_port if local_port is None else local_port,
+        )
+        server = NodeServer(node_home, peer_port=peer_port, local_port=local_port)
     except NodeError as exc:
         fail(str(exc))
-    config = server.node.config
-    out.print(
-        f"[bold]{config.party}[/] serving peers on "
-        f"https://{config.peer_host}:{peer_port or config.peer_port}, "
-        f"local API on http://{config.local_host}:{local_port or config.local_port}"
+    say(
+        "[bold]{party}[/] serving peers on https://{peer_host}:{peer_port}, "
+        "local API on http://{local_host}:{local_port}",
+        party=config.party,
+        peer_host=config.peer_host,
+        peer_port=config.peer_port if peer_port is None else peer_port,
+        local_host=config.local_host,
+        local_port=config.local_port if local_port is None else local_port,
     )
     run_event_loop(server.serve())
 
@@ -213,10 +292,15 @@ def link_invite(
         invitation, text = node.create_invitation(name, purpose, valid_hours=valid_hours)
     except (NodeError, ProtocolError) as exc:
         fail(str(exc))
-    output.write_text(text)
-    out.print(f"Invitation {invitation.id} for link [bold]{name}[/] written to {output}")
-    out.print(f"Expires {when(invitation.expires_ms)}. Our fingerprint, to read aloud:")
-    out.print(f"  [bold]{node.identity.public.fingerprint}[/]")
+    _write(output, text)
+    say(
+        "Invitation {id} for link [bold]{name}[/] written to {output}",
+        id=invitation.id,
+        name=name,
+        output=output,
+    )
+    say("Expires {expires}. Our fingerprint, to read aloud:", expires=when(invitation.expires_ms))
+    say("  [bold]{fingerprint}[/]", fingerprint=node.identity.public.fingerprint)
 
 
 @link_app.command("accept")
@@ -240,25 +324,40 @@ def link_accept(
     except ProtocolError as exc:
         fail(f"invitation refused: {exc.detail} ({exc.code.value})")
     inviter = invitation.inviter.identity
-    out.print(f"Invitation from [bold]{inviter.party}[/] for link [bold]{invitation.link_name}[/]")
-    out.print(f"Purpose: {invitation.purpose}")
-    out.print(f"Endpoints: {', '.join(invitation.inviter.endpoints)}")
-    out.print(f"Fingerprint: [bold]{inviter.fingerprint}[/]")
+    say(
+        "Invitation from [bold]{party}[/] for link [bold]{link}[/]",
+        party=inviter.party,
+        link=invitation.link_name,
+    )
+    say("Purpose: {purpose}", purpose=invitation.purpose)
+    say("Endpoints: {endpoints}", endpoints=", ".join(invitation.inviter.endpoints))
+    say("Fingerprint: [bold]{fingerprint}[/]", fingerprint=inviter.fingerprint)
     if fingerprint is not None:
         if _digits(fingerprint) != _digits(inviter.fingerprint):
-            fail("the fingerprint does not match the one read aloud: do not accept", 3)
+            fail(
+                "the fingerprint does not match the one read aloud: do not accept",
+                EXIT_NOT_CONFIRMED,
+            )
     elif yes:
-        fail("--yes needs --fingerprint, so that the fingerprint is still checked", 2)
+        fail("--yes needs --fingerprint, so that the fingerprint is still checked", EXIT_USAGE)
     elif not typer.confirm("Does this match the fingerprint read aloud by the other party?"):
-        fail("not accepted", 3)
+        fail("not accepted", EXIT_NOT_CONFIRMED)
+    _check_writable(output)  # before the invitation is used up
     try:
         link, acceptance = node.accept_invitation(text)
     except ProtocolError as exc:
         fail(f"invitation refused: {exc.detail} ({exc.code.value})")
-    output.write_text(acceptance)
-    out.print(f"Link [bold]{link.name}[/] with {link.peer_party} is set up here.")
-    out.print(f"Send {output} to {link.peer_party}; they complete it with 'hotline link complete'.")
-    out.print(f"Our fingerprint, to read aloud: [bold]{node.identity.public.fingerprint}[/]")
+    _write(output, acceptance)
+    say("Link [bold]{name}[/] with {peer} is set up here.", name=link.name, peer=link.peer_party)
+    say(
+        "Send {output} to {peer}; they complete it with 'hotline link complete'.",
+        output=output,
+        peer=link.peer_party,
+    )
+    say(
+        "Our fingerprint, to read aloud: [bold]{fingerprint}[/]",
+        fingerprint=node.identity.public.fingerprint,
+    )
 
 
 @link_app.command("complete")
@@ -289,16 +388,21 @@ def link_complete(
         acceptor = read_acceptance_body(dearmour("ACCEPTANCE", text)[0]).acceptor.identity
     except ProtocolError as exc:
         fail(f"acceptance refused: {exc.detail} ({exc.code.value})")
-    out.print(
-        f"Acceptance from [bold]{acceptor.party}[/], fingerprint [bold]{acceptor.fingerprint}[/]"
+    say(
+        "Acceptance from [bold]{party}[/], fingerprint [bold]{fingerprint}[/]",
+        party=acceptor.party,
+        fingerprint=acceptor.fingerprint,
     )
     if fingerprint is not None:
         if _digits(fingerprint) != _digits(acceptor.fingerprint):
-            fail("the fingerprint does not match the one read aloud: do not complete", 3)
+            fail(
+                "the fingerprint does not match the one read aloud: do not complete",
+                EXIT_NOT_CONFIRMED,
+            )
     elif yes:
-        fail("--yes needs --fingerprint, so that the fingerprint is still checked", 2)
+        fail("--yes needs --fingerprint, so that the fingerprint is still checked", EXIT_USAGE)
     elif not typer.confirm("Does this match the fingerprint read aloud by the other party?"):
-        fail("not completed", 3)
+        fail("not completed", EXIT_NOT_CONFIRMED)
     changes = _json_file(policy_file) if policy_file is not None else {}
     if changes and not no_policy:
         # Check the policy file before the link is completed, not after.
@@ -313,7 +417,7 @@ def link_complete(
         link = node.complete_link(text)
     except ProtocolError as exc:
         fail(f"acceptance refused: {exc.detail} ({exc.code.value})")
-    out.print(f"Link [bold]{link.name}[/] with {link.peer_party} is complete.")
+    say("Link [bold]{name}[/] with {peer} is complete.", name=link.name, peer=link.peer_party)
     if no_policy:
         return
     from .node.desk import Desk
@@ -322,9 +426,13 @@ def link_complete(
         proposed = Desk(node).propose_policy(link.name, changes, _actor())
     except NodeError as exc:
         fail(f"policy version 1 not proposed: {exc}")
-    out.print(
-        f"Proposed policy version {proposed.version}; {link.peer_party} countersigns it with "
-        f"'hotline policy accept {link.name} {proposed.version}'."
+    say(
+        "Proposed policy version {version}; it reaches {peer} over the link while both nodes "
+        "are serving ('hotline serve'), and {peer} countersigns it with "
+        "'hotline policy accept {name} {version}'.",
+        version=proposed.version,
+        peer=link.peer_party,
+        name=link.name,
     )
 
 
@@ -339,18 +447,18 @@ def link_list(
     node = open_node(home)
     links = node.links()
     if as_json:
-        out.print_json(json.dumps([link_view(link) for link in links]))
+        print_json([link_view(link) for link in links])
         return
     table = Table("name", "peer", "purpose", "role", "sent", "received", "peer fingerprint")
     for link in links:
         table.add_row(
-            link.name,
-            link.peer_party,
-            link.purpose,
-            link.role,
-            str(link.own_seq),
-            str(link.peer_seq),
-            fp(link.peer_signing_key, link.peer_encryption_key),
+            cell(link.name),
+            cell(link.peer_party),
+            cell(link.purpose),
+            cell(link.role),
+            cell(link.own_seq),
+            cell(link.peer_seq),
+            cell(fp(link.peer_signing_key, link.peer_encryption_key)),
         )
     out.print(table)
 
@@ -370,7 +478,7 @@ def link_paths(
     except NodeError as exc:
         fail(str(exc))
     if as_json:
-        out.print_json(json.dumps(rows))
+        print_json(rows)
         return
     table = Table("#", "kind")
     table.add_column("url", overflow="fold", min_width=24)
@@ -378,14 +486,16 @@ def link_paths(
         table.add_column(column)
     for r in rows:
         table.add_row(
-            str(r["position"]),
-            r["kind"],
-            r["url"],
-            r["state"],
-            "●" if r["active"] else "",
-            when(r["last_good_ms"]),
-            "—" if r["rtt_ms"] is None else f"{r['rtt_ms']} ms",
-            str(r["failures"]),
+            *cells(
+                r["position"],
+                r["kind"],
+                r["url"],
+                r["state"],
+                "●" if r["active"] else "",
+                when(r["last_good_ms"]),
+                "—" if r["rtt_ms"] is None else f"{r['rtt_ms']} ms",
+                r["failures"],
+            )
         )
     out.print(table)
 
@@ -405,7 +515,7 @@ def link_add_path(
         path = node.add_path(link, url)
     except NodeError as exc:
         fail(str(exc))
-    out.print(f"Path {path.position} of link {link}: {path.url}")
+    say("Path {position} of link {link}: {url}", position=path.position, link=link, url=path.url)
 
 
 @link_app.command("add-relay")
@@ -427,8 +537,13 @@ def link_add_relay(
         path = node.add_relay_path(link, url, certificate=der, fingerprint=fingerprint)
     except NodeError as exc:
         fail(str(exc))
-    out.print(f"Relay {path.url} accepted for link {link} (path {path.position}).")
-    out.print("A running node pins the relay's certificate within a second.")
+    say(
+        "Relay {url} accepted for link {link} (path {position}).",
+        url=path.url,
+        link=link,
+        position=path.position,
+    )
+    say("A running node pins the relay's certificate within a second.")
 
 
 @relay_app.command("add")
@@ -451,7 +566,12 @@ def relay_add(
         )
     except NodeError as exc:
         fail(str(exc))
-    out.print(f"Relaying link {route.link_id} for {route.party} at {', '.join(route.endpoints)}")
+    say(
+        "Relaying link {link} for {party} at {endpoints}",
+        link=route.link_id,
+        party=route.party,
+        endpoints=", ".join(route.endpoints),
+    )
 
 
 @relay_app.command("list")
@@ -463,17 +583,36 @@ def relay_list(home: HomeOption = DEFAULT_HOME) -> None:
     table = Table("link", "party", "endpoints", "certificate sha-256")
     for route in node.relay_routes():
         table.add_row(
-            route.link_id,
-            route.party,
-            ", ".join(route.endpoints),
-            certificate_fingerprint(route.certificate),
+            *cells(
+                route.link_id,
+                route.party,
+                ", ".join(route.endpoints),
+                certificate_fingerprint(route.certificate),
+            )
         )
     out.print(table)
 
 
 @app.command()
+def fingerprint(
+    home: HomeOption = DEFAULT_HOME, as_json: bool = typer.Option(False, "--json")
+) -> None:
+    """This node's fingerprint, to read aloud when setting up a link (as 'init' showed)."""
+    try:
+        identity = NodeHome(home).load_identity().public
+    except NodeError as exc:
+        fail(str(exc))
+    if as_json:
+        print_json({"party": identity.party, "fingerprint": identity.fingerprint})
+        return
+    say("Fingerprint of [bold]{party}[/], to read aloud:", party=identity.party)
+    say("  [bold]{fingerprint}[/]", fingerprint=identity.fingerprint)
+
+
+@app.command()
 def certificate(home: HomeOption = DEFAULT_HOME) -> None:
-    """This node's TLS certificate file and its SHA-256 fingerprint (for relays)."""
+    """This node's TLS certificate file and its SHA-256 fingerprint (for relays; not the
+    fingerprint read aloud at link set-up, which 'hotline fingerprint' shows)."""
     from .transport.tls import certificate_fingerprint
 
     try:
@@ -482,8 +621,8 @@ def certificate(home: HomeOption = DEFAULT_HOME) -> None:
         der = node_home.certificate_der()
     except NodeError as exc:
         fail(str(exc))
-    out.print(f"{node_home.cert_path}")
-    out.print(f"sha256 {certificate_fingerprint(der)}")
+    say("{path}", path=node_home.cert_path)
+    say("sha256 {fingerprint}", fingerprint=certificate_fingerprint(der))
 
 
 @app.command()
@@ -552,14 +691,14 @@ def heartbeats(
         node_home.save_config(config)
     values = config.heartbeats.model_dump()
     if as_json:
-        out.print_json(json.dumps(values))
+        print_json(values)
         return
     table = Table("setting", "value")
     for name, value in values.items():
-        table.add_row(name, str(value))
+        table.add_row(*cells(name, value))
     out.print(table)
     if reset or changes:
-        out.print("saved; restart the node ('hotline serve') for it to take effect")
+        say("saved; restart the node ('hotline serve') for it to take effect")
 
 
 @app.command()
@@ -578,7 +717,7 @@ def send(
         message = node.send(link, {"text": text, "lang": lang}, ref=reply_to)
     except (NodeError, ProtocolError) as exc:
         fail(str(exc))
-    out.print(f"queued {message.id} (seq {message.seq}) on {link}")
+    say("queued {id} (seq {seq}) on {link}", id=message.id, seq=message.seq, link=link)
 
 
 @app.command()
@@ -598,23 +737,29 @@ def inbox(
         fail(str(exc))
     views = [message_view(m) for m in messages]
     if as_json:
-        out.print_json(json.dumps(views, ensure_ascii=False))
+        print_json(views)
         return
     table = Table("id", "dir", "from", "status", "text", "sent", "delivered", "ack", "answered")
     for v in views:
         ladder = v["ladder"]
+        text = str(v["body"].get("text", ""))
         table.add_row(
-            v["id"][-8:],
-            "→" if v["direction"] == "out" else "←",
-            v["sender"],
-            v["status"],
-            str(v["body"].get("text", ""))[:60],
-            when(v["created_ms"]),
-            when(ladder.get("delivered")),
-            when(ladder.get("acknowledged")),
-            when(ladder.get("answered")),
+            *cells(v["id"][-8:], "→" if v["direction"] == "out" else "←", v["sender"], v["status"]),
+            # The first characters, cut before making them inert: a control character
+            # near the cut is shown whole.
+            cell(text[:INBOX_TEXT] + ("…" if len(text) > INBOX_TEXT else ""), multiline=True),
+            *cells(
+                when(v["created_ms"]),
+                when(ladder.get("delivered")),
+                when(ladder.get("acknowledged")),
+                when(ladder.get("answered")),
+            ),
         )
     out.print(table)
+
+
+# Characters of a message's text that the inbox's table shows.
+INBOX_TEXT = 60
 
 
 @app.command()
@@ -625,21 +770,23 @@ def status(home: HomeOption = DEFAULT_HOME, as_json: bool = typer.Option(False, 
     node = open_node(home)
     rows = [status_view(s) for s in node.status()]
     if as_json:
-        out.print_json(json.dumps({"party": node.party, "links": rows}))
+        print_json({"party": node.party, "links": rows})
         return
     table = Table(
         "link", "peer", "outbox", "oldest queued", "held", "out", "in", "awaiting receipt"
     )
     for r in rows:
         table.add_row(
-            r["name"],
-            r["peer"],
-            str(r["outbox_depth"]),
-            when(r["oldest_queued_ms"]),
-            str(r["held"]),
-            str(r["messages_out"]),
-            str(r["messages_in"]),
-            str(r["awaiting_delivery"]),
+            *cells(
+                r["name"],
+                r["peer"],
+                r["outbox_depth"],
+                when(r["oldest_queued_ms"]),
+                r["held"],
+                r["messages_out"],
+                r["messages_in"],
+                r["awaiting_delivery"],
+            )
         )
     out.print(table)
 
@@ -653,13 +800,19 @@ def export(
     ] = False,
     home: HomeOption = DEFAULT_HOME,
 ) -> None:
-    """Write the link's record as a self-contained, verifiable bundle."""
+    """Write the link's record as a self-contained, verifiable bundle.
+
+    The file holds the decrypted messages (unless --without-payloads): it is created
+    readable by its owner only (mode 0600)."""
     node = open_node(home)
     try:
         bundle = node.export(link, with_payloads=not without_payloads)
     except NodeError as exc:
         fail(str(exc))
-    output.write_text(bundle.to_json())
+    try:
+        write_private_file(output, bundle.to_json().encode())
+    except OSError as exc:
+        fail(f"cannot write {output}: {exc.strerror}")
     detail = {
         "entries": len(bundle.entries),
         "link_id": bundle.link_id,
@@ -676,7 +829,12 @@ def export(
             detail=detail,
             now=clock_ms(),
         )
-    out.print(f"exported {len(bundle.entries)} entries of link {link} to {output}")
+    say(
+        "exported {entries} entries of link {link} to {output} (mode 0600)",
+        entries=len(bundle.entries),
+        link=link,
+        output=output,
+    )
 
 
 @app.command()
@@ -690,41 +848,58 @@ def verify(
     bundle = _load_bundle(bundle_file)
     summary, fault = verify_bundle(bundle)
     if fault is not None:
-        fail(f"{bundle_file}: {fault.describe()}", 4)
+        fail(f"{bundle_file}: {fault.describe()}", EXIT_BUNDLE_INVALID)
     parties = bundle.parties()
-    out.print(f"[green]✓[/] {bundle_file}: link {bundle.link_name} ({bundle.link_id})")
+    say(
+        "[green]✓[/] {file}: link {name} ({id})",
+        file=bundle_file,
+        name=bundle.link_name,
+        id=bundle.link_id,
+    )
     for party in parties.values():
-        count = summary.per_party.get(party.party, 0)
-        out.print(f"  {party.party}: {count} entries, fingerprint {party.fingerprint}")
-    out.print(
-        f"  {summary.entries} entries, {summary.receipts} receipts, "
-        f"{summary.payloads_checked} payloads checked against their signed digests"
+        say(
+            "  {party}: {count} entries, fingerprint {fingerprint}",
+            party=party.party,
+            count=summary.per_party.get(party.party, 0),
+            fingerprint=party.fingerprint,
+        )
+    say(
+        "  {entries} entries, {receipts} receipts, "
+        "{payloads} payloads checked against their signed digests",
+        entries=summary.entries,
+        receipts=summary.receipts,
+        payloads=summary.payloads_checked,
     )
     from .protocol.policy import agreements_in_record
 
     agreed, notes = agreements_in_record(bundle.link_id, parties, bundle.entries)
     for recorded in agreed:
         a = recorded.agreement
-        out.print(
-            f"  policy version {a.policy.version} signed by {a.proposer.party} and "
-            f"{a.acceptor.party} (SHA-256 {a.policy.hash.hex()[:16]}…)"
+        say(
+            "  policy version {version} signed by {proposer} and {acceptor} (SHA-256 {hash}…)",
+            version=a.policy.version,
+            proposer=a.proposer.party,
+            acceptor=a.acceptor.party,
+            hash=a.policy.hash.hex()[:16],
         )
     for note in notes:
-        out.print(f"  policy entry {escape(note)}")
+        say("  policy entry {note}", note=note)
     if against is not None:
         other = _load_bundle(against)
         other_summary, other_fault = verify_bundle(other)
         if other_fault is not None:
-            fail(f"{against}: {other_fault.describe()}", 4)
+            fail(f"{against}: {other_fault.describe()}", EXIT_BUNDLE_INVALID)
         agreement = compare_bundles(bundle, other)
         if not agreement.agree:
             fail(
                 f"records disagree: only in {bundle_file}: {list(agreement.only_in_first)}; "
                 f"only in {against}: {list(agreement.only_in_second)}",
-                5,
+                EXIT_RECORDS_DISAGREE,
             )
-        out.print(
-            f"[green]✓[/] {against} verifies and holds the same {other_summary.entries} entries"
+        say(
+            "[green]✓[/] {file} verifies and holds the same {entries} entries",
+            file=against,
+            entries=other_summary.entries,
         )
 
 
@@ -810,7 +985,7 @@ def _new_password(username: str, *, from_stdin: bool, who: str = "user") -> str:
             check_policy(password, username)
             return password
         except AccountError as exc:
-            err.print(f"{exc.message}; try again")
+            err.print(f"{exc.message}; try again", markup=False)
     fail("no acceptable password given")
 
 
@@ -861,7 +1036,7 @@ def user_add(
             timezone=timezone,
             actor=_actor(),
         )
-    out.print(f"Added user [bold]{escape(user.username)}[/] ({user.role.value})")
+    say("Added user [bold]{name}[/] ({role})", name=user.username, role=user.role.value)
 
 
 @user_app.command("list")
@@ -872,21 +1047,23 @@ def user_list(
     with open_accounts(home) as accounts:
         users = accounts.list_users()
     if as_json:
-        out.print_json(json.dumps([_user_row(u) for u in users], ensure_ascii=False))
+        print_json([_user_row(u) for u in users])
         return
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
     for column in ("username", "name", "role", "lang", "tz", "disabled", "totp", "locked"):
         table.add_column(column, overflow="fold", min_width=4)
     for u in users:
         table.add_row(
-            escape(u.username),
-            escape(u.display_name),
-            u.role.value,
-            u.language,
-            u.timezone,
-            "yes" if u.disabled else "no",
-            "yes" if u.totp_enabled else "no",
-            f"until {_clock_time(u.locked_until_ms)}" if u.locked else "no",
+            *cells(
+                u.username,
+                u.display_name,
+                u.role.value,
+                u.language,
+                u.timezone,
+                "yes" if u.disabled else "no",
+                "yes" if u.totp_enabled else "no",
+                f"until {_clock_time(u.locked_until_ms)}" if u.locked else "no",
+            )
         )
     out.print(table)
 
@@ -922,9 +1099,13 @@ def user_update(
             timezone=timezone,
             actor=_actor(),
         )
-    out.print(
-        f"Updated [bold]{escape(user.username)}[/]: {user.role.value}, "
-        f"{escape(user.display_name)}, {user.language}, {user.timezone}"
+    say(
+        "Updated [bold]{name}[/]: {role}, {display_name}, {language}, {timezone}",
+        name=user.username,
+        role=user.role.value,
+        display_name=user.display_name,
+        language=user.language,
+        timezone=user.timezone,
     )
 
 
@@ -936,7 +1117,7 @@ def user_disable(
     """Refuse the user's logins and end their sessions (the record keeps their name)."""
     with open_accounts(home) as accounts:
         user = accounts.disable_user(username, actor=_actor())
-    out.print(f"Disabled [bold]{escape(user.username)}[/]; their sessions have ended.")
+    say("Disabled [bold]{name}[/]; their sessions have ended.", name=user.username)
 
 
 @user_app.command("enable")
@@ -947,7 +1128,7 @@ def user_enable(
     """Allow the user's logins again, and lift a lockout after failed logins."""
     with open_accounts(home) as accounts:
         user = accounts.enable_user(username, actor=_actor())
-    out.print(f"Enabled [bold]{escape(user.username)}[/].")
+    say("Enabled [bold]{name}[/].", name=user.username)
 
 
 @user_app.command("password")
@@ -961,7 +1142,7 @@ def user_password(
         name = accounts.get_user(username).username
         password = _new_password(name, from_stdin=password_stdin)
         accounts.set_password(name, password, actor=_actor())
-    out.print(f"Password set for [bold]{escape(name)}[/]; their sessions have ended.")
+    say("Password set for [bold]{name}[/]; their sessions have ended.", name=name)
 
 
 @user_app.command("totp")
@@ -979,20 +1160,21 @@ def user_totp(
 ) -> None:
     """Turn two-factor login (TOTP) on (shows the new secret once) or off."""
     if enable is None:
-        fail("say --enable or --disable", 2)
+        fail("say --enable or --disable", EXIT_USAGE)
     with open_accounts(home) as accounts:
         if not enable:
             user = accounts.disable_totp(username, actor=_actor())
-            out.print(f"TOTP disabled for [bold]{escape(user.username)}[/].")
+            say("TOTP disabled for [bold]{name}[/].", name=user.username)
             return
         name = accounts.get_user(username).username
         enrolment = accounts.enable_totp(name, actor=_actor())
-    out.print(
-        f"TOTP enabled for [bold]{escape(name)}[/]. Enter this into the user's "
-        "authenticator app now; it is shown only once. Provisioning URI (for a QR code):"
+    say(
+        "TOTP enabled for [bold]{name}[/]. Enter this into the user's "
+        "authenticator app now; it is shown only once. Provisioning URI (for a QR code):",
+        name=name,
     )
-    out.print(f"  {enrolment.uri}", markup=False, highlight=False, soft_wrap=True)
-    out.print("Secret (to type in by hand):")
+    out.print(f"  {inert(enrolment.uri)}", markup=False, highlight=False, soft_wrap=True)
+    say("Secret (to type in by hand):")
     out.print(f"  {enrolment.secret}", markup=False, highlight=False, soft_wrap=True)
 
 
@@ -1021,41 +1203,81 @@ def policy_show(
     as_json: bool = typer.Option(False, "--json"),
     home: HomeOption = DEFAULT_HOME,
 ) -> None:
-    """The policy in force (signed by both parties) and every version proposed."""
+    """The policy in force (signed by both parties) and every version proposed.
+
+    A proposal travels over the link: until both nodes are serving, the other party
+    has not received it (this command says so)."""
+    desk = _desk(home)
     try:
-        state = _desk(home).policy(link)
+        state = desk.policy(link)
+        peer = desk.node.find_link(link).peer_party
     except (NodeError, ProtocolError) as exc:
         fail(str(exc))
     if as_json:
-        out.print_json(json.dumps(state.view(), ensure_ascii=False))
+        print_json(state.view())
         return
     policy = state.in_force
     if policy is None:
-        out.print(
-            f"[bold]{escape(state.link_name)}[/]: no policy in force (emergency channel closed)"
-        )
+        say("[bold]{name}[/]: no policy in force (emergency channel closed)", name=state.link_name)
     else:
         agreement = state.agreement
         assert agreement is not None  # in force means signed by both
-        out.print(
-            f"[bold]{escape(state.link_name)}[/]: policy version {policy.version} in force, "
-            f"signed by {agreement.proposer.party} and {agreement.acceptor.party}"
+        say(
+            "[bold]{name}[/]: policy version {version} in force, signed by {proposer} and "
+            "{acceptor}",
+            name=state.link_name,
+            version=policy.version,
+            proposer=agreement.proposer.party,
+            acceptor=agreement.acceptor.party,
         )
         for line in _policy_lines(policy):
-            out.print(f"  {escape(line)}")
+            say("  {line}", line=line)
     for version in state.versions:
         if version.state not in ("proposed", "refused"):
             continue
-        reason = f" ({escape(version.refusal)})" if version.refusal else ""
-        out.print(
-            f"Version {version.version} {version.state} by {version.proposed_by}"
-            f" at {when(version.proposed_ms)}{reason}"
+        say(
+            "Version {version} {state} by {party} at {at}{reason}",
+            version=version.version,
+            state=version.state,
+            party=version.proposed_by,
+            at=when(version.proposed_ms),
+            reason=f" ({version.refusal})" if version.refusal else "",
         )
         if version.state == "proposed" and version.policy is not None:
             before = set(_policy_lines(policy)) if policy is not None else set()
             for line in _policy_lines(version.policy):
-                marker = "  " if line in before else "+ "
-                out.print(f"  {marker}{escape(line)}")
+                say("  {marker}{line}", marker="  " if line in before else "+ ", line=line)
+    _policy_next_step(state, peer)
+
+
+def _policy_next_step(state: PolicyState, peer: str) -> None:
+    """What happens next: whose signature a proposal waits for, and that proposals
+    travel over the link, so only between serving nodes."""
+    pending = state.pending
+    name = state.link_name
+    if not state.versions:
+        say(
+            "No proposal has arrived from {peer} yet. Proposals travel over the link: "
+            "{peer}'s proposal arrives once both nodes are serving ('hotline serve'); "
+            "then countersign it with 'hotline policy accept {name} VERSION'. "
+            "To propose one from here instead: 'hotline policy propose {name}'.",
+            peer=peer,
+            name=name,
+        )
+    for version in pending:
+        if version.proposed_by == peer:
+            say(
+                "To put version {version} in force: 'hotline policy accept {name} {version}'.",
+                version=version.version,
+                name=name,
+            )
+        else:
+            say(
+                "Version {version} waits for {peer} to countersign it; it reaches {peer} "
+                "over the link while both nodes are serving ('hotline serve').",
+                version=version.version,
+                peer=peer,
+            )
 
 
 def _policy_lines(policy: Policy) -> list[str]:
@@ -1149,9 +1371,12 @@ def policy_propose(
         proposed = desk.propose_policy(link, changes, _actor())
     except NodeError as exc:
         fail(str(exc))
-    out.print(
-        f"Proposed policy version {proposed.version} on {link}; it is in force once the "
-        f"other party runs 'hotline policy accept {link} {proposed.version}'."
+    say(
+        "Proposed policy version {version} on {link}; it reaches the other party over the "
+        "link while both nodes are serving, and is in force once they run "
+        "'hotline policy accept {link} {version}'.",
+        version=proposed.version,
+        link=link,
     )
 
 
@@ -1161,12 +1386,22 @@ def policy_accept(
     version: Annotated[int, typer.Argument(help="The proposed version to countersign.")],
     home: HomeOption = DEFAULT_HOME,
 ) -> None:
-    """Countersign the other party's proposed policy version: it comes into force."""
+    """Countersign the other party's proposed policy version: it comes into force.
+
+    The proposal must have arrived: it travels over the link once both nodes are
+    serving ('hotline policy show' says whether it has)."""
     try:
         accepted = _desk(home).accept_policy(link, version, _actor())
+    except Refused as exc:
+        if exc.code == "no_proposal":
+            fail(
+                f"{exc}; a proposal arrives over the link once both nodes are serving "
+                f"('hotline serve'): 'hotline policy show {link}' lists those that have"
+            )
+        fail(str(exc))
     except NodeError as exc:
         fail(str(exc))
-    out.print(f"Policy version {accepted.version} on {link} is in force.")
+    say("Policy version {version} on {link} is in force.", version=accepted.version, link=link)
 
 
 @escalation_app.command("show")
@@ -1179,7 +1414,7 @@ def escalation_show(
         policy = _desk(home).escalation(link)
     except NodeError as exc:
         fail(str(exc))
-    out.print_json(json.dumps({"link": link, "policy": policy}, ensure_ascii=False))
+    print_json({"link": link, "policy": policy})
 
 
 @escalation_app.command("set")
@@ -1194,7 +1429,7 @@ def escalation_set(
         stored = _desk(home).set_escalation(link, document, _actor())
     except NodeError as exc:
         fail(str(exc))
-    out.print(f"Escalation policy for {link} set: rungs {', '.join(stored)}.")
+    say("Escalation policy for {link} set: rungs {rungs}.", link=link, rungs=", ".join(stored))
 
 
 @link_app.command("tests")
@@ -1211,18 +1446,20 @@ def link_tests(
     except NodeError as exc:
         fail(str(exc))
     if as_json:
-        out.print_json(json.dumps(views))
+        print_json(views)
         return
     table = Table("id", "dir", "state", "sent", "deadline", "confirmed", "by")
     for v in views:
         table.add_row(
-            v["id"],
-            "→" if v["direction"] == "out" else "←",
-            v["state"],
-            when(v["sent_ms"]),
-            when(v["deadline_ms"]),
-            when(v["confirmed_ms"]),
-            escape(v["confirmed_by"] or ""),
+            *cells(
+                v["id"],
+                "→" if v["direction"] == "out" else "←",
+                v["state"],
+                when(v["sent_ms"]),
+                when(v["deadline_ms"]),
+                when(v["confirmed_ms"]),
+                v["confirmed_by"] or "",
+            )
         )
     out.print(table)
 
@@ -1238,7 +1475,7 @@ def link_confirm_test(
         test = _desk(home).confirm_link_test(test_id, by or _actor())
     except NodeError as exc:
         fail(str(exc))
-    out.print(f"Confirmed link test {test.id}.")
+    say("Confirmed link test {id}.", id=test.id)
 
 
 @app.command()
@@ -1254,14 +1491,16 @@ def stats(
     except NodeError as exc:
         fail(str(exc))
     if as_json:
-        out.print_json(json.dumps(view))
+        print_json(view)
         return
     table = Table(bucket, "emergency out/in", "routine out/in", "tests out/in")
     for row in [*view["buckets"], {"start_ms": None, **view["totals"]}]:
         start = "total" if row["start_ms"] is None else when(row["start_ms"])[:16]
         table.add_row(
-            start,
-            *(f"{row[c]['out']}/{row[c]['in']}" for c in ("emergency", "routine", "test")),
+            *cells(
+                start,
+                *(f"{row[c]['out']}/{row[c]['in']}" for c in ("emergency", "routine", "test")),
+            )
         )
     out.print(table)
     for channel, r in view["responses"].items():
@@ -1272,7 +1511,7 @@ def stats(
                     f"{r[rung]['count']} {rung} (median {r[rung]['median_s']} s, "
                     f"90% within {r[rung]['p90_s']} s)"
                 )
-        out.print(", ".join(parts))
+        say("{line}", line=", ".join(parts))
 
 
 @app.command()
@@ -1280,18 +1519,20 @@ def overdue(as_json: bool = typer.Option(False, "--json"), home: HomeOption = DE
     """Our messages and link tests waiting past their deadlines, most urgent first."""
     items = [item.view() for item in _desk(home).overdue()]
     if as_json:
-        out.print_json(json.dumps(items, ensure_ascii=False))
+        print_json(items)
         return
     table = Table("link", "id", "channel", "awaiting", "waiting", "overdue by", "steps")
     for i in items:
         table.add_row(
-            i["link_name"],
-            i["id"],
-            i["channel"],
-            i["awaiting"],
-            f"{i['waiting_ms'] // 1000} s",
-            f"{i['overdue_ms'] // 1000} s",
-            str(i["steps"]),
+            *cells(
+                i["link_name"],
+                i["id"],
+                i["channel"],
+                i["awaiting"],
+                f"{i['waiting_ms'] // 1000} s",
+                f"{i['overdue_ms'] // 1000} s",
+                i["steps"],
+            )
         )
     out.print(table)
 
@@ -1303,11 +1544,16 @@ def alerts(as_json: bool = typer.Option(False, "--json"), home: HomeOption = DEF
 
     views = [alert_view(a) for a in _desk(home).alerts()]
     if as_json:
-        out.print_json(json.dumps(views, ensure_ascii=False))
+        print_json(views)
         return
     for v in views:
-        target = v["target_user"] or v["target_role"] or "everyone"
-        out.print(f"#{v['id']} {when(v['created_ms'])} → {target}: {escape(v['text'])}")
+        say(
+            "#{id} {at} → {target}: {text}",
+            id=v["id"],
+            at=when(v["created_ms"]),
+            target=v["target_user"] or v["target_role"] or "everyone",
+            text=v["text"],
+        )
 
 
 @app.command("audit")
@@ -1347,15 +1593,14 @@ def audit_log(
     with open_accounts(home) as accounts:
         entries = accounts.audit_entries(limit, before, filters)
     if as_json:
-        rows = [dataclasses.asdict(e) for e in entries]
-        out.print_json(json.dumps(rows, ensure_ascii=False))
+        print_json([dataclasses.asdict(e) for e in entries])
         return
     if out.width < AUDIT_TABLE_WIDTH:
         _print_audit_lines(entries)
     else:
         _print_audit_table(entries)
     if len(entries) == limit:
-        err.print(f"more entries may be older: --before {entries[-1].id}")
+        err.print(f"more entries may be older: --before {entries[-1].id}", markup=False)
 
 
 # Below this many columns the eight columns of the table fold every word, so each
@@ -1363,22 +1608,35 @@ def audit_log(
 AUDIT_TABLE_WIDTH = 120
 
 
-def _audit_outcome(outcome: str) -> str:
-    return outcome if outcome == "ok" else f"[red]{escape(outcome)}[/]"
+def _audit_outcome(outcome: str) -> Text:
+    return cell(outcome, style="" if outcome == "ok" else "red")
+
+
+def _audit_detail(detail: object) -> str:
+    return json.dumps(detail, ensure_ascii=False, sort_keys=True)
 
 
 def _print_audit_lines(entries: list[AuditEntry]) -> None:
     for e in entries:
         out.print(
-            f"[bold]#{e.id}[/] {when(e.at_ms)} {escape(e.username or '—')} "
-            f"[bold]{escape(e.action)}[/] {escape(e.target or '—')} {_audit_outcome(e.outcome)}",
+            Text.assemble(
+                cell(f"#{e.id}", style="bold"),
+                f" {when(e.at_ms)} ",
+                cell(e.username or "—"),
+                " ",
+                cell(e.action, style="bold"),
+                " ",
+                cell(e.target or "—"),
+                " ",
+                _audit_outcome(e.outcome),
+            ),
             overflow="fold",
         )
-        extra = [f"from {escape(e.address)}"] if e.address else []
+        extra = [f"from {e.address}"] if e.address else []
         if e.detail:
-            extra.append(escape(json.dumps(e.detail, ensure_ascii=False, sort_keys=True)))
+            extra.append(_audit_detail(e.detail))
         if extra:  # indented, wrapped lines included
-            out.print(Padding("  ".join(extra), (0, 0, 0, 4), expand=False), overflow="fold")
+            out.print(Padding(cell("  ".join(extra)), (0, 0, 0, 4), expand=False), overflow="fold")
 
 
 def _print_audit_table(entries: list[AuditEntry]) -> None:
@@ -1390,14 +1648,9 @@ def _print_audit_table(entries: list[AuditEntry]) -> None:
     table.add_column("detail", overflow="fold", min_width=20)
     for e in entries:
         table.add_row(
-            str(e.id),
-            when(e.at_ms),
-            escape(e.username or "—"),
-            escape(e.action),
-            escape(e.target or "—"),
+            *cells(e.id, when(e.at_ms), e.username or "—", e.action, e.target or "—"),
             _audit_outcome(e.outcome),
-            escape(e.address or "—"),
-            escape(json.dumps(e.detail, ensure_ascii=False, sort_keys=True)),
+            *cells(e.address or "—", _audit_detail(e.detail)),
         )
     out.print(table)
 
@@ -1407,6 +1660,24 @@ def _read(path: Path) -> str:
         return path.read_text()
     except OSError as exc:
         fail(f"cannot read {path}: {exc.strerror}")
+    except UnicodeDecodeError:
+        fail(f"{path} is not a text file (UTF-8)")
+
+
+def _check_writable(path: Path) -> None:
+    """Fail now, before any change, if ``path`` cannot be written later."""
+    directory = path.parent
+    if not directory.is_dir():
+        fail(f"cannot write {path}: no directory {directory}")
+    if path.is_dir() or not os.access(directory, os.W_OK):
+        fail(f"cannot write {path}: permission denied or a directory")
+
+
+def _write(path: Path, text: str) -> None:
+    try:
+        path.write_text(text)
+    except OSError as exc:
+        fail(f"cannot write {path}: {exc.strerror}")
 
 
 def _load_bundle(path: Path):  # type: ignore[no-untyped-def]
@@ -1415,7 +1686,7 @@ def _load_bundle(path: Path):  # type: ignore[no-untyped-def]
     except OSError as exc:
         fail(f"cannot read {path}: {exc.strerror}")
     except ProtocolError as exc:
-        fail(f"{path}: {exc.detail} ({exc.code.value})", 4)
+        fail(f"{path}: {exc.detail} ({exc.code.value})", EXIT_BUNDLE_INVALID)
 
 
 def _certificate_der(path: Path) -> bytes:
@@ -1433,8 +1704,31 @@ def _digits(value: str) -> str:
     return "".join(c for c in value if c.isdigit())
 
 
+class InertFormatter(logging.Formatter):
+    """Log lines as inert text: a logged value that came from a peer can neither
+    drive the terminal nor start a line of its own (a traceback keeps its lines)."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return inert(super().formatMessage(record))
+
+    def formatException(self, ei: Any) -> str:
+        return inert(super().formatException(ei), multiline=True)
+
+    def formatStack(self, stack_info: str) -> str:
+        return inert(super().formatStack(stack_info), multiline=True)
+
+
+def _log_to_stderr(line_format: str, level: int) -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(InertFormatter(line_format))
+    logging.basicConfig(level=level, handlers=[handler], force=True)
+
+
 def main() -> None:
     """The ``hotline`` command."""
+    _log_to_stderr("%(levelname)s %(name)s: %(message)s", logging.WARNING)
+    # A refused request is the command's error, which fail() prints: not twice.
+    logging.getLogger("hotline.rules").setLevel(logging.ERROR)
     try:
         app()
     finally:

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import signal
 import subprocess
 import sys
+import sysconfig
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -250,3 +254,93 @@ def record(handle: NodeHandle) -> list[tuple[Envelope, dict[str, Any]]]:
 
 def kinds_in_record(handle: NodeHandle) -> list[str]:
     return [envelope.header.kind.value for envelope, _ in record(handle)]
+
+
+# The command line as users run it ------------------------------------------------------
+
+
+def hotline_command() -> str:
+    """The installed ``hotline`` command: the entry point beside this interpreter."""
+    for directory in (sysconfig.get_path("scripts"), str(Path(sys.executable).parent)):
+        found = shutil.which("hotline", path=directory)
+        if found is not None:
+            return found
+    raise RuntimeError("the hotline command is not installed beside this Python (pip install -e .)")
+
+
+@dataclass(frozen=True)
+class Ran:
+    """One run of the ``hotline`` command."""
+
+    args: tuple[str, ...]
+    code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        """Standard output and error, each run of whitespace one space (rich wraps)."""
+        return " ".join((self.stdout + self.stderr).split())
+
+    def json(self) -> Any:
+        return json.loads(self.stdout)
+
+    def __str__(self) -> str:
+        return f"hotline {' '.join(self.args)} -> {self.code}\n{self.stdout}{self.stderr}"
+
+
+def hotline(
+    *args: str | Path,
+    input: str | None = None,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    columns: int | None = None,
+    timeout: float = 120,
+) -> Ran:
+    """Run the installed ``hotline`` with ``args`` in a process of its own, standard
+    input ``input`` (not a terminal; empty when None), and wait for it to exit."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_HOME")}
+    if columns is not None:
+        environment["COLUMNS"] = str(columns)
+    environment.update(env or {})
+    words = tuple(str(a) for a in args)
+    result = subprocess.run(
+        [hotline_command(), *words],
+        input=input or "",
+        capture_output=True,
+        text=True,
+        env=environment,
+        cwd=cwd,
+        timeout=timeout,
+    )
+    return Ran(words, result.returncode, result.stdout, result.stderr)
+
+
+def hotline_ok(*args: str | Path, **kwargs: Any) -> Ran:
+    """:func:`hotline`, which must exit 0."""
+    ran = hotline(*args, **kwargs)
+    assert ran.code == 0, str(ran)
+    return ran
+
+
+def started_cluster(base: Path, database_url: Callable[[Path], str | None]) -> Iterator[Cluster]:
+    """A linked pair of serving nodes for a module's tests (a generator for a fixture)."""
+    with Cluster(base, database_url) as cluster:
+        cluster.start()
+        yield cluster
+
+
+def module_database(kind: str) -> Iterator[Any]:
+    """A DatabaseFactory (see conftest) for fixtures wider than one test: skips when
+    PostgreSQL is not configured, drops what it made at the end."""
+    import pytest
+
+    from tests.conftest import PG_URL, DatabaseFactory
+
+    if kind == "postgresql" and not PG_URL:
+        pytest.skip("PostgreSQL not configured: set HOTLINE_TEST_DATABASE_URL")
+    factory = DatabaseFactory(kind)
+    try:
+        yield factory
+    finally:
+        factory.drop_all()

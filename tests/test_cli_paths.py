@@ -1,5 +1,6 @@
-"""Paths and relays from the command line: list, add, accept a relay, relay for others;
-bad input is refused with a clear message and changes nothing."""
+"""Paths and relays from the command line (the installed hotline, a process per
+command): list, add, accept a relay, relay for others; bad input is refused with a
+clear message and changes nothing."""
 
 from __future__ import annotations
 
@@ -9,12 +10,24 @@ from pathlib import Path
 from hotline.demo import free_port
 from hotline.node.home import NodeHome
 from hotline.transport.tls import certificate_fingerprint
+from tests.conftest import DatabaseFactory
+from tests.harness import hotline
 from tests.paths_harness import link_parties
-from tests.test_cli import hl
 
 
-def init(home: Path, party: str, *endpoints: str) -> NodeHome:
+def hl(*args: str) -> tuple[int, str]:
+    """The exit code, and standard output (as written) or the error (one line)."""
+    ran = hotline(*args, columns=200)
+    return ran.code, ran.output if ran.code else ran.stdout
+
+
+def init(
+    home: Path, party: str, *endpoints: str, database: DatabaseFactory | None = None
+) -> NodeHome:
     args = ["init", party, "--home", str(home), "--peer-port", str(free_port())]
+    url = database.url_for(home) if database is not None else None
+    if url is not None:
+        args += ["--database-url", url]
     for endpoint in endpoints:
         args += ["--endpoint", endpoint]
     code, output = hl(*args)
@@ -22,10 +35,13 @@ def init(home: Path, party: str, *endpoints: str) -> NodeHome:
     return NodeHome(home)
 
 
-def test_paths_and_relays(tmp_path: Path) -> None:
-    w = init(tmp_path / "w", "washington", "https://10.0.1.1:7443")
-    b = init(tmp_path / "b", "beijing", "https://10.0.1.2:7443", "https://10.0.2.2:7443")
-    g = init(tmp_path / "g", "geneva", "https://10.0.3.2:7443")
+def test_paths_and_relays(tmp_path: Path, database: DatabaseFactory) -> None:
+    w = init(tmp_path / "w", "washington", "https://10.0.1.1:7443", database=database)
+    b = init(
+        tmp_path / "b", "beijing", "https://10.0.1.2:7443", "https://10.0.2.2:7443",
+        database=database,
+    )  # fmt: skip
+    g = init(tmp_path / "g", "geneva", "https://10.0.3.2:7443", database=database)
     link_id = link_parties(w, b)
 
     # Several --endpoint at init: one path each, in order, the first active.

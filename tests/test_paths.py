@@ -16,7 +16,7 @@ import pytest
 from hotline.demo import free_port
 from hotline.protocol.bundle import compare_bundles, read_bundle, verify_bundle
 from tests.conftest import DatabaseFactory
-from tests.harness import LINK, Cluster, inbound_texts, send, wait_until
+from tests.harness import LINK, Cluster, hotline, hotline_ok, inbound_texts, send, wait_until
 from tests.paths_harness import cluster_with_endpoints
 from tests.tcp_proxy import TcpProxy
 
@@ -166,36 +166,43 @@ def test_failover_to_the_second_path_and_back_loses_and_duplicates_nothing(
 
 
 def test_paths_cli_and_bad_input(two_paths: tuple[Cluster, TcpProxy]) -> None:
+    """hotline link paths / add-path / add-relay, run as users run them, beside the
+    serving node that picks the new path up; bad input changes nothing."""
     cluster, _ = two_paths
-    node = cluster.washington.node()
-    try:
-        rows = node.link_paths(LINK)
-        assert [(p.position, p.kind, p.active) for p in rows] == [
-            (0, "direct", True),
-            (1, "direct", False),
-        ]
-        added = node.add_path(LINK, "https://10.9.9.9:7443/")
-        assert (added.position, added.url) == (2, "https://10.9.9.9:7443")
-        from hotline.node.home import NodeError
-
-        for bad in (
-            "http://10.9.9.9:7443",
-            "https://10.9.9.9:7443/x",
-            "https://",
-            "https://10.9.9.9:7443",
-        ):
-            with pytest.raises(NodeError):
-                node.add_path(LINK, bad)
-        with pytest.raises(NodeError, match="fingerprint does not match"):
-            node.add_relay_path(
-                LINK,
-                "https://10.9.9.8:7443",
-                certificate=cluster.beijing.home.certificate_der(),
-                fingerprint="00" * 32,
-            )
-        assert len(node.link_paths(LINK)) == 3  # refusals changed nothing
-    finally:
-        node.close()
+    cluster.start()
+    home = ("--home", str(cluster.washington.home.path))
+    listed = hotline_ok("link", "paths", LINK, "--json", *home).json()
+    assert [(p["position"], p["kind"], p["active"]) for p in listed] == [
+        (0, "direct", True),
+        (1, "direct", False),
+    ]
+    ran = hotline_ok("link", "add-path", LINK, "https://10.9.9.9:7443/", *home)
+    assert "Path 2 of link defence: https://10.9.9.9:7443" in ran.output
+    with cluster.washington.client() as w:
+        wait_until(lambda: len(paths(w)) == 3, what="the serving node's third path")
+    for bad, reason in (
+        ("http://10.9.9.9:7443", "not an https URL"),
+        ("https://10.9.9.9:7443/x", ""),
+        ("https://", ""),
+        ("https://10.9.9.9:7443", "already"),
+    ):
+        ran = hotline("link", "add-path", LINK, bad, *home)
+        assert ran.code == 1 and reason in ran.output, str(ran)
+        assert "Traceback" not in ran.output
+    certificate = cluster.beijing.home.cert_path
+    ran = hotline(
+        "link", "add-relay", LINK, "https://10.9.9.8:7443",
+        "--certificate", str(certificate), "--fingerprint", "00" * 32, *home,
+    )  # fmt: skip
+    assert ran.code == 1 and "fingerprint does not match" in ran.output, str(ran)
+    ran = hotline(
+        "link", "add-relay", LINK, "https://10.9.9.8:7443",
+        "--certificate", str(cluster.base / "missing.pem"), "--fingerprint", "00" * 32, *home,
+    )  # fmt: skip
+    assert ran.code == 1 and "cannot read" in ran.output, str(ran)
+    # Refusals changed nothing.
+    assert len(hotline_ok("link", "paths", LINK, "--json", *home).json()) == 3
+    assert "https://10.9.9.9:7443" in hotline_ok("link", "paths", LINK, *home, columns=200).output
 
 
 def test_an_escalation_moves_traffic_off_a_path_that_still_answers_and_keeps_it_off(

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import json
 import os
 import secrets
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from ..accounts.errors import AccountError
 from ..accounts.passwords import check_policy
@@ -86,9 +87,31 @@ class NodeHome:
         return self.config_path.exists()
 
     def load_config(self) -> NodeConfig:
+        """The node's configuration; NodeError, saying what to change, if it is
+        unreadable, malformed or has both listeners on one address and port."""
         if not self.exists():
             raise NodeError(f"no node in {self.path}: run 'hotline init' first")
-        return NodeConfig.model_validate_json(self.config_path.read_text())
+        try:
+            config = NodeConfig.model_validate_json(self.config_path.read_text())
+        except OSError as exc:
+            raise NodeError(f"cannot read {self.config_path}: {exc.strerror}") from None
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or 'the file'}: {e['msg']}"
+                for e in exc.errors()
+            )
+            raise NodeError(
+                f"{self.config_path} is not a valid configuration: {problems}"
+            ) from None
+        try:
+            check_listeners(
+                config.peer_host, config.peer_port, config.local_host, config.local_port
+            )
+        except NodeError as exc:
+            raise NodeError(
+                f"{self.config_path}: {exc}; change peer_port or local_port there"
+            ) from None
+        return config
 
     def save_config(self, config: NodeConfig) -> None:
         tmp = self.config_path.with_suffix(".tmp")
@@ -127,6 +150,7 @@ def init_node(
     With ``admin_username`` and ``admin_password``, also the console's first
     administrator (checked before anything is written)."""
     check_new_node(path, party)
+    check_listeners(peer_host, peer_port, local_host, local_port)
     if (admin_username is None) != (admin_password is None):
         raise ValueError("give both admin_username and admin_password, or neither")
     if admin_username is not None and admin_password is not None:
@@ -181,6 +205,36 @@ def check_new_node(path: Path, party: str) -> None:
         )
     if NodeHome(path).exists():
         raise NodeError(f"{path} already holds a node; choose another directory")
+
+
+# Addresses that mean "every address" to bind(): a listener there takes the port on
+# all of them, so it collides with a listener on any address with that port.
+_WILDCARDS = frozenset({"", "0.0.0.0", "::"})
+
+
+def check_listeners(peer_host: str, peer_port: int, local_host: str, local_port: int) -> None:
+    """Raise NodeError if the peer listener and the local API would take the same
+    port: one address, or a wildcard (0.0.0.0, ::) and any address. Port 0 (a port
+    the system picks) collides with nothing."""
+    if peer_port != local_port or peer_port == 0:
+        return
+    peer, local = _canonical_host(peer_host), _canonical_host(local_host)
+    if peer == local or peer in _WILDCARDS or local in _WILDCARDS:
+        raise NodeError(
+            f"the peer listener ({peer_host}:{peer_port}) and the local API "
+            f"({local_host}:{local_port}) would both listen on port {peer_port}: "
+            "give them different ports"
+        )
+
+
+def _canonical_host(host: str) -> str:
+    host = host.strip().strip("[]").lower()
+    if host == "localhost":
+        return "127.0.0.1"
+    try:
+        return ipaddress.ip_address(host).compressed
+    except ValueError:
+        return host  # a name: compared as written
 
 
 def check_admin(username: str, password: str) -> str:

@@ -16,9 +16,10 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, configure_mappers, sessionmaker
 
-from . import driver
+# Every mapped class, so that configuring the mappers configures them all.
+from . import account_models, driver, people_models, policy_models  # noqa: F401
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -64,7 +65,13 @@ def make_engine(url: str, *, background_checkpoints: bool = False) -> Engine:
 
 def make_sessionmaker(engine: Engine, *, read_only: bool = False) -> sessionmaker[Session]:
     """Sessions for writing, or (``read_only``) for reading: on SQLite a reader's
-    transaction does not take the write lock."""
+    transaction does not take the write lock.
+
+    The mappers are configured here, before any session exists: code that builds
+    mapped objects without a query (``staging.outside_session``) reads their
+    attributes through instrumentation that only configuration sets up, and in a
+    fresh process nothing else may have configured it yet."""
+    configure_mappers()
     bind = engine.execution_options(**{READ_ONLY: True}) if read_only else engine
     return sessionmaker(bind, expire_on_commit=False)
 
