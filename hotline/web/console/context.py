@@ -21,6 +21,7 @@ from jinja2 import Environment
 
 from ...accounts.roles import Permission
 from ...accounts.service import AccountService
+from ...errors import Refused
 from ...node.clock import now_ms
 from ...node.desk import Desk
 from ...node.events import last_event_id
@@ -83,7 +84,7 @@ class Console:
             after = form.back if isinstance(form, ActionForm) else "/"
         try:
             await to_thread.run_sync(work)
-        except (NodeError, Invalid) as exc:
+        except (Refused, NodeError, Invalid) as exc:
             await self.audit(request, operator, action, target, "refused", {"reason": str(exc)})
             message, values = refusal_text(exc)
             shown = translate(operator.user.language, message, values)
