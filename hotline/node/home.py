@@ -31,6 +31,7 @@ from ..protocol.encoding import decode, encode
 from ..protocol.envelope import NAME_PATTERN
 from ..protocol.keys import PrivateIdentity
 from ..storage.database import make_engine, make_sessionmaker, sqlite_url, upgrade
+from ..transport.limits import PeerLimits
 from ..transport.tls import certificate_der, make_certificate
 from .heartbeat_timings import HeartbeatTimings
 
@@ -53,6 +54,7 @@ class NodeConfig(BaseModel):
     endpoints: list[str]
     api_token_sha256: str
     heartbeats: HeartbeatTimings = Field(default_factory=HeartbeatTimings)
+    peer_limits: PeerLimits = Field(default_factory=PeerLimits)
 
     def token_matches(self, token: str) -> bool:
         digest = hashlib.sha256(token.encode()).hexdigest()
