@@ -68,6 +68,7 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         self._deadline: asyncio.TimerHandle | None = None
         self._in_head = False  # between a request's first byte and the end of its headers
         self._head_bytes = 0
+        self._refused = False  # answered here; the rest of the connection is ignored
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -85,14 +86,15 @@ class BoundedHttpProtocol(HttpToolsProtocol):
             on_lost()
 
     def data_received(self, data: bytes) -> None:
+        if self._refused:
+            return
         super().data_received(data)
         if self._in_head:
-            # Counted per chunk, so a head may exceed the cap by one read at most;
-            # a chunk that completes the head (and may carry body) is not counted.
+            # Counted per read while the head is incomplete, so what the parser keeps
+            # is at most one read over the cap; a complete head is measured below.
             self._head_bytes += len(data)
-            if self._head_bytes > self.bounds.max_header_bytes and not self.transport.is_closing():
-                log.warning("request headers over %d bytes", self.bounds.max_header_bytes)
-                self._refuse(431, "Request Header Fields Too Large", "request headers too large")
+            if self._head_bytes > self.bounds.max_header_bytes:
+                self._too_large()
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
@@ -102,12 +104,21 @@ class BoundedHttpProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._in_head = False
+        head = len(self.url) + sum(len(name) + len(value) + 4 for name, value in self.headers)
+        if head > self.bounds.max_header_bytes:
+            self._too_large()
+            return
         self._arm(self.bounds.body_timeout_s, self._body_late)
         super().on_headers_complete()
 
+    def on_body(self, body: bytes) -> None:
+        if not self._refused:
+            super().on_body(body)
+
     def on_message_complete(self) -> None:
         self._cancel_deadline()
-        super().on_message_complete()
+        if not self._refused:
+            super().on_message_complete()
 
     def _arm(self, seconds: float, late: Callable[[], None]) -> None:
         self._cancel_deadline()
@@ -133,8 +144,14 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         log.warning("request body incomplete after %s s", self.bounds.body_timeout_s)
         self.transport.close()
 
+    def _too_large(self) -> None:
+        if not self._refused:
+            log.warning("request headers over %d bytes", self.bounds.max_header_bytes)
+            self._refuse(431, "Request Header Fields Too Large", "request headers too large")
+
     def _refuse(self, status: int, phrase: str, text: str) -> None:
         """Answer a request that never reached the application, and hang up."""
+        self._refused = True
         self._in_head = False
         self._cancel_deadline()
         if self.cycle is None or self.cycle.response_complete:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from anyio import to_thread
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Body, Path, Query
 from pydantic import BaseModel, Field
 
 from ..accounts.errors import AccountError
@@ -23,8 +23,11 @@ from ..node.emergency import activation_view
 from ..node.link_tests import test_view
 from ..node.refusals import Refused
 from ..node.service import MAX_TEXT_CHARS, Node
+from .params import MAX_ID
 
 ACTOR = "api"
+# A row id or version in a path: what the database's integers hold (else 422, not 500).
+RowId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 class ActivationRequest(BaseModel):
@@ -73,7 +76,7 @@ def line_router(node: Node, dependencies: list[Any]) -> APIRouter:
         return dict(version.view())
 
     @router.post("/links/{link}/policy/{version}/accept")
-    async def accept(link: str, version: int) -> dict[str, Any]:
+    async def accept(link: str, version: RowId) -> dict[str, Any]:
         accepted = await run(lambda: desk.accept_policy(link, version, ACTOR))
         return dict(accepted.view())
 
@@ -92,7 +95,7 @@ def line_router(node: Node, dependencies: list[Any]) -> APIRouter:
         return activation_view(await run(call))
 
     @router.post("/emergency/{activation_id}/decision")
-    async def decide(activation_id: int, request: DecisionRequest) -> dict[str, Any]:
+    async def decide(activation_id: RowId, request: DecisionRequest) -> dict[str, Any]:
         def call() -> Any:
             return desk.decide_emergency(
                 activation_id, person(request.by), approve=request.approve, note=request.note
@@ -144,7 +147,7 @@ def line_router(node: Node, dependencies: list[Any]) -> APIRouter:
         return [alert_view(a) for a in await run(desk.alerts)]
 
     @router.post("/alerts/{alert_id}/clear")
-    async def clear(alert_id: int) -> dict[str, Any]:
+    async def clear(alert_id: RowId) -> dict[str, Any]:
         return alert_view(await run(lambda: desk.clear_alert(alert_id, ACTOR)))
 
     @router.get("/links/{link}/link-tests")
@@ -159,8 +162,8 @@ def line_router(node: Node, dependencies: list[Any]) -> APIRouter:
     async def usage(
         link: str,
         bucket: str = "day",
-        since_ms: Annotated[int | None, Query(ge=0)] = None,
-        until_ms: Annotated[int | None, Query(ge=0)] = None,
+        since_ms: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None,
+        until_ms: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None,
     ) -> dict[str, Any]:
         result = await run(
             lambda: desk.usage(link, bucket=bucket, since_ms=since_ms, until_ms=until_ms)
