@@ -147,10 +147,17 @@ class PeerListener:
         )
         self.connections.labels("handshake").set_function(lambda: len(self._handshaking))
         self.connections.labels("established").set_function(lambda: self._established)
-        self.shed = MetricCounter(
-            "hotline_peer_connections_shed",
-            "Peer connections closed by the listener's bounds, by reason",
+        self.refused = MetricCounter(
+            "hotline_peer_connections_refused",
+            "Peer connections hung up on at once, before TLS: per_source or full",
             ["reason"],
+            registry=registry,
+        )
+        self.handshakes = MetricCounter(
+            "hotline_peer_handshakes",
+            "TLS handshakes on the peer listener by outcome: completed, timed_out, "
+            "failed (refused certificate, not TLS, hung up) or pushed_out",
+            ["outcome"],
             registry=registry,
         )
 
@@ -165,15 +172,13 @@ class PeerListener:
     def admit(self, gate: PeerGate) -> bool:
         limits = self.limits
         if self._sources[gate.source] >= limits.max_per_source:
-            self.shed.labels("per_source").inc()
+            self.refused.labels("per_source").inc()
             return False
         if self.open >= limits.max_connections or len(self._handshaking) >= limits.max_handshakes:
             if not self._handshaking:
-                self.shed.labels("full").inc()
+                self.refused.labels("full").inc()
                 return False
-            oldest = next(iter(self._handshaking))
-            self.shed.labels("pushed_out").inc()
-            oldest.close()
+            next(iter(self._handshaking)).close()
         self._handshaking[gate] = None
         self._sources[gate.source] += 1
         gate.counted = True
@@ -182,17 +187,18 @@ class PeerListener:
     def established(self, gate: PeerGate) -> None:
         del self._handshaking[gate]
         self._established += 1
+        self.handshakes.labels("completed").inc()
 
-    def release(self, gate: PeerGate, reason: str | None = None) -> None:
-        """Forget a connection (once, however often it is called)."""
+    def release(self, gate: PeerGate, outcome: str = "failed") -> None:
+        """Forget a connection (once, however often it is called); ``outcome`` is how
+        its handshake ended, if it was still in one."""
         if not gate.counted:
             return
         gate.counted = False
         if gate in self._handshaking:
             del self._handshaking[gate]
             self._ended_since_trim += 1
-            if reason is not None:
-                self.shed.labels(reason).inc()
+            self.handshakes.labels(outcome).inc()
         else:
             self._established -= 1
         self._sources[gate.source] -= 1
@@ -263,6 +269,7 @@ class PeerGate(asyncio.Protocol):
         self._early: list[bytes] = []  # decrypted bytes read before the hand-over
         self._http: PeerCertHttpProtocol | None = None
         self._lost = False
+        self._lost_because: Exception | None = None
         self._task: asyncio.Task[None] | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -296,14 +303,17 @@ class PeerGate(asyncio.Protocol):
                 ssl_handshake_timeout=listener.limits.handshake_timeout_s,
             )
         except Exception as exc:  # every failure means the same: hang up
-            raw.abort()
-            timed_out = isinstance(exc, ConnectionAbortedError) and "handshake" in str(exc)
-            listener.release(self, "handshake_timeout" if timed_out else "handshake_failed")
-            return
-        if tls is None or self._lost or not self.counted:  # gone between handshake and now
+            self._lost_because = self._lost_because or exc
+            tls = None
+        # uvloop's start_tls may return a closed transport, having told this protocol
+        # (connection_lost) why.
+        if tls is None or tls.is_closing() or self._lost or not self.counted:
             if tls is not None:
                 tls.abort()
-            listener.release(self)
+            raw.abort()
+            # Both loops abort a handshake that is too slow, and only that, this way.
+            late = isinstance(self._lost_because, ConnectionAbortedError)
+            listener.release(self, "timed_out" if late else "failed")
             return
         http = PeerCertHttpProtocol(
             config=self._config,
@@ -322,7 +332,7 @@ class PeerGate(asyncio.Protocol):
 
     def close(self) -> None:
         """Hang up now (pushed out, or the listener is stopping)."""
-        self._listener.release(self)
+        self._listener.release(self, "pushed_out")
         if self._raw is not None:
             self._raw.abort()
 
@@ -350,7 +360,9 @@ class PeerGate(asyncio.Protocol):
             self._http.connection_lost(exc)
             return
         self._lost = True
-        self._listener.release(self)
+        self._lost_because = exc
+        if not self._tls_started:  # else the handshake task, about to wake, releases it
+            self._listener.release(self)
 
 
 def _replay(raw: asyncio.Transport, data: bytes) -> None:
