@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
+from schemathesis.generation import GenerationMode
 
 from tests.harness import LINK, Cluster, NodeHandle
 
@@ -146,24 +148,36 @@ def test_an_event_id_too_large_to_be_one_resumes_from_now(w: httpx.Client) -> No
     assert re.fullmatch(r": connected, after \d{1,18}", connected), connected
 
 
-# schemathesis: every operation of the schema, with the token; no answer may be a 500.
+# schemathesis: every operation of the schema, cases that fit it and cases that do not,
+# with the token; no answer may be a 500. (Its pytest plugin's lazy loading, which a
+# node started by a fixture needs, does not run on this pytest; its strategies do.)
+# The event streams never end, so they are left to the tests above.
+STREAMS = {"/api/v1/events", "/console/events"}
 
 
-@pytest.fixture(scope="module")
-def local_schema(washington: NodeHandle) -> Any:
-    return schemathesis.openapi.from_url(f"{washington.local_url}/openapi.json")
-
-
-schema = schemathesis.pytest.from_fixture("local_schema")
-
-
-@schema.parametrize()
-@settings(max_examples=25, suppress_health_check=list(HealthCheck))
-def test_no_request_the_schema_allows_gets_a_server_error(
-    case: Any, washington: NodeHandle
-) -> None:
+def test_no_request_made_from_the_schema_gets_a_server_error(washington: NodeHandle) -> None:
+    schema = schemathesis.openapi.from_url(f"{washington.local_url}/openapi.json")
     token = {"authorization": f"Bearer {washington.home.api_token()}"}
-    case.call_and_validate(headers=token, checks=[not_a_server_error], timeout=30)
+    operations = [result.ok() for result in schema.get_all_operations()]
+    operations = [op for op in operations if op.path not in STREAMS]
+    assert any(op.path == "/api/v1/links/{link}/policy/proposals" for op in operations)
+    seen: Counter[int] = Counter()
+    for operation in operations:
+        cases = st.one_of(
+            operation.as_strategy(GenerationMode.POSITIVE),
+            operation.as_strategy(GenerationMode.NEGATIVE),
+        )
+
+        @settings(max_examples=25, database=None, suppress_health_check=list(HealthCheck))
+        @given(case=cases)
+        def no_server_error(case: Any) -> None:
+            answer = case.call_and_validate(headers=token, checks=[not_a_server_error], timeout=30)
+            seen[answer.status_code // 100] += 1
+
+        no_server_error()
+    # The token was taken and the cases reached the routes: some were answered, some
+    # refused as invalid.
+    assert seen[2] > 0 and seen[4] > 0, seen
 
 
 # The send route: hypothesis-made bodies, near-valid and not.
