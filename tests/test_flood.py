@@ -10,11 +10,14 @@ admits, and a descriptor limit under the flood's size, as the review's node had.
 from __future__ import annotations
 
 import http.client
+import json
 import re
 import resource
 import select
 import socket
 import ssl
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -213,3 +216,36 @@ def test_connection_caps_leave_the_reserve_of_descriptors_free() -> None:
     assert fitted.max_handshakes <= fitted.max_connections
     assert fitted.max_per_source <= fitted.max_connections
     assert fit_to_descriptors(PeerLimits(), 1 << 20) == PeerLimits()
+
+
+def test_flood_benchmark_reports_latency_errors_and_memory_in_its_keys() -> None:
+    """The benchmark end to end on a small flood (its figures are not judged here)."""
+    root = Path(__file__).resolve().parent.parent
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.flood",
+            *("--rounds", "5", "--connections", "300", "--sources", "20", "--processes", "2"),
+            *("--handshakes", "40", "--handshake-rate", "200", "--settle", "1"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=root,
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert set(report) == {"rest", "idle_flood", "handshake_flood", "rss_mb"}
+    assert set(report["rest"]) == {"send_ms", "delivery_ms"}
+    assert set(report["idle_flood"]) == {"connections", "send_ms", "delivery_ms", "errors"}
+    assert set(report["handshake_flood"]) == {"send_ms", "delivery_ms", "errors"}
+    assert set(report["rss_mb"]) == {"before", "during", "after"}
+    assert report["idle_flood"]["connections"] == 300
+    for phase in ("rest", "idle_flood", "handshake_flood"):
+        assert set(report[phase]["send_ms"]) == {"p50", "p99"}
+        assert 0 < report[phase]["send_ms"]["p50"] <= report[phase]["send_ms"]["p99"]
+        assert set(report[phase]["delivery_ms"]) == {"p50"}
+        assert report[phase]["delivery_ms"]["p50"] > 0
+    assert report["idle_flood"]["errors"] == report["handshake_flood"]["errors"] == 0
+    assert all(20 < mb < 2048 for mb in report["rss_mb"].values())
