@@ -249,3 +249,12 @@ def test_flood_benchmark_reports_latency_errors_and_memory_in_its_keys() -> None
         assert report[phase]["delivery_ms"]["p50"] > 0
     assert report["idle_flood"]["errors"] == report["handshake_flood"]["errors"] == 0
     assert all(20 < mb < 2048 for mb in report["rss_mb"].values())
+
+
+def test_every_peer_limit_is_documented_in_english_and_chinese() -> None:
+    guide = (Path(__file__).resolve().parent.parent / "docs" / "operations.md").read_text()
+    english = guide.split("## The listeners' limits")[1].split("### 监听器的限制")[0]
+    chinese = guide.split("### 监听器的限制")[1].split("\n## ")[0]
+    for field, info in PeerLimits.model_fields.items():
+        for section in (english, chinese):
+            assert f"| `{field}` | {info.default:g} |" in section, field
