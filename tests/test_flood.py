@@ -34,6 +34,7 @@ from tests.harness import LINK, Cluster, NodeHandle, inbound_texts, send, wait_u
 LIMITS = PeerLimits(
     handshake_timeout_s=2.0,
     max_handshakes=24,
+    max_handshake_rate=200,
     max_per_source=8,
     max_connections=100,
     headers_timeout_s=1.5,
@@ -126,6 +127,7 @@ def test_a_flood_beyond_the_caps_leaves_the_node_answering_and_its_memory_at_bas
         handshaking = 'stage="handshake"'
         assert _metric(beijing, "hotline_peer_connections", handshaking) <= LIMITS.max_handshakes
         assert _metric(beijing, "hotline_peer_connections_refused_total", 'reason="per_source"') > 0
+        assert _metric(beijing, "hotline_peer_connections_refused_total", 'reason="rate"') > 0
         assert _metric(beijing, "hotline_peer_handshakes_total", 'outcome="pushed_out"') > 0
 
         # Every stranger is hung up on, those the listener admitted once their

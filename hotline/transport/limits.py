@@ -5,8 +5,11 @@ Anyone who can reach the peer port can open connections, with or without a certi
 Until its TLS handshake completes a connection is a stranger's: it gets a few seconds to
 finish, a share of its source address's quota, and a place in a bounded queue of
 handshakes in flight where the newest arrival pushes out the oldest (so a flood of
-stalled handshakes cannot keep a real peer's fresh one from completing). After the
-handshake only pinned peers remain; their requests must arrive whole within deadlines.
+stalled handshakes cannot keep a real peer's fresh one from completing). Answering a
+ClientHello costs the node about half a millisecond of CPU, so strangers get only so
+many handshakes a second; addresses a pinned peer has completed a handshake from are
+not held to that rate. After the handshake only pinned peers remain; their requests
+must arrive whole within deadlines.
 """
 
 from __future__ import annotations
@@ -25,6 +28,9 @@ class PeerLimits(BaseModel):
     handshake_timeout_s: float = Field(default=5.0, gt=0, le=120)
     # Handshakes in flight; one more pushes the oldest out.
     max_handshakes: int = Field(default=256, ge=1, le=100_000)
+    # New connections a second (and at once) from addresses no pinned peer has used
+    # in the last day; more are hung up on before TLS.
+    max_handshake_rate: float = Field(default=100.0, gt=0, le=1_000_000)
     # Connections from one source address, in handshake or established. A peer's
     # deliverer, heartbeats and relay forwarding pool a few connections each.
     max_per_source: int = Field(default=32, ge=1, le=100_000)

@@ -8,6 +8,9 @@ TCP. Each accepted connection meets a :class:`PeerGate`, which
 
 1. admits it or hangs up at once, before any TLS work: at most ``max_per_source``
    connections per source address (an IPv6 source counts by its /64), at most
+   ``max_handshake_rate`` new connections a second from addresses no pinned peer has
+   completed a handshake from in the last day (answering a ClientHello is the costly
+   part of a flood, and it runs on the event loop the local API shares), at most
    ``max_connections`` in all, at most ``max_handshakes`` in handshake, the oldest
    handshake pushed out when a new connection needs the room;
 2. upgrades it with ``loop.start_tls`` under ``handshake_timeout_s``;
@@ -57,9 +60,12 @@ RESERVED_DESCRIPTORS = 256
 # longest heartbeat interval a link commonly uses, so that pushes and heartbeats find
 # their connection warm rather than paying a new TLS handshake each time.
 PEER_KEEP_ALIVE_S = 75
-# Memory is handed back once this many handshakes ended since the last time, at most
-# every TRIM_EVERY_S.
-TRIM_AFTER_HANDSHAKES = 256
+# How long an address a pinned peer completed a handshake from skips the handshake rate.
+KNOWN_SOURCE_S = 24 * 3600.0
+# Memory is handed back once this many handshakes ended since the last time and fewer
+# than QUIET_HANDSHAKES are in flight (the flood has passed), at most every TRIM_EVERY_S.
+TRIM_AFTER_HANDSHAKES = 64
+QUIET_HANDSHAKES = 8
 TRIM_EVERY_S = 5.0
 
 
@@ -135,10 +141,14 @@ class PeerListener:
         self.limits = limits
         self._handshaking: dict[PeerGate, None] = {}  # oldest first
         self._sources: Counter[str] = Counter()
+        self._known: dict[str, float] = {}  # source -> when a pinned peer last completed
+        self._tokens = limits.max_handshake_rate
+        self._tokens_at = time.monotonic()
         self._established = 0
         self._ended_since_trim = 0
         self._trimmed_at = time.monotonic()
         self._trimming = False
+        self._trim_again = False
         self.connections = Gauge(
             "hotline_peer_connections",
             "Connections to the peer listener, in TLS handshake or established",
@@ -149,7 +159,7 @@ class PeerListener:
         self.connections.labels("established").set_function(lambda: self._established)
         self.refused = MetricCounter(
             "hotline_peer_connections_refused",
-            "Peer connections hung up on at once, before TLS: per_source or full",
+            "Peer connections hung up on at once, before TLS: per_source, rate or full",
             ["reason"],
             registry=registry,
         )
@@ -174,6 +184,9 @@ class PeerListener:
         if self._sources[gate.source] >= limits.max_per_source:
             self.refused.labels("per_source").inc()
             return False
+        if not self._known_source(gate.source) and not self._take_token():
+            self.refused.labels("rate").inc()
+            return False
         if self.open >= limits.max_connections or len(self._handshaking) >= limits.max_handshakes:
             if not self._handshaking:
                 self.refused.labels("full").inc()
@@ -187,7 +200,28 @@ class PeerListener:
     def established(self, gate: PeerGate) -> None:
         del self._handshaking[gate]
         self._established += 1
+        self._known[gate.source] = time.monotonic()
         self.handshakes.labels("completed").inc()
+
+    def _known_source(self, source: str) -> bool:
+        since = self._known.get(source)
+        if since is None:
+            return False
+        if time.monotonic() - since <= KNOWN_SOURCE_S:
+            return True
+        del self._known[source]
+        return False
+
+    def _take_token(self) -> bool:
+        """A token bucket: ``max_handshake_rate`` a second, as many at once."""
+        now = time.monotonic()
+        rate = self.limits.max_handshake_rate
+        self._tokens = min(rate, self._tokens + (now - self._tokens_at) * rate)
+        self._tokens_at = now
+        if self._tokens < 1:
+            return False
+        self._tokens -= 1
+        return True
 
     def release(self, gate: PeerGate, outcome: str = "failed") -> None:
         """Forget a connection (once, however often it is called); ``outcome`` is how
@@ -211,15 +245,22 @@ class PeerListener:
             gate.close()
 
     async def return_memory(self) -> None:
-        """After a flood of handshakes, hand the heap glibc keeps back to the system."""
+        """Once a flood of handshakes has passed, hand the heap glibc keeps for reuse
+        back to the system (during one, the caps bound it). Done twice, TRIM_EVERY_S
+        apart: the loop frees a closed connection's buffers a little after it ends."""
         now = time.monotonic()
+        flood_passed = (
+            self._ended_since_trim >= TRIM_AFTER_HANDSHAKES
+            and len(self._handshaking) < QUIET_HANDSHAKES
+        )
         if (
             _TRIM is None
             or self._trimming
-            or self._ended_since_trim < TRIM_AFTER_HANDSHAKES
+            or not (flood_passed or self._trim_again)
             or now - self._trimmed_at < TRIM_EVERY_S
         ):
             return
+        self._trim_again = flood_passed
         self._ended_since_trim = 0
         self._trimmed_at = now
         self._trimming = True
