@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
-import ctypes.util
 import ipaddress
 import logging
 import resource
@@ -56,9 +55,9 @@ log = logging.getLogger("hotline.peer_listener")
 # Descriptors kept free of peer connections: local API clients and event streams, the
 # database's connections and files, connections to peers and relays, logs.
 RESERVED_DESCRIPTORS = 256
-# Time a pinned peer's connection may stay idle between requests: longer than the
-# longest heartbeat interval a link commonly uses, so that pushes and heartbeats find
-# their connection warm rather than paying a new TLS handshake each time.
+# How long a pinned peer's connection may stay idle between requests: far longer than
+# the heartbeat interval (1 s by default), so that heartbeats, and pushes after a quiet
+# spell, find their connection warm instead of paying for a new TLS handshake.
 PEER_KEEP_ALIVE_S = 75
 # How long an address a pinned peer completed a handshake from skips the handshake rate.
 KNOWN_SOURCE_S = 24 * 3600.0
@@ -118,10 +117,10 @@ def source_of(peername: Any) -> str:
 
 
 def _malloc_trim() -> Any:
-    name = ctypes.util.find_library("c")
+    """glibc's malloc_trim, from the symbols the process already has; None elsewhere."""
     try:
-        return ctypes.CDLL(name).malloc_trim if name else None
-    except (OSError, AttributeError):  # not glibc
+        return ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError, TypeError):  # not glibc
         return None
 
 
