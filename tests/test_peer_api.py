@@ -213,3 +213,24 @@ def test_tls_refuses_a_certificate_not_pinned_for_any_link(cluster: Cluster, tmp
     with httpx.Client(verify=context, timeout=5) as client, pytest.raises(httpx.TransportError):
         _push(client, _url(cluster, link_id), envelopes)
     assert _record_length(cluster) == 0
+
+
+def test_pull_positions_out_of_range_are_refused_not_failed(cluster: Cluster) -> None:
+    link_id, _ = _pending(cluster, 0)
+    cluster.beijing.start()
+    with _peer_client(cluster) as client:
+        entries = _url(cluster, link_id, "entries")
+        for query in (
+            "after=" + "9" * 27,  # beyond the database's integers
+            "after=9223372036854775808",
+            "after=-1",
+            "after=1_0",
+            "after=%D9%A1",  # an Arabic-Indic digit, which int() takes
+            "limit=0",
+            "limit=" + "9" * 27,
+        ):
+            refused = client.get(f"{entries}?{query}")
+            assert refused.status_code == 400, query
+            assert decode(refused.content, max_size=4096)["error"] == "malformed"
+        largest = client.get(f"{entries}?after=9223372036854775807&limit=64")
+        assert largest.status_code == 200 and decode_entries(largest.content) == []

@@ -32,6 +32,7 @@ from ..protocol.encoding import decode, encode
 from ..protocol.envelope import NAME_PATTERN
 from ..protocol.keys import PrivateIdentity
 from ..storage.database import make_engine, make_sessionmaker, sqlite_url, upgrade
+from ..transport.limits import PeerLimits
 from ..transport.tls import certificate_der, make_certificate
 from .heartbeat_timings import HeartbeatTimings
 
@@ -57,6 +58,7 @@ class NodeConfig(BaseModel):
     # How often the deliverer looks at the outbox when nothing in this process woke
     # it: entries queued by another process serving the node, or queued for later.
     outbox_poll_s: float = Field(default=0.25, gt=0, le=60)
+    peer_limits: PeerLimits = Field(default_factory=PeerLimits)
 
     def token_matches(self, token: str) -> bool:
         digest = hashlib.sha256(token.encode()).hexdigest()

@@ -7,7 +7,9 @@ no certificate authorities, no system trust store, no host-name checks.
 * :func:`server_context` requires a client certificate and accepts only pinned peers.
 * :func:`client_context` presents our certificate and accepts only the one pinned server.
 * :func:`trust_peer` pins one more peer on a live server context (a link completed at runtime).
-* :func:`make_uvicorn_server` makes uvicorn serve with *our* :class:`ssl.SSLContext`.
+* :func:`make_uvicorn_server` makes uvicorn serve with *our* :class:`ssl.SSLContext`,
+  with uvicorn's own handshake: no deadline short of the loop's 60 s, no caps. The
+  node's peer listener does TLS itself, behind caps (:mod:`hotline.web.peer_listener`).
 
 Key type: Ed25519. With the OpenSSL 3 used by Python here, Ed25519 certificates work for TLS 1.3
 both as server and as client certificate (tests/test_tls.py exercises both directions). Both ends

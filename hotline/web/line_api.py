@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from anyio import to_thread
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Body, Path, Query
 from pydantic import BaseModel, Field
 
 from ..accounts.errors import AccountError
@@ -26,8 +26,11 @@ from ..node.emergency import activation_view
 from ..node.link_tests import test_view
 from ..node.refusals import Refused
 from ..node.service import MAX_TEXT_CHARS, Node
+from .params import MAX_ID
 
 ACTOR = "api"
+# A row id or version in a path: what the database's integers hold (else 422, not 500).
+RowId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 class ActivationRequest(BaseModel):
@@ -82,7 +85,7 @@ def line_router(node: Node, dependencies: list[Any]) -> APIRouter:
         return dict(version.view())
 
     @router.post("/links/{link}/policy/{version}/accept")
-    async def accept(link: str, version: int) -> dict[str, Any]:
+    async def accept(link: str, version: RowId) -> dict[str, Any]:
         accepted = await run(lambda: desk.accept_policy(link, version, ACTOR))
         return dict(accepted.view())
 
@@ -116,7 +119,7 @@ def line_router(node: Node, dependencies: list[Any]) -> APIRouter:
         return Person(user.username, user.display_name, user.role.value)
 
     @router.post("/emergency/{activation_id}/decision")
-    async def decide(activation_id: int, request: DecisionRequest) -> dict[str, Any]:
+    async def decide(activation_id: RowId, request: DecisionRequest) -> dict[str, Any]:
         def call() -> Any:
             approver = signed_in(request.by, request.password, request.totp)
             return desk.decide_emergency(
@@ -169,7 +172,7 @@ def line_router(node: Node, dependencies: list[Any]) -> APIRouter:
         return [alert_view(a) for a in await run(desk.alerts)]
 
     @router.post("/alerts/{alert_id}/clear")
-    async def clear(alert_id: int) -> dict[str, Any]:
+    async def clear(alert_id: RowId) -> dict[str, Any]:
         return alert_view(await run(lambda: desk.clear_alert(alert_id, ACTOR)))
 
     @router.get("/links/{link}/link-tests")
@@ -184,8 +187,8 @@ def line_router(node: Node, dependencies: list[Any]) -> APIRouter:
     async def usage(
         link: str,
         bucket: str = "day",
-        since_ms: Annotated[int | None, Query(ge=0)] = None,
-        until_ms: Annotated[int | None, Query(ge=0)] = None,
+        since_ms: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None,
+        until_ms: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None,
     ) -> dict[str, Any]:
         result = await run(
             lambda: desk.usage(link, bucket=bucket, since_ms=since_ms, until_ms=until_ms)

@@ -2,12 +2,16 @@
 
 Includes ``GET /api/v1/events``: a Server-Sent Events stream of everything that
 happens on the node's links, resumable with ``Last-Event-ID``.
+
+Every refusal is 401 (token), 413 (body too large), 422 (validation) or 400 (the
+node's rules), with a JSON ``detail``; a 422 names each field and why, and never
+echoes the input (which may not be encodable: ``NaN``, invalid UTF-8).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from typing import Annotated, Any
 
 from anyio import to_thread
@@ -16,17 +20,22 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field, ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.routing import Route
 
+from ..errors import Reason, Refused
 from ..node.group_commit import GroupCommit
 from ..node.home import NodeError
 from ..node.metrics import NodeMetrics
-from ..node.refusals import Refused
 from ..node.service import MAX_TEXT_CHARS, Node, Outgoing
 from ..protocol.errors import ProtocolError
 from .console.app import create_console
 from .line_api import line_router
+from .local_guard import TOKEN_REQUIRED, LocalGuard
+from .params import MAX_ID, bounded_int
 from .security_headers import SecurityHeaders
+from .statuses import status_of
 from .views import link_view, message_view, path_view, status_view
 
 KEEPALIVE_SECONDS = 15.0
@@ -58,25 +67,25 @@ def create_local_app(node: Node, metrics: NodeMetrics) -> FastAPI:
     )
     sends = GroupCommit(node)
 
+    # The token (and the body's size) are checked before any route reads a body
+    # (LocalGuard); this dependency declares the header in the schema and checks it
+    # again.
     # Async on purpose: FastAPI runs a sync dependency in a worker thread, and that
     # hand-off cost more than the check (a hash, against the configuration the node
     # loaded at start) on every call.
     async def authorise(authorization: Annotated[str | None, Header()] = None) -> None:
         scheme, _, token = (authorization or "").partition(" ")
         if scheme.lower() != "bearer" or not token or not node.config.token_matches(token):
-            raise HTTPException(
-                401, "a valid bearer token is required", {"WWW-Authenticate": "Bearer"}
-            )
+            raise HTTPException(401, TOKEN_REQUIRED, {"WWW-Authenticate": "Bearer"})
 
     auth = [Depends(authorise)]
 
     # Sending is the hot path (every message of a flood is one request), so it is a
     # plain Starlette route, first in the table: FastAPI's dependency solving and
     # response encoding cost about three times the rest of the request. Same
-    # authorisation, same validation (SendRequest; a 422 in FastAPI's shape), same
-    # exception handlers; it is left out of the OpenAPI schema.
+    # authorisation (LocalGuard's, once), same validation (SendRequest; a 422 in
+    # FastAPI's shape), same exception handlers; it is left out of the OpenAPI schema.
     async def send(request: Request) -> JSONResponse:
-        await authorise(request.headers.get("authorization"))
         try:
             form = SendRequest.model_validate_json(await request.body())
         except ValidationError as exc:
@@ -96,11 +105,20 @@ def create_local_app(node: Node, metrics: NodeMetrics) -> FastAPI:
         return JSONResponse(message_view(message), status_code=201)
 
     app.router.routes.insert(0, Route("/api/v1/links/{link}/messages", send, methods=["POST"]))
+    app.add_middleware(LocalGuard, token_matches=node.config.token_matches)
 
+    # One table from reason to status (hotline.web.statuses), for the node's refusals
+    # and the protocol's alike.
     @app.exception_handler(Refused)
     async def refused(request: Request, exc: Refused) -> JSONResponse:
-        status = 403 if exc.code in ("forbidden", "bad_credentials") else 400
-        return JSONResponse({"detail": exc.detail, "code": exc.code}, status_code=status)
+        return JSONResponse(
+            {"detail": exc.detail, "code": exc.reason.value}, status_code=status_of(exc.reason)
+        )
+
+    @app.exception_handler(ClientDisconnect)
+    async def gone(request: Request, exc: ClientDisconnect) -> Response:
+        # The client hung up, or its body's deadline did: nobody is left to answer.
+        return Response(status_code=400)
 
     @app.exception_handler(NodeError)
     async def node_error(request: Request, exc: NodeError) -> JSONResponse:
@@ -108,7 +126,10 @@ def create_local_app(node: Node, metrics: NodeMetrics) -> FastAPI:
 
     @app.exception_handler(ProtocolError)
     async def protocol_error(request: Request, exc: ProtocolError) -> JSONResponse:
-        return JSONResponse({"detail": exc.detail, "code": exc.code.value}, status_code=400)
+        reason = Reason(exc.code.value)
+        return JSONResponse(
+            {"detail": exc.detail, "code": reason.value}, status_code=status_of(reason)
+        )
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
@@ -155,12 +176,12 @@ def create_local_app(node: Node, metrics: NodeMetrics) -> FastAPI:
     @app.get("/api/v1/events", dependencies=auth)
     async def events(
         request: Request,
-        after: Annotated[int | None, Query(ge=0)] = None,
+        after: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None,
         last_event_id: Annotated[str | None, Header()] = None,
     ) -> StreamingResponse:
         start = after
-        if start is None and last_event_id and last_event_id.isdigit():
-            start = int(last_event_id)
+        if start is None and last_event_id is not None:
+            start = bounded_int(last_event_id)
         if start is None:
             start = await to_thread.run_sync(_last_id, node)
         return StreamingResponse(
@@ -170,8 +191,44 @@ def create_local_app(node: Node, metrics: NodeMetrics) -> FastAPI:
         )
 
     create_console(app, node)
+    # After the console's own handlers, which these wrap: people get the console's
+    # page, scripts FastAPI's JSON, both without the input.
+    shown_invalid = app.exception_handlers[RequestValidationError]
+    shown_refusal = app.exception_handlers[StarletteHTTPException]
+
+    async def invalid(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        answer = shown_invalid(request, RequestValidationError(_without_input(exc.errors())))
+        return await answer if isinstance(answer, Awaitable) else answer
+
+    async def refusal(request: Request, exc: Exception) -> Response:
+        # FastAPI answers a JSON body that is not UTF-8 with a bare 400; it is as
+        # invalid as JSON that does not parse (422, json_invalid).
+        if isinstance(exc, StarletteHTTPException) and isinstance(
+            exc.__cause__, UnicodeDecodeError
+        ):
+            error = {"type": "json_invalid", "loc": ("body",), "msg": "JSON must be UTF-8"}
+            return await invalid(request, RequestValidationError([error]))
+        answer = shown_refusal(request, exc)
+        return await answer if isinstance(answer, Awaitable) else answer
+
+    app.add_exception_handler(RequestValidationError, invalid)
+    app.add_exception_handler(StarletteHTTPException, refusal)
     app.add_middleware(SecurityHeaders)
     return app
+
+
+def _without_input(errors: Sequence[Any]) -> list[dict[str, Any]]:
+    """Each validation error as where, what and why: never the input, which may not be
+    encodable as JSON (NaN, invalid UTF-8) and may be large."""
+    return [
+        {
+            "type": str(error.get("type", "")),
+            "loc": [part if isinstance(part, int) else str(part) for part in error["loc"]],
+            "msg": str(error.get("msg", "")).encode("utf-8", "replace").decode(),
+        }
+        for error in errors
+    ]
 
 
 def _last_id(node: Node) -> int:

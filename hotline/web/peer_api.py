@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from anyio import to_thread
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
@@ -43,6 +43,7 @@ from ..protocol.heartbeat import (
     verify_progress,
 )
 from ..storage.models import Link
+from .params import MAX_ID, bounded_int
 
 log = logging.getLogger("hotline.peer")
 
@@ -75,6 +76,10 @@ class _LinkPeer:
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
+    """The body, refused unread if its declared length is over ``limit``.
+
+    Raises ClientDisconnect when the peer goes, or the body's deadline hangs up on it
+    (:mod:`.bounded_http`)."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise _TooLarge
@@ -119,19 +124,13 @@ def create_peer_app(
         link = await authorised_link(request)
         if isinstance(link, Response):
             return link
-        declared = request.headers.get("content-length")
-        if declared is not None and int(declared) > MAX_BODY_BYTES:
-            return _error(413, Code.TOO_LARGE.value, "request body is too large")
-        body = bytearray()
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > MAX_BODY_BYTES:
-                return _error(413, Code.TOO_LARGE.value, "request body is too large")
         try:
-            message = decode_push(bytes(body))
+            message = decode_push(await _read_body(request, MAX_BODY_BYTES))
             result = await to_thread.run_sync(
                 node.receive, link.id, message.envelopes, message.have
             )
+        except _TooLarge:
+            return _error(413, Code.TOO_LARGE.value, "request body is too large")
         except ProtocolError as exc:
             metrics.refused.labels(exc.code.value).inc()
             return _error(400, exc.code.value, exc.detail)
@@ -149,13 +148,15 @@ def create_peer_app(
         link = await authorised_link(request)
         if isinstance(link, Response):
             return link
-        try:
-            after = int(request.query_params.get("after", "0"))
-            limit = min(int(request.query_params.get("limit", str(MAX_BATCH))), MAX_BATCH)
-        except ValueError:
-            return _error(400, Code.MALFORMED.value, "after and limit must be integers")
-        if after < 0 or limit < 1:
-            return _error(400, Code.MALFORMED.value, "after must be >= 0 and limit >= 1")
+        after = bounded_int(request.query_params.get("after", "0"))
+        limit = bounded_int(request.query_params.get("limit", str(MAX_BATCH)), low=1)
+        if after is None or limit is None:
+            return _error(
+                400,
+                Code.MALFORMED.value,
+                f"after must be an integer from 0 to {MAX_ID} and limit one from 1",
+            )
+        limit = min(limit, MAX_BATCH)
         rows = await to_thread.run_sync(node.own_entries_after, link.id, after, limit)
         return Response(encode_entries(rows), media_type=CONTENT_TYPE)
 
@@ -259,7 +260,13 @@ def create_peer_app(
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok", "party": node.party})
 
+    async def gone(request: Request, exc: Exception) -> Response:
+        # The peer hung up, or its body's deadline did: nobody is left to answer.
+        log.info("peer request abandoned before its body was complete")
+        return Response(status_code=400)
+
     return Starlette(
+        exception_handlers={ClientDisconnect: gone},
         routes=[
             Route("/peer/v1/links/{link_id}/push", push, methods=["POST"]),
             Route("/peer/v1/links/{link_id}/entries", entries, methods=["GET"]),
@@ -267,5 +274,5 @@ def create_peer_app(
             Route("/peer/v1/links/{link_id}/relayed", relayed, methods=["POST"]),
             Route("/peer/v1/relay/{link_id}", relay_in, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
-        ]
+        ],
     )

@@ -1,4 +1,5 @@
-"""uvicorn's httptools protocol, plus the TLS client certificate in the ASGI scope.
+"""The peer listener's HTTP protocol: bounded requests, plus the TLS client certificate
+in the ASGI scope.
 
 uvicorn does not expose the peer certificate; the peer API needs it to check that
 a request for link L comes from the certificate pinned for L, not merely from some
@@ -9,10 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from .bounded_http import BoundedHttpProtocol
 
 
-class PeerCertHttpProtocol(HttpToolsProtocol):
+class PeerCertHttpProtocol(BoundedHttpProtocol):
     def on_message_begin(self) -> None:
         super().on_message_begin()
         ssl_object: Any = self.transport.get_extra_info("ssl_object")

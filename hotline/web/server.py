@@ -1,4 +1,7 @@
-"""Running a node: the peer listener (mutual TLS), the local listener, the deliverer."""
+"""Running a node: the peer listener (mutual TLS), the local listener, the deliverer.
+
+Both listeners bound what a client may hold (:mod:`.bounded_http`); the peer listener,
+reachable by anyone, also caps connections before TLS (:mod:`.peer_listener`)."""
 
 from __future__ import annotations
 
@@ -25,11 +28,16 @@ from ..node.service import Node
 from ..storage.checkpoints import WalCheckpointer
 from ..storage.database import upgrade
 from ..transport.tls import client_context, server_context, trust_peer
+from .bounded_http import BoundedConfig, RequestBounds
 from .local_api import create_local_app
 from .peer_api import create_peer_app
-from .peer_protocol import PeerCertHttpProtocol
+from .peer_listener import PeerListener, fit_to_descriptors, raise_descriptor_limit
 
 log = logging.getLogger("hotline.server")
+
+# Local requests are small (a message is at most 32,000 characters) and come from the
+# node's own side: their headers and bodies get less time than a peer's.
+LOCAL_BOUNDS = RequestBounds(headers_timeout_s=10.0, body_timeout_s=30.0)
 
 
 class _Server(uvicorn.Server):
@@ -76,22 +84,23 @@ class NodeServer:
             self.node, self.metrics, on_gap=self.deliverer.request_pull, relay=self.relay
         )
         local_app = create_local_app(self.node, self.metrics)
-        peer_config = uvicorn.Config(
+        # The listener does TLS itself, on the very context we keep, so trust_peer()
+        # on it reaches the running listener.
+        limits = fit_to_descriptors(config.peer_limits, raise_descriptor_limit())
+        self.peer_listener = PeerListener(self.tls, limits, self.metrics.registry)
+        peer_config = self.peer_listener.config(
             peer_app,
             host=config.peer_host,
             port=self.peer_port if self.peer_port is not None else config.peer_port,
-            http=PeerCertHttpProtocol,
             log_level="warning",
             access_log=False,
             lifespan="off",
             timeout_graceful_shutdown=2,
-            # uvicorn's hook for a caller-made context: the very object we keep, so
-            # trust_peer() on it reaches the running listener.
-            ssl_context_factory=lambda _config, _default: self.tls,
         )
         self.peer_server = _Server(peer_config)
-        local_config = uvicorn.Config(
+        local_config = BoundedConfig(
             local_app,
+            bounds=LOCAL_BOUNDS,
             host=config.local_host,
             port=self.local_port if self.local_port is not None else config.local_port,
             log_level="warning",
@@ -111,10 +120,11 @@ class NodeServer:
     async def _housekeeping(self) -> None:
         """Every second: pin new certificates (links, relays); calls that rang out become
         missed; the watch sends due link tests, marks ours missed and the other side's
-        lapsed, and takes due escalation steps."""
+        lapsed, and takes due escalation steps; memory a flood left is handed back."""
         desk = Desk(self.node)
         while True:
             try:
+                await self.peer_listener.return_memory()
                 await asyncio.to_thread(self.trust_new_links)
                 await asyncio.to_thread(desk.expire_calls)
                 await asyncio.to_thread(watch, self.node)
@@ -125,6 +135,7 @@ class NodeServer:
     def stop(self) -> None:
         self.peer_server.should_exit = True
         self.local_server.should_exit = True
+        self.peer_listener.close_handshakes()
         self.deliverer.stop()
         self.relay.stop()
 
