@@ -359,7 +359,7 @@ def test_only_the_author_edits_or_discards_a_draft(sqlite_desks: Desks, browser:
     status, _ = post(duty, "discard")
     assert status == 303
     status, text = post(duty, "save", text="复活。", lang="zh-Hans")
-    assert status == 400 and "该草稿已不处于此步骤" in text
+    assert status == 400 and "该事项已不在等待此步骤" in text
     duty.reload()
     assert duty.locator(".draft").count() == 0
 

@@ -47,9 +47,9 @@ def test_bad_requests_are_refused_and_store_nothing(cluster: Cluster) -> None:
         assert w.post(path, json={"text": "x", "lang": "<script>"}).status_code == 422
         assert w.post(path, json={"text": "x", "ref": "not-a-ulid"}).status_code == 422
         missing_ref = w.post(path, json={"text": "x", "ref": "01HZZZZZZZZZZZZZZZZZZZZZZZ"})
-        assert missing_ref.status_code == 400 and "no entry" in missing_ref.json()["detail"]
+        assert missing_ref.status_code == 404 and missing_ref.json()["code"] == "unknown_entry"
         unknown = w.post("/api/v1/links/nolink/messages", json={"text": "x"})
-        assert unknown.status_code == 400 and "no link named" in unknown.json()["detail"]
+        assert unknown.status_code == 404 and unknown.json()["code"] == "unknown_link"
         assert (
             w.post(
                 path, content=b"{not json", headers={"content-type": "application/json"}
