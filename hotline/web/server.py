@@ -174,9 +174,8 @@ class NodeServer:
 
 def run_event_loop(main: Coroutine[Any, Any, None]) -> None:
     """Run the node on uvloop where it is installed (not on Windows), else on
-    asyncio's own loop. uvloop's loop and TLS cost less CPU a request: alternated
-    with asyncio's loop in six pairs of bench.delivery, latency p50 was lower in all
-    six (median ratio 0.97) and throughput no lower in any (median ratio 1.01)."""
+    asyncio's own loop. The node behaves the same on both; uvloop's loop and TLS
+    spend less CPU a request, so it is preferred (bench/RESULTS.md)."""
     try:
         import uvloop
     except ImportError:
