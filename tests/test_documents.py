@@ -174,3 +174,19 @@ def test_every_event_type_the_code_writes_is_registered() -> None:
     # f"call.{call.state}", f"emergency.{activation.state}": each family registered
     assert prefixes == {"call.", "emergency."}
     assert all(any(t.startswith(p) for t in EVENT_TYPES) for p in prefixes)
+
+
+def test_every_benchmark_has_its_line_in_the_readme_and_its_row_in_results() -> None:
+    """A benchmark one can run (``python -m bench.NAME``) is listed in the README's
+    Performance section and in bench/RESULTS.md's table of how to run each."""
+    runnable = sorted(
+        path.stem
+        for path in (ROOT / "bench").glob("*.py")
+        if 'if __name__ == "__main__"' in path.read_text()
+    )
+    assert len(runnable) >= 8
+    performance = section((ROOT / "README.md").read_text(), "## Performance")
+    how_to_run = section((ROOT / "bench" / "RESULTS.md").read_text(), "## Running the benchmarks")
+    for name in runnable:
+        assert f"`bench.{name}`" in performance, name
+        assert f"python -m bench.{name}" in how_to_run, name
