@@ -23,6 +23,7 @@ from tests.language.libretranslate_server import refused_url
 from tests.language.tiny_model import TINY_MODEL_NAME, build_tiny_model
 
 PASSWORD = "a long enough passphrase 1"
+RENDERED = "请确认贵方飞机在另行通知前远离该区域。"
 CHINESE = "我们已收到你方消息，正在研究。请确认收到本消息。"
 ENGLISH = "Please confirm that your aircraft will keep clear of the area until further notice."
 
@@ -160,7 +161,8 @@ def test_free_text_is_machine_translated_verified_and_understood_by_the_sender(
 
     wait_until(alerted, what="Washington's translators alerted of the dispute")
     with washington.client() as client:
-        [alert] = [a for a in client.get("/api/v1/alerts").json() if a["kind"] != "link_test_missed"]
+        alerts = client.get("/api/v1/alerts").json()
+    [alert] = [a for a in alerts if a["kind"] == "translation_disputed"]
     assert alert["target_role"] == "translator" and alert["message_id"] == sent["id"]
     assert "We asked for confirmation too." in alert["text"]
     assert [item["message"] for item in queue(washington)] == [sent["id"]]
@@ -194,12 +196,12 @@ def test_a_failing_provider_leaves_the_original_readable_marked_not_translated(
     with beijing.client() as client:
         response = client.post(
             f"/api/v1/messages/{sent['id']}/translations/verify",
-            json={"target": "zh-Hans", "text": "请确认贵方飞机在另行通知前远离该区域。", "by": "btrans"},
+            json={"target": "zh-Hans", "text": RENDERED, "by": "btrans"},
         )
     assert response.status_code == 200, response.text
     assert response.json()["provenance"]["verified"]["edited"] is True
     understood = settled(washington, sent["id"], "theirs", "verified")
-    assert understood["text"] == "请确认贵方飞机在另行通知前远离该区域。"
+    assert understood["text"] == RENDERED
 
 
 def test_only_a_translator_verifies_and_only_incoming_free_text(translating: Cluster) -> None:
