@@ -18,7 +18,15 @@ from hotline.accounts.service import AccountService
 from hotline.language.translation.settings import NodeTranslationSettings
 from hotline.protocol.kinds import Kind
 from tests.conftest import DatabaseFactory
-from tests.harness import Cluster, NodeHandle, kinds_in_record, record, send, wait_until
+from tests.harness import (
+    Cluster,
+    NodeHandle,
+    hotline_ok,
+    kinds_in_record,
+    record,
+    send,
+    wait_until,
+)
 from tests.language.libretranslate_server import refused_url
 from tests.language.tiny_model import TINY_MODEL_NAME, build_tiny_model
 
@@ -202,6 +210,17 @@ def test_a_failing_provider_leaves_the_original_readable_marked_not_translated(
     assert response.json()["provenance"]["verified"]["edited"] is True
     understood = settled(washington, sent["id"], "theirs", "verified")
     assert understood["text"] == RENDERED
+    # The inbox shows both: Beijing's rendering with its badge, and how Washington was read.
+    shown = hotline_ok("inbox", "--home", beijing.home.path, columns=200)
+    assert "verified by Btrans (translator)" in shown.output
+    [listed] = [
+        m
+        for m in hotline_ok("inbox", "--json", "--home", beijing.home.path).json()
+        if m["id"] == sent["id"]
+    ]
+    assert listed["translations"][0]["text"] == RENDERED
+    told = hotline_ok("inbox", "--home", washington.home.path, columns=200)
+    assert "rendered in zh-Hans as, verified by Btrans (translator)" in told.output
 
 
 def test_only_a_translator_verifies_and_only_incoming_free_text(translating: Cluster) -> None:
