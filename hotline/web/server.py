@@ -152,7 +152,9 @@ class NodeServer:
         watcher = asyncio.create_task(self._housekeeping())
         deliverer = asyncio.create_task(self.deliverer.run())
         relay = asyncio.create_task(self.relay.run())
-        translator = asyncio.create_task(self.translator.run())
+        translator = asyncio.create_task(
+            self.translator.run() if self.node.config.translation.enabled else asyncio.sleep(0)
+        )
         peer = asyncio.create_task(
             self.peer_server.serve(sockets=[self.peer_socket] if self.peer_socket else None)
         )

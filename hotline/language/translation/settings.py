@@ -88,6 +88,7 @@ class NodeTranslationSettings(TranslationSettings):
     ``batch_size`` bounds how many messages one round of the node's translator takes.
     """
 
+    enabled: bool = True  # off: no translator runs; every message shows its original only
     reading: tuple[str, ...] = Field(default=("en",), min_length=1, max_length=8)
     detect: tuple[str, ...] = Field(default=("en", "zh"), min_length=2, max_length=16)
     batch_size: int = Field(default=16, ge=1, le=256)
