@@ -28,6 +28,8 @@ def test_language_benchmark_reports_counts_render_and_search_times() -> None:
             "300",
             "--messages",
             "5",
+            "--pairs",
+            "1",
         ],
         capture_output=True,
         text=True,
