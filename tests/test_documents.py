@@ -190,3 +190,16 @@ def test_every_benchmark_has_its_line_in_the_readme_and_its_row_in_results() -> 
     for name in runnable:
         assert f"`bench.{name}`" in performance, name
         assert f"python -m bench.{name}" in how_to_run, name
+
+
+def test_operations_lists_every_table_and_only_those() -> None:
+    """The tables an operator backs up and inspects are the ones the migrations make."""
+    import hotline.storage.translation_models  # noqa: F401  (registers its table)
+    from hotline.storage.models import Base
+
+    text = OPERATIONS.read_text(encoding="utf-8")
+    start = text.index("Tables (")
+    listing = text[start : text.index("plus Alembic", start)]
+    assert set(re.findall(r"`([a-z_]+)`", listing)) == set(Base.metadata.tables)
+    count = re.match(r"Tables \((\d+)\)", listing)
+    assert count is not None and int(count.group(1)) == len(Base.metadata.tables)

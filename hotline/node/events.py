@@ -77,6 +77,8 @@ EVENT_TYPES: frozenset[str] = frozenset(
         "call.missed",
         "call.ended",
         "session.text",
+        # understanding: renderings of messages in the reader's language
+        "translation.updated",
     }
 )
 
