@@ -13,11 +13,14 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from ...agreed_texts import CATALOGUE
+from ...language.glossary import Glossary
+from ...language.phrasebook import shipped_phrasebook
+from ...node.agreed_messages import agreed_view
 from ...node.calls import call_view
 from ...node.clock import now_ms
 from ...node.desk import Person, open_drafts
 from ...node.escalation import OverdueItem, open_alerts, overdue
+from ...node.link_documents import glossary_in_force
 from ...node.link_policy import in_force
 from ...node.service import Node
 from ...protocol.envelope import Payload
@@ -67,6 +70,9 @@ class MessageRow:
     message: Message
     acknowledgement: HumanReceipt | None  # the holding reply, either direction
     answer_id: str | None
+    # A message from the phrasebook: its exact text in every language (or "error").
+    agreed: dict[str, Any] | None = None
+    glossary: Glossary | None = None  # the link's glossary in force, for highlighting
 
     @property
     def id(self) -> str:
@@ -217,11 +223,21 @@ def _message_rows(session: Session, link_id: str, messages: list[Message]) -> li
                 at_ms=int(time_ms),
                 by=body.get("by") if isinstance(body.get("by"), str) else None,
                 agreed_text=body.get("agreed_text")
-                if body.get("agreed_text") in CATALOGUE
+                if body.get("agreed_text") in shipped_phrasebook().entries
                 else None,
                 parameters=parameters if isinstance(parameters, dict) else {},
             )
-    return [MessageRow(m, receipts.get(m.id), m.answered_by) for m in messages]
+    glossary = glossary_in_force(session, link_id)
+    return [
+        MessageRow(
+            m,
+            receipts.get(m.id),
+            m.answered_by,
+            agreed_view(session, link_id, m.body) if m.kind == Kind.AGREED_TEXT.value else None,
+            glossary,
+        )
+        for m in messages
+    ]
 
 
 def _parse_cursor(value: str | None) -> tuple[int, int] | None:
