@@ -5,6 +5,7 @@ parameters and each side reads them exactly, in every language."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -186,3 +187,36 @@ def test_migration_0008_matches_the_model_and_downgrades(
         assert "link_documents" in inspect(engine).get_table_names()
     finally:
         engine.dispose()
+
+
+def test_the_agreed_text_vector_checks_out() -> None:
+    """docs/protocol.md §7.3 by its vector: the proposal and the acceptance verify,
+    the content reads back as the phrasebook, and the message renders as written."""
+    from hotline.language.canonical import phrasebook_from_canonical
+    from hotline.protocol.encoding import decode
+    from tests.vectors import generate
+
+    limit = 192 * 1024  # a payload's limit
+    vectors = json.loads(generate.VECTORS_PATH.read_text("utf-8"))
+    vector, link = vectors["agreed_text"], vectors["link"]["id"]
+    proposal = agreed_documents.read_proposal(
+        decode(bytes.fromhex(vector["proposal_body"]), max_size=limit),
+        document="phrasebook",
+        link=link,
+        proposer=generate.public("washington"),
+    )
+    assert proposal.digest.hex() == vector["digest"]
+    agreed_documents.read_acceptance(
+        decode(bytes.fromhex(vector["acceptance_body"]), max_size=limit),
+        proposal,
+        acceptor=generate.public("beijing"),
+    )
+    assert proposal.content is not None
+    book = phrasebook_from_canonical(proposal.content)
+    body = decode(bytes.fromhex(vector["message_body"]["cbor"]), max_size=limit)
+    assert body == vector["message_body"]["json"]
+    message = book.validate_message(body)
+    rendered = {
+        lang: book.render(message.entry, lang, message.parameters) for lang in book.languages
+    }
+    assert rendered == vector["rendered"]
