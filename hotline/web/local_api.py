@@ -116,16 +116,16 @@ def create_local_app(node: Node, metrics: NodeMetrics) -> FastAPI:
         raw = await request.body()
         try:
             form = SendRequest.model_validate_json(raw)
-        except ValidationError:
+        except ValidationError as free_text:
             # No text: a message from the phrasebook, if the body names an entry.
+            refused = free_text
             try:
                 agreed = _agreed_outgoing(request.path_params["link"], raw)
-            except ValidationError as agreed_exc:
-                exc = agreed_exc
-                agreed = None
+            except ValidationError as agreed_text:
+                refused, agreed = agreed_text, None
             if agreed is not None:
                 return JSONResponse(message_view(await sends.send(agreed)), status_code=201)
-            errors = exc.errors(include_url=False, include_context=False)
+            errors = refused.errors(include_url=False, include_context=False)
             raise RequestValidationError(
                 [{**e, "loc": ("body", *e["loc"])} for e in errors]
             ) from None
