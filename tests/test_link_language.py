@@ -220,3 +220,59 @@ def test_the_agreed_text_vector_checks_out() -> None:
         lang: book.render(message.entry, lang, message.parameters) for lang in book.languages
     }
     assert rendered == vector["rendered"]
+
+
+def test_a_bad_peer_proposal_is_recorded_refused_and_changes_nothing(
+    tmp_path: Path, database: DatabaseFactory
+) -> None:
+    """In process (no servers): a proposal whose content is not its digest, or that a
+    party other than the proposer signed, enters the record but is refused; a good
+    one countersigned comes into force on both sides; both proposing at once, the
+    inviter's prevails."""
+    from hotline.node.record_store import append_own, lock_link
+    from tests.test_line import Pair
+
+    with Cluster(tmp_path, database.url_for) as cluster:
+        pair = Pair(cluster)
+        try:
+            w_link = pair.w.find_link(LINK)
+            with pair.w.transaction() as session:
+                link = lock_link(session, w_link.id)
+                body = agreed_documents.proposal_body(
+                    pair.w.identity, "phrasebook", link.id, 1, BOOK.encode()
+                )
+                bad_digest = {**body, "content": GLOSSARY.encode()}
+                forged = agreed_documents.proposal_body(
+                    pair.b.identity, "phrasebook", link.id, 1, BOOK.encode()
+                )
+                for sent in (bad_digest, forged):
+                    append_own(
+                        session, link, pair.w.identity, Kind.PHRASEBOOK_PROPOSE, sent, now_ms=1
+                    )
+            pair.pump()
+            versions = pair.bd.document_state(LINK, "phrasebook").versions
+            assert sorted((v.refusal or "").split(":")[0] for v in versions) == [
+                "bad_signature",
+                "digest_mismatch",
+            ]
+            assert all(v.state == "refused" for v in versions)
+            assert pair.bd.phrasebook(LINK) is None
+            # Both propose version 1: the inviter (washington) prevails.
+            pair.wd.propose_document(LINK, None, "test", name="phrasebook")
+            pair.bd.propose_document(LINK, None, "test", name="phrasebook")
+            pair.pump()
+            with pytest.raises(Exception, match="inviter"):
+                pair.wd.accept_document(LINK, "phrasebook", 1, "test")
+            pair.bd.accept_document(LINK, "phrasebook", 1, "test")
+            pair.pump()
+            for desk in (pair.wd, pair.bd):
+                state = desk.document_state(LINK, "phrasebook")
+                assert state.current is not None and state.current.digest == BOOK.digest()
+                assert (state.current.proposed_by, state.current.accepted_by) == (
+                    "washington",
+                    "beijing",
+                )
+            states = sorted(v.state for v in pair.bd.document_state(LINK, "phrasebook").versions)
+            assert states == ["in_force", "refused", "refused", "withdrawn"]
+        finally:
+            pair.close()
