@@ -40,6 +40,10 @@ def _listed(value: Any, what: str) -> list[tuple[str, Any]]:
     return list(value.items())
 
 
+def _by_id(item: tuple[Any, Any]) -> str:
+    return str(item[0])  # a hostile map may mix key types: order them all the same way
+
+
 def phrasebook_document(value: Mapping[str, Any]) -> dict[str, Any]:
     """The canonical map as a phrasebook document (the form of its files)."""
     return {
@@ -53,7 +57,7 @@ def phrasebook_document(value: Mapping[str, Any]) -> dict[str, Any]:
         ],
         "entries": [
             {"id": key, **(body if isinstance(body, Mapping) else {})}
-            for key, body in sorted(_listed(value.get("entries"), "entries"))
+            for key, body in sorted(_listed(value.get("entries"), "entries"), key=_by_id)
         ],
     }
 
@@ -72,7 +76,7 @@ def glossary_document(value: Mapping[str, Any]) -> dict[str, Any]:
         ],
         "terms": [
             {"id": key, **(body if isinstance(body, Mapping) else {})}
-            for key, body in sorted(_listed(value.get("terms"), "terms"))
+            for key, body in sorted(_listed(value.get("terms"), "terms"), key=_by_id)
         ],
     }
 

@@ -102,8 +102,9 @@ def agreed_view(session: Session, link_id: str, body: Mapping[str, Any]) -> dict
         }
     try:
         return render_all(book, body)
-    except LanguageError as exc:
-        return {"entry": body.get("entry"), "version": version, "error": str(exc)}
+    except (ValueError, TypeError, KeyError, ArithmeticError) as exc:  # LanguageError too
+        # The body came from the other side: whatever it holds, the page still shows.
+        return {"entry": body.get("entry"), "version": version, "error": str(exc)[:300]}
 
 
 def agreed_text_view(
