@@ -27,6 +27,7 @@ from ..language.phrasebook import Phrasebook
 from ..protocol.agreed_documents import (
     ACCEPT_KINDS,
     DOCUMENT_OF,
+    MAX_VERSION,
     PROPOSE_KINDS,
     Signed,
     acceptance_body,
@@ -173,6 +174,8 @@ def propose(
     """Sign ``document`` and send it whole as a ``*.propose`` entry. The caller holds
     the link lock."""
     name = "phrasebook" if isinstance(document, Phrasebook) else "glossary"
+    if document.version > MAX_VERSION:
+        raise ProtocolError(Code.MALFORMED, f"a {name} version is at most {MAX_VERSION}")
     check_newer(name, current_version(session, link.id, name), document.version)
     pending = session.scalar(
         select(LinkDocument).where(

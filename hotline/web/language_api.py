@@ -32,6 +32,7 @@ from ..storage.models import Message
 from .views import message_view
 
 ACTOR = "api"
+SEARCH_LIMIT = 20  # entries a search answers, best first
 Version = Annotated[int, Path(ge=1, le=2**31)]
 
 
@@ -88,10 +89,9 @@ def language_router(node: Node, dependencies: list[Any]) -> APIRouter:
     async def search(
         link: str,
         q: Annotated[str, Query(max_length=200)] = "",
-        limit: Annotated[int, Query(ge=1, le=100)] = 20,
     ) -> dict[str, Any]:
         book = await run(lambda: book_of(link))
-        hits = book.search(q, limit) if q.strip() else []
+        hits = book.search(q, SEARCH_LIMIT) if q.strip() else []
         return {
             "version": book.version,
             "entries": [{**entry_view(h.entry, book), "score": h.score} for h in hits],
