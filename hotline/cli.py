@@ -43,6 +43,7 @@ from .files import write_private_file
 from .node.clock import now_ms as clock_ms
 from .node.home import NodeError, NodeHome, check_listeners, check_new_node, init_node
 from .node.refusals import Refused, audit
+from .phrasebook_cli import glossary_app, inbox_text, phrasebook_app
 from .protocol.bundle import compare_bundles, read_bundle, verify_bundle
 from .protocol.errors import ProtocolError
 from .untrusted import inert, inert_json
@@ -76,6 +77,8 @@ relay_app = typer.Typer(
     help="Serve as a relay for other parties' links (ciphertext only).", no_args_is_help=True
 )
 app.add_typer(relay_app, name="relay")
+app.add_typer(phrasebook_app, name="phrasebook")
+app.add_typer(glossary_app, name="glossary")
 # No emoji codes (":warning:") and no highlighting: text is shown as written.
 out = Console(highlight=False, emoji=False)
 err = Console(stderr=True, highlight=False, emoji=False)
@@ -725,19 +728,20 @@ def inbox(
     link: Annotated[str | None, typer.Argument(help="Only this link.")] = None,
     limit: int = 20,
     as_json: bool = typer.Option(False, "--json"),
+    lang: str = typer.Option("en", "--lang", help="The reader's language for agreed texts."),
     home: HomeOption = DEFAULT_HOME,
 ) -> None:
-    """Messages in and out, with their receipt ladder."""
+    """Messages in and out, with their receipt ladder; agreed texts in the reader's
+    language, marked [agreed text]; translations with their provenance."""
     from .cli_translations import lines as translation_lines
     from .node.translations import Translations
-    from .web.views import message_view
+    from .web.language_api import messages_with_agreed
 
     node = open_node(home)
     try:
-        messages = node.messages(link, limit=limit)
+        views = messages_with_agreed(node, node.messages(link, limit=limit))
     except NodeError as exc:
         fail(str(exc))
-    views = [message_view(m) for m in messages]
     rendered = Translations(node).of_messages([v["id"] for v in views])
     for v in views:
         v["translations"] = [t.as_json() for t in rendered.get(v["id"], [])]
@@ -747,7 +751,7 @@ def inbox(
     table = Table("id", "dir", "from", "status", "text", "sent", "delivered", "ack", "answered")
     for v in views:
         ladder = v["ladder"]
-        text = str(v["body"].get("text", ""))
+        text = inbox_text(v, lang)
         translated = translation_lines(rendered.get(v["id"], []), INBOX_TEXT)
         table.add_row(
             *cells(v["id"][-8:], "→" if v["direction"] == "out" else "←", v["sender"], v["status"]),

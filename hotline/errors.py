@@ -74,6 +74,8 @@ class Reason(StrEnum):
     CONFLICTING_PROPOSAL = "conflicting_proposal"
     NO_PROPOSAL = "no_proposal"
     OWN_PROPOSAL = "own_proposal"
+    # The phrasebook agreed on a link ------------------------------------------------
+    PHRASEBOOK_NOT_IN_FORCE = "phrasebook_not_in_force"
     # The node, its paths and relays ------------------------------------------------
     NO_NODE = "no_node"
     NODE_EXISTS = "node_exists"

@@ -77,7 +77,13 @@ EVENT_TYPES: frozenset[str] = frozenset(
         "call.missed",
         "call.ended",
         "session.text",
-        # understanding: renderings of messages in the reader's language
+        # understanding: the phrasebook and glossary agreed per link, and renderings
+        "phrasebook.proposed",
+        "phrasebook.in_force",
+        "phrasebook.refused",
+        "glossary.proposed",
+        "glossary.in_force",
+        "glossary.refused",
         "translation.updated",
     }
 )

@@ -38,6 +38,7 @@ from ..storage.models import (
 from ..storage.staging import insert_staged
 from . import leases, linking
 from . import paths as path_store
+from .agreed_messages import outgoing_body
 from .clock import now_ms
 from .events import (
     EventFeed,
@@ -242,6 +243,9 @@ class Node:
                             Reason.UNKNOWN_LINK,
                             f"no link named {item.link!r}; see 'hotline link list'",
                         )
+                    if item.kind is Kind.AGREED_TEXT:
+                        body = outgoing_body(session, link, item.body)
+                        item = Outgoing(item.link, body, item.kind, item.ref)
                     results.append(append_message(session, self.identity, link, item, stamp))
                 except NodeError as exc:
                     results.append(exc)

@@ -13,11 +13,14 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from ...agreed_texts import CATALOGUE
+from ...language.glossary import Glossary
+from ...language.phrasebook import shipped_phrasebook
+from ...node.agreed_messages import agreed_view
 from ...node.calls import call_view
 from ...node.clock import now_ms
 from ...node.desk import Person, open_drafts
 from ...node.escalation import OverdueItem, open_alerts, overdue
+from ...node.link_documents import glossary_in_force
 from ...node.link_policy import in_force
 from ...node.service import Node
 from ...node.translation_store import TranslationView, view
@@ -71,6 +74,9 @@ class MessageRow:
     answer_id: str | None
     # Our renderings of an incoming message; the other side's of an outgoing one.
     translations: list[TranslationView] = field(default_factory=list)
+    # A message from the phrasebook: its exact text in every language (or "error").
+    agreed: dict[str, Any] | None = None
+    glossary: Glossary | None = None  # the link's glossary in force, for highlighting
 
     @property
     def id(self) -> str:
@@ -221,7 +227,7 @@ def _message_rows(session: Session, link_id: str, messages: list[Message]) -> li
                 at_ms=int(time_ms),
                 by=body.get("by") if isinstance(body.get("by"), str) else None,
                 agreed_text=body.get("agreed_text")
-                if body.get("agreed_text") in CATALOGUE
+                if body.get("agreed_text") in shipped_phrasebook().entries
                 else None,
                 parameters=parameters if isinstance(parameters, dict) else {},
             )
@@ -234,8 +240,17 @@ def _message_rows(session: Session, link_id: str, messages: list[Message]) -> li
             .order_by(Translation.target)
         ):
             renderings.setdefault(translation.message_id, []).append(view(translation))
+    glossary = glossary_in_force(session, link_id)
     return [
-        MessageRow(m, receipts.get(m.id), m.answered_by, renderings.get(m.id, [])) for m in messages
+        MessageRow(
+            m,
+            receipts.get(m.id),
+            m.answered_by,
+            renderings.get(m.id, []),
+            agreed_view(session, link_id, m.body) if m.kind == Kind.AGREED_TEXT.value else None,
+            glossary,
+        )
+        for m in messages
     ]
 
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from . import board, calls, drafts, login, records, rules, stream, translations
+from . import board, calls, drafts, login, phrasebook, records, rules, stream, translations
 
 ROUTERS: tuple[APIRouter, ...] = (
     login.router,
     board.router,
     drafts.router,
+    phrasebook.router,
     rules.router,
     calls.router,
     records.router,

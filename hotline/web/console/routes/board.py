@@ -12,6 +12,8 @@ from ....node.desk import Desk, Person
 from ....node.home import NodeError
 from .. import pages
 from ..context import Console, console
+from ..i18n import translations
+from ..phrasebook import panel as phrase_panel
 
 router = APIRouter()
 
@@ -52,6 +54,15 @@ async def conversation(
         raise HTTPException(404, "no such link")
     found = page
     policy = await to_thread.run_sync(lambda: c.desk.policy(found.link.id))
+    language = operator.user.language
+    phrases = await to_thread.run_sync(
+        lambda: phrase_panel(
+            c.desk.phrasebook(found.link.id),
+            dict(request.query_params),
+            language,
+            translations(language).gettext,
+        )
+    )
     if operator.can(Permission.ACKNOWLEDGE):
         shown = [
             r.id
@@ -71,6 +82,7 @@ async def conversation(
         page=page,
         before=before,
         policy=policy,
+        phrases=phrases,
         **await c.bar(operator),
         events_after=after,
     )
