@@ -169,15 +169,28 @@ class Translations:
         verified one (a person's word stands over the machine's)."""
         if not renderings:
             return
+        ids = list({rendering.message_id for rendering in renderings})
         with self.node.transaction() as session:
             stamp = now_ms()
+            messages = {
+                m.id: m for m in session.scalars(select(Message).where(Message.id.in_(ids)))
+            }
+            rows = {
+                (row.message_id, row.target): row
+                for row in session.scalars(
+                    select(Translation).where(
+                        Translation.message_id.in_(ids), Translation.side == OURS
+                    )
+                )
+            }
             for rendering in renderings:
-                message = session.get(Message, rendering.message_id)
+                message = messages.get(rendering.message_id)
                 if message is None:
                     continue
-                row = find(session, message.id, OURS, rendering.target)
+                row = rows.get((message.id, rendering.target))
                 if row is None:
                     row = new_row(message, OURS, rendering.target, stamp)
+                    rows[(message.id, rendering.target)] = row
                     session.add(row)
                 elif row.state == VERIFIED:
                     continue
