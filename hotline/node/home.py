@@ -19,6 +19,7 @@ import json
 import os
 import secrets
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
@@ -27,6 +28,7 @@ from ..accounts.passwords import check_policy
 from ..accounts.profile import check_username
 from ..accounts.roles import Role
 from ..accounts.service import AccountService
+from ..errors import NodeError as NodeError
 from ..files import write_private_file
 from ..protocol.encoding import decode, encode
 from ..protocol.envelope import NAME_PATTERN
@@ -39,10 +41,6 @@ from .heartbeat_timings import HeartbeatTimings
 CONFIG_FILE = "node.json"
 IDENTITY_FILE = "identity.key"
 TOKEN_FILE = "api.token"
-
-
-class NodeError(Exception):
-    """An operator-facing error: the message says what is wrong and what to do."""
 
 
 class NodeConfig(BaseModel):
@@ -119,6 +117,23 @@ class NodeHome:
         tmp = self.config_path.with_suffix(".tmp")
         tmp.write_text(json.dumps(config.model_dump(), indent=2) + "\n")
         os.replace(tmp, self.config_path)
+
+    def set_heartbeats(self, changes: dict[str, Any], *, reset: bool = False) -> HeartbeatTimings:
+        """Change how this node watches its paths (``changes``: field → value, on the
+        current timings or, with ``reset``, on the defaults) and save it; a running node
+        uses the new timings once restarted. NodeError, nothing changed, if refused."""
+        config = self.load_config()
+        base = {} if reset else config.heartbeats.model_dump()
+        try:
+            timings = HeartbeatTimings.model_validate({**base, **changes})
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or 'timings'}: {e['msg']}"
+                for e in exc.errors()
+            )
+            raise NodeError(f"heartbeat timings refused, nothing changed: {problems}") from None
+        self.save_config(config.model_copy(update={"heartbeats": timings}))
+        return timings
 
     def load_identity(self) -> PrivateIdentity:
         config = self.load_config()

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from ..errors import Reason
 from ..protocol.bundle import Bundle, make_bundle
 from ..protocol.errors import Code, ProtocolError
-from ..protocol.invitation import Invitation
+from ..protocol.invitation import Acceptance, Invitation
 from ..protocol.keys import PrivateIdentity
 from ..protocol.kinds import Kind
 from ..protocol.record import RecordEntry
@@ -65,7 +65,7 @@ from .record_store import (
     take_fresh,
     take_outbox_due,
 )
-from .refusals import Refused
+from .refusals import Refused, audit
 
 MAX_TEXT_CHARS = 32_000
 BACKOFF_BASE_MS = 250
@@ -187,6 +187,9 @@ class Node:
                 endpoints=self.config.endpoints,
                 now_ms=now_ms(),
             )
+
+    def preview_acceptance(self, text: str) -> Acceptance:
+        return linking.preview_acceptance(text)
 
     def complete_link(self, text: str) -> Link:
         with self.transaction() as session:
@@ -666,6 +669,25 @@ class Node:
                 for env, payload in rows
             ],
         )
+
+    def audit_export(self, bundle: Bundle, *, file: str, payloads: bool, actor: str) -> None:
+        """Record in the audit log that ``actor`` wrote ``bundle`` to ``file``."""
+        detail = {
+            "entries": len(bundle.entries),
+            "link_id": bundle.link_id,
+            "file": file,
+            "payloads": payloads,
+        }
+        with self.transaction() as session:
+            audit(
+                session,
+                actor=actor,
+                action="record.export",
+                target=bundle.link_name,
+                outcome="ok",
+                detail=detail,
+                now=now_ms(),
+            )
 
 
 @dataclass(frozen=True)
