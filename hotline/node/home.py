@@ -26,14 +26,11 @@ from pydantic import BaseModel, Field, ValidationError
 from ..accounts.errors import AccountError
 from ..accounts.passwords import check_policy
 from ..accounts.profile import check_username
-from ..accounts.roles import Role
-from ..accounts.service import AccountService
 from ..errors import NodeError as NodeError
 from ..files import write_private_file
 from ..protocol.encoding import decode, encode
 from ..protocol.envelope import NAME_PATTERN
 from ..protocol.keys import PrivateIdentity
-from ..storage.database import make_engine, make_sessionmaker, sqlite_url, upgrade
 from ..transport.limits import PeerLimits
 from ..transport.tls import certificate_der, make_certificate
 from .heartbeat_timings import HeartbeatTimings
@@ -166,6 +163,12 @@ def init_node(
 
     With ``admin_username`` and ``admin_password``, also the console's first
     administrator (checked before anything is written)."""
+    # The database layer is loaded here, not with this module: commands that only
+    # read the node's files (fingerprint, certificate, heartbeats) start without it.
+    from ..accounts.roles import Role
+    from ..accounts.service import AccountService
+    from ..storage.database import make_engine, make_sessionmaker, sqlite_url, upgrade
+
     check_new_node(path, party)
     check_listeners(peer_host, peer_port, local_host, local_port)
     if (admin_username is None) != (admin_password is None):
