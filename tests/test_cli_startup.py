@@ -68,9 +68,9 @@ def test_help_and_usage_errors_load_none_of_the_node(args: list[str]) -> None:
 
 
 def test_the_probe_sees_a_command_load_the_node(tmp_path: Path) -> None:
-    """status with no node serving reads the database itself: the probe that finds
-    nothing above does see it (so an empty list there means something)."""
-    loaded = loaded_after("status", "--home", str(tmp_path))
+    """A command that opens the node loads it: the probe that finds nothing above does
+    see it (so an empty list there means something)."""
+    loaded = loaded_after("link", "list", "--home", str(tmp_path))
     assert "sqlalchemy" in loaded and "hotline.node.service" in loaded
 
 

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from .context import DEFAULT_HOME, HomeOption, JsonOption, open_node
+from .context import DEFAULT_HOME, HomeOption, JsonOption
 from .errors import about
 from .inputs import new_password
 from .local import ask_serving_node
@@ -184,11 +184,16 @@ def status(home: HomeOption = DEFAULT_HOME, as_json: JsonOption = False) -> None
 
 def _read_status(home: Path) -> dict[str, Any]:
     """What the local API's /api/v1/status answers, read from the database (the node
-    is not serving)."""
+    is not serving) without loading the rest of the node."""
+    from ..node.home import NodeHome
+    from ..node.status import read_statuses
     from ..web.views import status_view
 
-    node = open_node(home)
-    return {"party": node.party, "links": [status_view(s) for s in node.status()]}
+    config = NodeHome(home).load_config()
+    return {
+        "party": config.party,
+        "links": [status_view(s) for s in read_statuses(config.database_url)],
+    }
 
 
 def demo(

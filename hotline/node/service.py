@@ -66,21 +66,12 @@ from .record_store import (
     take_outbox_due,
 )
 from .refusals import Refused, audit
+from .status import LinkStatus as LinkStatus
+from .status import link_statuses
 
 MAX_TEXT_CHARS = 32_000
 BACKOFF_BASE_MS = 250
 BACKOFF_CAP_MS = 30_000
-
-
-@dataclass(frozen=True)
-class LinkStatus:
-    link: Link
-    outbox_depth: int
-    oldest_queued_ms: int | None
-    held: int
-    messages_out: int
-    messages_in: int
-    awaiting_delivery: int
 
 
 class Node:
@@ -593,44 +584,8 @@ class Node:
             return session.get(Message, message_id)
 
     def status(self) -> list[LinkStatus]:
-        result = []
         with self.reading() as session:
-            for link in session.scalars(select(Link).order_by(Link.created_ms)):
-                depth, oldest = session.execute(
-                    select(func.count(), func.min(Entry.stored_ms))
-                    .select_from(Outbox)
-                    .join(Entry, (Entry.link_id == Outbox.link_id) & (Entry.id == Outbox.entry_id))
-                    .where(Outbox.link_id == link.id)
-                ).one()
-                counts = dict(
-                    session.execute(
-                        select(Message.direction, func.count())
-                        .where(Message.link_id == link.id)
-                        .group_by(Message.direction)
-                    ).all()
-                )
-                awaiting = session.scalar(
-                    select(func.count()).where(
-                        Message.link_id == link.id,
-                        Message.direction == "out",
-                        Message.delivered_ms.is_(None),
-                    )
-                )
-                from ..storage.models import Held
-
-                held = session.scalar(select(func.count()).where(Held.link_id == link.id))
-                result.append(
-                    LinkStatus(
-                        link=link,
-                        outbox_depth=int(depth),
-                        oldest_queued_ms=None if oldest is None else int(oldest),
-                        held=int(held or 0),
-                        messages_out=int(counts.get("out", 0)),
-                        messages_in=int(counts.get("in", 0)),
-                        awaiting_delivery=int(awaiting or 0),
-                    )
-                )
-        return result
+            return link_statuses(session)
 
     def outbox_depth(self) -> int:
         with self.reading() as session:
