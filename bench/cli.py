@@ -11,7 +11,11 @@ busy machine inflates less than wall time. ``machine`` is bench.machine's readin
 and the load average, to tell a slow machine from a slow build. Prints one JSON
 object.
 
-    python -m bench.cli [--runs 15] [--no-serving]
+    python -m bench.cli [--runs 15] [--no-serving] [--source DIR]
+
+``--source DIR`` runs the ``hotline`` of another checkout's source (DIR first on
+PYTHONPATH, e.g. ``git archive main hotline | tar -x -C DIR``), to compare with it
+at the same hour.
 """
 
 from __future__ import annotations
@@ -45,10 +49,32 @@ def _children_cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def environment() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k != "HOTLINE_HOME"}
+
+
+def hotline_argv() -> list[str]:
+    """The command that starts ``hotline``: the installed one, or (``--source``) this
+    interpreter running another checkout's hotline.cli:main, as its entry point does."""
+    if not SOURCE:
+        return [hotline_command()]
+    start = (
+        "import sys; "
+        "sys.meta_path[:] = [f for f in sys.meta_path if 'editable' not in repr(f)]; "
+        f"sys.path.insert(0, {SOURCE!r}); sys.argv[0] = 'hotline'; "
+        "from hotline.cli import main; main()"
+    )
+    return [sys.executable, "-c", start]
+
+
+# Another checkout's source directory to run instead of this one (--source).
+SOURCE = ""
+
+
 def time_runs(args: list[str], runs: int) -> tuple[dict[str, float], dict[str, float]]:
     """Wall and CPU milliseconds of ``runs`` runs of ``hotline args`` (each must exit 0)."""
-    env = {k: v for k, v in os.environ.items() if k != "HOTLINE_HOME"}
-    command = [hotline_command(), *args]
+    env = environment()
+    command = [*hotline_argv(), *args]
     subprocess.run(command, check=True, capture_output=True, env=env)  # warm the caches
     wall, cpu = [], []
     for _ in range(runs):
@@ -75,7 +101,7 @@ def init_node(base: Path) -> Path:
     home = base / "bench"
     subprocess.run(
         [
-            hotline_command(),
+            *hotline_argv(),
             "init",
             "bench",
             "--home",
@@ -85,6 +111,7 @@ def init_node(base: Path) -> Path:
         check=True,
         capture_output=True,
         stdin=subprocess.DEVNULL,
+        env=environment(),
     )
     return home
 
@@ -106,7 +133,10 @@ def serving(home: Path, log: Path) -> Iterator[None]:
     """``hotline serve`` on ``home`` until the block ends (its local API answering)."""
     with log.open("ab") as output:
         process = subprocess.Popen(
-            [hotline_command(), "serve", "--home", str(home)], stdout=output, stderr=output
+            [*hotline_argv(), "serve", "--home", str(home)],
+            stdout=output,
+            stderr=output,
+            env=environment(),
         )
     try:
         wait_until_serving(home, process)
@@ -119,7 +149,8 @@ def serving(home: Path, log: Path) -> Iterator[None]:
 def run(runs: int, with_serving: bool) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-cli-") as directory:
         base = Path(directory)
-        report: dict[str, Any] = {"runs": runs, "machine": {"before": machine.reading(base)}}
+        report: dict[str, Any] = {"runs": runs, "source": SOURCE or "this checkout"}
+        report["machine"] = {"before": machine.reading(base)}
         report["help_ms"], report["help_cpu_ms"] = time_runs(["--help"], runs)
         home = init_node(base)
         status = ["status", "--home", str(home)]
@@ -139,7 +170,10 @@ def main() -> None:
     parser.add_argument(
         "--no-serving", action="store_true", help="skip status against a serving node"
     )
+    parser.add_argument("--source", default="", help="run another checkout's hotline")
     options = parser.parse_args()
+    global SOURCE
+    SOURCE = options.source
     print(json.dumps(run(options.runs, not options.no_serving)))
 
 
