@@ -116,7 +116,9 @@ def init_node(base: Path) -> Path:
     return home
 
 
-def wait_until_serving(home: Path, process: subprocess.Popen[bytes], timeout_s: float = 60) -> None:
+def wait_until_serving(
+    home: Path, process: subprocess.Popen[bytes], timeout_s: float = 180
+) -> None:
     from hotline.cli.local import ask_serving_node
 
     deadline = time.monotonic() + timeout_s
