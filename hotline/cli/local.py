@@ -51,7 +51,7 @@ def ask_serving_node(home: Path, path: str) -> Any | None:
         answer = json.loads(body)
     except ValueError:
         return None
-    # Another node's listener (a copied data directory) is not this node.
+    # A listener on that port that speaks for another party is not this node.
     if isinstance(answer, dict) and answer.get("party", config.get("party")) != config.get("party"):
         return None
     return answer
