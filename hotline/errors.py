@@ -157,3 +157,10 @@ class Refused(Exception):
     @property
     def message(self) -> str:
         return self.detail
+
+
+class NodeError(Exception):
+    """An operator-facing error of the node's set-up (its data directory, its
+    configuration): the message says what is wrong and what to do. It lives here,
+    beside :class:`Refused`, so that the command line can catch it without loading
+    the node."""

@@ -26,14 +26,12 @@ from pydantic import BaseModel, Field, ValidationError
 from ..accounts.errors import AccountError
 from ..accounts.passwords import check_policy
 from ..accounts.profile import check_username
-from ..accounts.roles import Role
-from ..accounts.service import AccountService
+from ..errors import NodeError as NodeError
 from ..files import write_private_file
 from ..language.translation.settings import NodeTranslationSettings
 from ..protocol.encoding import decode, encode
 from ..protocol.envelope import NAME_PATTERN
 from ..protocol.keys import PrivateIdentity
-from ..storage.database import make_engine, make_sessionmaker, sqlite_url, upgrade
 from ..transport.limits import PeerLimits
 from ..transport.tls import certificate_der, make_certificate
 from .heartbeat_timings import HeartbeatTimings
@@ -41,10 +39,6 @@ from .heartbeat_timings import HeartbeatTimings
 CONFIG_FILE = "node.json"
 IDENTITY_FILE = "identity.key"
 TOKEN_FILE = "api.token"
-
-
-class NodeError(Exception):
-    """An operator-facing error: the message says what is wrong and what to do."""
 
 
 class NodeConfig(BaseModel):
@@ -124,6 +118,23 @@ class NodeHome:
         tmp.write_text(json.dumps(_config_json(config), indent=2) + "\n")
         os.replace(tmp, self.config_path)
 
+    def set_heartbeats(self, changes: dict[str, Any], *, reset: bool = False) -> HeartbeatTimings:
+        """Change how this node watches its paths (``changes``: field → value, on the
+        current timings or, with ``reset``, on the defaults) and save it; a running node
+        uses the new timings once restarted. NodeError, nothing changed, if refused."""
+        config = self.load_config()
+        base = {} if reset else config.heartbeats.model_dump()
+        try:
+            timings = HeartbeatTimings.model_validate({**base, **changes})
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or 'timings'}: {e['msg']}"
+                for e in exc.errors()
+            )
+            raise NodeError(f"heartbeat timings refused, nothing changed: {problems}") from None
+        self.save_config(config.model_copy(update={"heartbeats": timings}))
+        return timings
+
     def load_identity(self) -> PrivateIdentity:
         config = self.load_config()
         value = decode((self.path / IDENTITY_FILE).read_bytes(), max_size=1024)
@@ -155,6 +166,12 @@ def init_node(
 
     With ``admin_username`` and ``admin_password``, also the console's first
     administrator (checked before anything is written)."""
+    # The database layer is loaded here, not with this module: commands that only
+    # read the node's files (fingerprint, certificate, heartbeats) start without it.
+    from ..accounts.roles import Role
+    from ..accounts.service import AccountService
+    from ..storage.database import make_engine, make_sessionmaker, sqlite_url, upgrade
+
     check_new_node(path, party)
     check_listeners(peer_host, peer_port, local_host, local_port)
     if (admin_username is None) != (admin_password is None):

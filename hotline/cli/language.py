@@ -21,12 +21,12 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from .untrusted import inert, inert_json
+from ..untrusted import inert, inert_json
 
 if TYPE_CHECKING:
-    from .language.glossary import Glossary
-    from .language.phrasebook import Phrasebook
-    from .node.desk import Desk
+    from ..language.glossary import Glossary
+    from ..language.phrasebook import Phrasebook
+    from ..node.desk import Desk
 
 out = Console(highlight=False, emoji=False)
 err = Console(stderr=True, highlight=False, emoji=False)
@@ -70,10 +70,10 @@ def _actor() -> str:
 
 def load(name: str, source: str) -> Phrasebook | Glossary:
     """The phrasebook or glossary at ``source``; exits naming every problem if invalid."""
-    from .language.errors import InvalidDocument
-    from .language.glossary import parse_glossary, shipped_glossary
-    from .language.phrasebook import load_phrasebook, parse_phrasebook, shipped_phrasebook
-    from .language.versioned import read_json
+    from ..language.errors import InvalidDocument
+    from ..language.glossary import parse_glossary, shipped_glossary
+    from ..language.phrasebook import load_phrasebook, parse_phrasebook, shipped_phrasebook
+    from ..language.versioned import read_json
 
     try:
         if source == SHIPPED:
@@ -112,8 +112,8 @@ def _read(path: Path) -> str:
 
 def document_form(document: Phrasebook | Glossary) -> dict[str, Any]:
     """One JSON document (the form ``validate`` and ``propose --file`` read)."""
-    from .language.canonical import glossary_document, phrasebook_document
-    from .language.phrasebook import Phrasebook
+    from ..language.canonical import glossary_document, phrasebook_document
+    from ..language.phrasebook import Phrasebook
 
     canonical = document.canonical()
     if isinstance(document, Phrasebook):
@@ -122,9 +122,9 @@ def document_form(document: Phrasebook | Glossary) -> dict[str, Any]:
 
 
 def _desk(home: Path) -> Desk:
-    from .node.desk import Desk
-    from .node.home import NodeError
-    from .node.service import Node
+    from ..node.desk import Desk
+    from ..node.home import NodeError
+    from ..node.service import Node
 
     try:
         return Desk(Node(_node_home(home)))
@@ -133,7 +133,7 @@ def _desk(home: Path) -> Desk:
 
 
 def _node_home(home: Path) -> Any:
-    from .node.home import NodeHome
+    from ..node.home import NodeHome
 
     return NodeHome(home)
 
@@ -153,7 +153,7 @@ def _in_force(name: str, link: str, home: Path) -> Phrasebook | Glossary:
 
 
 def _summary(name: str, document: Phrasebook | Glossary) -> dict[str, Any]:
-    from .language.phrasebook import Phrasebook
+    from ..language.phrasebook import Phrasebook
 
     items = document.entries if isinstance(document, Phrasebook) else document.terms
     return {
@@ -210,7 +210,7 @@ def make_app(name: str) -> typer.Typer:
     @app.command("diff")
     def diff(old: SourceArgument, new: SourceArgument) -> None:
         """What changed between two versions, entry by entry and field by field."""
-        from .language import glossary, phrasebook
+        from ..language import glossary, phrasebook
 
         before, after = load(name, old), load(name, new)
         if name == "phrasebook":
@@ -239,8 +239,8 @@ def make_app(name: str) -> typer.Typer:
         home: HomeOption = DEFAULT_HOME,
     ) -> None:
         """Sign a version and send it whole to the other party to countersign."""
-        from .errors import Refused
-        from .protocol.errors import ProtocolError
+        from ..errors import Refused
+        from ..protocol.errors import ProtocolError
 
         document = load(name, file)
         desk = _desk(home)
@@ -266,7 +266,7 @@ def make_app(name: str) -> typer.Typer:
         home: HomeOption = DEFAULT_HOME,
     ) -> None:
         """Countersign the other party's proposed version: it comes into force."""
-        from .errors import Refused
+        from ..errors import Refused
 
         desk = _desk(home)
         try:
@@ -322,7 +322,7 @@ def _line(summary: dict[str, Any]) -> str:
 
 
 def _show_link(name: str, link: str, home: Path, as_json: bool) -> None:
-    from .errors import Refused
+    from ..errors import Refused
 
     desk = _desk(home)
     try:
