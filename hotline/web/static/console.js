@@ -10,7 +10,6 @@
   const page = body.dataset.page;
   const linkId = body.dataset.linkId || "";
   const callId = body.dataset.callId || "";
-  const canAcknowledge = body.dataset.canAck === "1";
   if (page === "login") return;
 
   // --- fragments ---------------------------------------------------------------
@@ -62,22 +61,10 @@
       fresh.classList.add("arrived");
     }
     wireReplies(fresh);
-    if (fresh.dataset.direction === "in" && fresh.dataset.displayed === "0") markDisplayed(fresh);
     window.dispatchEvent(new CustomEvent("hotline:message", { detail: { id: messageId } }));
   }
 
-  // "Displayed" is recorded only when the message is on a visible screen.
-  const notYetShown = new Set();
-  function markDisplayed(article) {
-    if (!canAcknowledge) return;
-    if (document.visibilityState !== "visible") { notYetShown.add(article.dataset.id); return; }
-    post("/messages/" + encodeURIComponent(article.dataset.id) + "/displayed");
-  }
-  document.addEventListener("visibilitychange", () => {
-    if (document.visibilityState !== "visible") return;
-    for (const id of notYetShown) post("/messages/" + encodeURIComponent(id) + "/displayed");
-    notYetShown.clear();
-  });
+  // "Displayed" is recorded by displayed.js: only for what was on screen.
 
   function post(url, form) {
     return fetch(url, {
@@ -295,9 +282,5 @@
   alarm.update();
   // Waiting times in the attention bar move on even when nothing else happens.
   window.setInterval(refreshCalls, 30000);
-  // Messages the server rendered before the page became visible.
-  if (page === "conversation") {
-    document.querySelectorAll("article.msg[data-direction=in][data-displayed='0']").forEach(markDisplayed);
-  }
   window.hotline = { alarm, stream: () => stream };
 })();

@@ -8,8 +8,6 @@ from fastapi.responses import HTMLResponse, Response
 
 from ....accounts.roles import Permission
 from ....node.clock import now_ms
-from ....node.desk import Desk, Person
-from ....node.home import NodeError
 from .. import pages
 from ..context import Console, console
 
@@ -43,8 +41,8 @@ async def calls_fragment(request: Request, c: Console = Depends(console)) -> Res
 async def conversation(
     request: Request, link_name: str, before: str | None = None, c: Console = Depends(console)
 ) -> Response:
-    # Opening the page records that an operator who may acknowledge has seen the
-    # incoming messages it shows.
+    # Rendering a message does not mean anyone saw it: "displayed" is recorded by the
+    # page's script (displayed.js) for messages on screen in a focused window.
     operator = await c.operator(request, Permission.VIEW_MESSAGES)
     after = await c.events_after()
     page = await to_thread.run_sync(lambda: pages.conversation(c.node, link_name, before=before))
@@ -52,18 +50,6 @@ async def conversation(
         raise HTTPException(404, "no such link")
     found = page
     policy = await to_thread.run_sync(lambda: c.desk.policy(found.link.id))
-    if operator.can(Permission.ACKNOWLEDGE):
-        shown = [
-            r.id
-            for r in page.rows
-            if r.message.direction == "in" and r.message.displayed_ms is None
-        ]
-        if shown:
-            await to_thread.run_sync(lambda: _mark_displayed(c.desk, shown, operator.person))
-            page = await to_thread.run_sync(
-                lambda: pages.conversation(c.node, link_name, before=before)
-            )
-            assert page is not None
     return c.render(
         request,
         "conversation.html",
@@ -97,11 +83,3 @@ async def drafts_fragment(
     if page is None:
         raise HTTPException(404, "no such link")
     return c.render(request, "_drafts.html", operator, page=page)
-
-
-def _mark_displayed(desk: Desk, message_ids: list[str], who: Person) -> None:
-    for message_id in message_ids:
-        try:
-            desk.displayed(message_id, who)
-        except NodeError:
-            continue

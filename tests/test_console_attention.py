@@ -1,0 +1,146 @@
+"""The console at 3 a.m.: nothing that needs a person goes unnoticed, and nothing
+is signed that a person did not do (issue 17, part A).
+
+Real Chromium against two real nodes: Washington's console in English, Beijing's
+in Chinese, on a phone (390 x 844) and a desk screen (1280 x 800).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page
+
+from tests.browser import chromium, screenshot
+from tests.harness import LINK, Cluster, NodeHandle, send, wait_until
+from tests.test_console_browser import TIMEOUT_MS, Desks
+
+pytestmark = pytest.mark.browser
+
+PHONE = {"width": 390, "height": 844}
+DESK = {"width": 1280, "height": 800}
+# How long a negative check ("nothing was marked") watches: several times the
+# console's one-second dwell.
+QUIET_MS = 3_000
+
+# A tab in the background of a window that is not focused, as the page sees it:
+# the same two browser APIs a real background tab answers.
+BACKGROUND_TAB = """
+Object.defineProperty(Document.prototype, "visibilityState", {
+  configurable: true, get() { return window.__foreground ? "visible" : "hidden"; } });
+Object.defineProperty(Document.prototype, "hidden", {
+  configurable: true, get() { return !window.__foreground; } });
+Document.prototype.hasFocus = function () { return Boolean(window.__foreground); };
+"""
+
+
+@pytest.fixture(scope="module")
+def launched_browser() -> Iterator[Browser]:
+    with chromium() as launched:
+        yield launched
+
+
+@pytest.fixture
+def browser(launched_browser: Browser) -> Iterator[Browser]:
+    yield launched_browser
+    for context in launched_browser.contexts:
+        context.close()
+
+
+@pytest.fixture
+def desks(tmp_path: Path) -> Iterator[Desks]:
+    with Cluster(tmp_path, lambda _: None) as cluster:
+        made = Desks(cluster)
+        yield made
+    assert made.violations == [], "the console broke its own Content-Security-Policy"
+
+
+def send_many(handle: NodeHandle, texts: list[str]) -> None:
+    with handle.client() as client, ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda text: send(client, text), texts))
+
+
+def displayed_ids(handle: NodeHandle) -> set[str]:
+    with closing(handle.node()) as node:
+        return {
+            m.id
+            for m in node.messages(LINK, direction="in", limit=100_000)
+            if m.displayed_ms is not None
+        }
+
+
+def inbound_count(handle: NodeHandle) -> int:
+    with closing(handle.node()) as node:
+        return len(node.messages(LINK, direction="in", limit=100_000))
+
+
+def on_screen(page: Page) -> set[str]:
+    """Incoming messages inside the window, even in part. (A row marked displayed
+    grows by its receipt's line, which moves the rows under it down a little: the
+    half-on-screen rule is the page's, this is the test's outer bound.)"""
+    found = page.evaluate(
+        """() => Array.from(document.querySelectorAll("article.msg-in")).filter((m) => {
+             const r = m.getBoundingClientRect();
+             return r.bottom > 0 && r.top < innerHeight;
+           }).map((m) => m.dataset.id)"""
+    )
+    return set(found)
+
+
+def test_displayed_only_for_messages_on_screen_in_a_focused_window(
+    desks: Desks, browser: Browser
+) -> None:
+    """500 messages arrive; a background tab marks none of them, and the console in
+    front marks exactly those a person could see, no others."""
+    washington, beijing = desks.cluster.nodes
+    send_many(washington, [f"Situation report {n}" for n in range(500)])
+    send_many(beijing, [f"情况通报 {n}" for n in range(20)])
+    wait_until(lambda: inbound_count(beijing) == 500, timeout=120, what="500 messages")
+    wait_until(lambda: inbound_count(washington) == 20, timeout=60, what="20 messages")
+
+    # Washington's console (English) in a background tab: nothing is marked.
+    hidden_context = browser.new_context(locale="en-US", viewport=DESK)
+    hidden_context.add_init_script(BACKGROUND_TAB)
+    hidden = hidden_context.new_page()
+    desks.log_in(hidden, washington, "duty")
+    desks.open_link(hidden, washington)
+    assert hidden.locator("article.msg-in").count() == 20
+    hidden.locator("article.msg-in").last.scroll_into_view_if_needed()
+    assert on_screen(hidden)
+    hidden.wait_for_timeout(QUIET_MS)
+    assert displayed_ids(washington) == set()
+    # Brought to the front: what is on screen is marked, once seen for a moment.
+    hidden.evaluate(
+        "window.__foreground = true; document.dispatchEvent(new Event('visibilitychange'))"
+    )
+    wait_until(lambda: bool(displayed_ids(washington)), what="displayed after focus")
+    hidden.wait_for_timeout(QUIET_MS)
+    assert displayed_ids(washington) <= on_screen(hidden)
+
+    # Beijing's console (Chinese) on a phone, in front: only what is on screen.
+    phone = browser.new_page(locale="zh-CN", viewport=PHONE)
+    desks.log_in(phone, beijing, "duty")
+    desks.open_link(phone, beijing)
+    rendered = phone.locator("article.msg-in").count()
+    assert rendered > 1
+    wait_until(lambda: bool(displayed_ids(beijing)), what="displayed on the phone")
+    phone.wait_for_timeout(QUIET_MS)
+    marked = displayed_ids(beijing)
+    visible = on_screen(phone)
+    assert marked and marked <= visible, (len(marked), len(visible))
+    assert len(marked) < rendered < 500
+    # The rows say so too, in Chinese, and the others still wait.
+    phone.reload()
+    phone.wait_for_selector("#live[data-state=on]", timeout=TIMEOUT_MS)
+    assert phone.locator("article.msg-in[data-displayed='1']").count() == len(marked)
+    screenshot(phone, "displayed-on-screen-beijing-zh-phone")
+    # Scrolling the next message into view marks it after the dwell, not before.
+    unseen = phone.locator("article.msg-in[data-displayed='0']").first
+    unseen_id = unseen.get_attribute("data-id")
+    assert unseen_id and unseen_id not in marked
+    unseen.scroll_into_view_if_needed()
+    wait_until(lambda: unseen_id in displayed_ids(beijing), what="the scrolled-to message")
