@@ -15,9 +15,11 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page
 
+from hotline.node.desk import Desk, Person
+from hotline.storage.people_models import Call
 from tests.browser import chromium, screenshot
 from tests.harness import LINK, Cluster, NodeHandle, send, wait_until
-from tests.test_console_browser import TIMEOUT_MS, Desks
+from tests.test_console_browser import BEEPED, TIMEOUT_MS, Desks
 
 pytestmark = pytest.mark.browser
 
@@ -57,6 +59,22 @@ def desks(tmp_path: Path) -> Iterator[Desks]:
         made = Desks(cluster)
         yield made
     assert made.violations == [], "the console broke its own Content-Security-Policy"
+
+
+EVENT_STREAM = "**/console/events?*"
+
+
+def request_call(handle: NodeHandle, topic: str, ring_ms: int = 60_000) -> str:
+    """A call from this side's duty officer, as the console would ask for it."""
+    with closing(handle.node()) as node:
+        officer = Person("caller", f"{handle.party.title()} caller", "duty_officer")
+        link = node.find_link(LINK)
+        return Desk(node).request_call(link.id, officer, topic=topic, ring_ms=ring_ms).id
+
+
+def call_row(handle: NodeHandle, call_id: str) -> Call | None:
+    with closing(handle.node()) as node, node.reading() as session:
+        return session.get(Call, call_id)
 
 
 def send_many(handle: NodeHandle, texts: list[str]) -> None:
@@ -144,3 +162,69 @@ def test_displayed_only_for_messages_on_screen_in_a_focused_window(
     assert unseen_id and unseen_id not in marked
     unseen.scroll_into_view_if_needed()
     wait_until(lambda: unseen_id in displayed_ids(beijing), what="the scrolled-to message")
+
+
+def test_a_dead_stream_is_loud_the_console_polls_and_calls_still_ring(
+    desks: Desks, browser: Browser
+) -> None:
+    """Both consoles lose their event stream (every attempt refused on the way): a
+    banner says so at once and how long ago the node was last heard; the page
+    polls instead, so a call still rings, on the board and on a 403 page, with the
+    tab's title and icon counting it; a missed call stays until someone saw it."""
+    washington, beijing = desks.cluster.nodes
+    w = browser.new_page(locale="en-US", viewport=DESK)
+    b = browser.new_page(locale="zh-CN", viewport=PHONE)
+    for page, handle in ((w, washington), (b, beijing)):
+        page.route(EVENT_STREAM, lambda route: route.abort())
+        desks.log_in(page, handle, "duty")
+    for page in (w, b):
+        banner = page.locator("#connection[data-state=polling]")
+        banner.wait_for(timeout=TIMEOUT_MS)
+        assert page.locator("#live[data-state=on]").count() == 0
+    assert "Connection lost" in w.locator("#connection").inner_text()
+    assert "Checking every 5 s" in w.locator("#connection").inner_text()
+    assert "连接中断" in b.locator("#connection").inner_text()
+    assert b.title().startswith("线路总览")
+
+    # A call rings Beijing's phone through the fallback: alarm, tone, title, icon.
+    call_id = request_call(washington, "Balloon over Montana", ring_ms=6_000)
+    b.locator("#callbar [data-ringing-in]").wait_for(timeout=TIMEOUT_MS)
+    assert b.locator("#alarm").is_visible()
+    b.locator(BEEPED).wait_for(state="attached", timeout=TIMEOUT_MS)
+    assert b.title().startswith("(1) 1 振铃中")
+    icon = b.locator("#favicon").get_attribute("href") or ""
+    assert icon.startswith("data:image/png;base64,")
+    assert b.locator("#connection").is_visible()
+    screenshot(b, "dead-stream-ringing-beijing-zh-phone")
+
+    # Nobody answers: the missed call stays on the board and in the bar until seen.
+    b.locator(f"#callbar [data-missed-call='{call_id}']").wait_for(timeout=TIMEOUT_MS)
+    b.reload()
+    missed = b.locator(f"#callbar [data-missed-call='{call_id}']")
+    assert "未接来电" in missed.inner_text()
+    assert b.locator("td.missed[data-missed='1']").count() == 1
+    assert "未接来电" in b.locator("table.board thead").inner_text()
+    missed.locator("button").click()
+    b.wait_for_url(f"{beijing.local_url}/")
+    assert b.locator("[data-missed-call]").count() == 0
+    assert b.locator("td.missed[data-missed]").count() == 0
+    seen = call_row(beijing, call_id)
+    assert seen is not None and seen.seen_by == "Beijing duty officer (duty officer)"
+
+    # Washington's duty officer on a page refused to them (the audit log): the
+    # navigation stays, and a call rings there too, with the stream still dead.
+    refused = w.goto(f"{washington.local_url}/audit")
+    assert refused is not None and refused.status == 403
+    assert w.locator("nav a[href='/']").count() == 1
+    w.locator("#connection[data-state=polling]").wait_for(timeout=TIMEOUT_MS)
+    request_call(beijing, "气球")
+    w.locator("#callbar [data-ringing-in]").wait_for(timeout=TIMEOUT_MS)
+    assert w.locator("#alarm").is_visible()
+    w.locator(BEEPED).wait_for(state="attached", timeout=TIMEOUT_MS)
+    assert w.title().startswith("(1) 1 ringing")
+    screenshot(w, "dead-stream-ringing-on-403-washington-en")
+
+    # The stream comes back: the banner goes by itself.
+    w.unroute(EVENT_STREAM)
+    w.locator("#live[data-state=on]").wait_for(timeout=TIMEOUT_MS)
+    w.locator("#connection").wait_for(state="hidden", timeout=TIMEOUT_MS)

@@ -8,7 +8,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from ....accounts.roles import Permission
 from ....node.clock import now_ms
-from .. import pages
+from .. import pages, waiting
 from ..context import Console, console
 
 router = APIRouter()
@@ -18,17 +18,31 @@ router = APIRouter()
 async def board(request: Request, c: Console = Depends(console)) -> Response:
     operator = await c.operator(request, Permission.VIEW_LINKS)
     after = await c.events_after()
-    rows = await to_thread.run_sync(lambda: pages.link_board(c.node, now_ms()))
+    rows, missed = await to_thread.run_sync(lambda: _board(c))
     return c.render(
-        request, "board.html", operator, rows=rows, events_after=after, **await c.bar(operator)
+        request,
+        "board.html",
+        operator,
+        rows=rows,
+        missed=missed,
+        events_after=after,
+        **await c.bar(operator),
     )
 
 
 @router.get("/fragments/board", response_class=HTMLResponse)
 async def board_fragment(request: Request, c: Console = Depends(console)) -> Response:
     operator = await c.operator(request, Permission.VIEW_LINKS)
-    rows = await to_thread.run_sync(lambda: pages.link_board(c.node, now_ms()))
-    return c.render(request, "_board.html", operator, rows=rows)
+    rows, missed = await to_thread.run_sync(lambda: _board(c))
+    return c.render(request, "_board.html", operator, rows=rows, missed=missed)
+
+
+def _board(c: Console) -> tuple[list[pages.LinkRow], dict[str, int]]:
+    """The board's rows, and each link's missed calls nobody has seen yet."""
+    stamp = now_ms()
+    with c.node.reading() as session:
+        missed = waiting.missed_per_link(session, stamp)
+    return pages.link_board(c.node, stamp), missed
 
 
 @router.get("/fragments/calls", response_class=HTMLResponse)
