@@ -72,6 +72,21 @@ def request_call(handle: NodeHandle, topic: str, ring_ms: int = 60_000) -> str:
         return Desk(node).request_call(link.id, officer, topic=topic, ring_ms=ring_ms).id
 
 
+def send_emergency(handle: NodeHandle, text: str) -> str:
+    """An emergency on the link's agreed criterion, approved by a second operator."""
+    with closing(handle.node()) as node:
+        desk = Desk(node)
+        asks = Person("asks", f"{handle.party.title()} officer", "duty_officer")
+        approves = Person("approves", f"{handle.party.title()} supervisor", "supervisor")
+        activation = desk.activate_emergency(
+            LINK, asks, criterion="airspace-object", justification="Balloon", text=text
+        )
+        if activation.message_id is None:
+            activation = desk.decide_emergency(activation.id, approves, approve=True)
+        assert activation.message_id is not None
+        return activation.message_id
+
+
 def call_row(handle: NodeHandle, call_id: str) -> Call | None:
     with closing(handle.node()) as node, node.reading() as session:
         return session.get(Call, call_id)
@@ -228,3 +243,114 @@ def test_a_dead_stream_is_loud_the_console_polls_and_calls_still_ring(
     w.unroute(EVENT_STREAM)
     w.locator("#live[data-state=on]").wait_for(timeout=TIMEOUT_MS)
     w.locator("#connection").wait_for(state="hidden", timeout=TIMEOUT_MS)
+
+
+# Stand-ins for the desktop's notifications (which a headless browser cannot show):
+# they record what the page asked to show, with the permission already granted.
+NOTIFICATIONS = """
+window.__notes = [];
+window.Notification = class {
+  constructor(title, options) { window.__notes.push({ title, body: (options || {}).body || "" }); }
+  static get permission() { return "granted"; }
+  static requestPermission() { return Promise.resolve("granted"); }
+  close() {}
+};
+"""
+
+
+def luminance(rgb: str) -> float:
+    channels = [int(c) / 255 for c in rgb[rgb.index("(") + 1 : rgb.index(")")].split(",")[:3]]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def contrast(page: Page, selector: str) -> float:
+    """The WCAG contrast of an element's text against its own background."""
+    colours = page.locator(selector).first.evaluate(
+        "(e) => { const s = getComputedStyle(e); return [s.color, s.backgroundColor]; }"
+    )
+    light, dark = sorted((luminance(c) for c in colours), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+def test_deadlines_follow_the_policy_principals_hear_of_replies_and_ladders_are_compact(
+    desks: Desks, browser: Browser
+) -> None:
+    from hotline.demo import agree_policy
+
+    washington, beijing = desks.cluster.nodes
+    with washington.client() as w_api, beijing.client() as b_api:
+        agree_policy(w_api, b_api, LINK)
+        question = send(w_api, "Please explain the object's purpose.")
+    emergency = {"id": send_emergency(washington, "A balloon of yours is over Montana.")}
+    wait_until(lambda: inbound_count(beijing) == 2, what="both messages")
+
+    # Beijing's duty officer on a phone: the emergency's holding reply offers the
+    # policy's hour by default, not a day, and the acknowledgement's deadline shows.
+    duty = browser.new_page(locale="zh-CN", viewport=PHONE)
+    desks.log_in(duty, beijing, "duty")
+    desks.open_link(duty, beijing)
+    urgent = duty.locator(f"#m-{emergency['id']}")
+    assert urgent.locator("select[name=minutes]").input_value() == "60"
+    assert "按政策要求" in urgent.locator("select[name=minutes] option:checked").inner_text()
+    assert "5 分钟" in urgent.locator(".due").inner_text()
+    routine = duty.locator(f"#m-{question['id']}")
+    assert routine.locator("select[name=minutes]").input_value() == str(7 * 24 * 60)
+
+    # A reply that needs a principal: the principal's console, in a background tab,
+    # says so in the attention bar, in the tab's title and on the desktop.
+    principal_context = browser.new_context(locale="zh-CN", viewport=DESK)
+    principal_context.add_init_script(BACKGROUND_TAB + NOTIFICATIONS)
+    principal = principal_context.new_page()
+    desks.log_in(principal, beijing, "principal")
+    routine.locator("button.reply").click()
+    duty.fill("#compose textarea", "该飞艇为民用气象研究飞艇。")
+    duty.click("#compose button.send")
+    duty.wait_for_selector(".draft-awaiting_approval", timeout=TIMEOUT_MS)
+    assert contrast(duty, ".draft-awaiting_approval .badge") >= 4.5
+    waiting = principal.locator("#callbar [data-reply-approval]")
+    waiting.wait_for(timeout=TIMEOUT_MS)
+    assert "等待您审批" in waiting.inner_text()
+    assert "待审批" in principal.title()
+    notes = principal.evaluate("window.__notes")
+    # The unacknowledged emergency was announced once when the tab opened; the
+    # reply now, once.
+    assert [n["title"] for n in notes] == ["紧急", "等待您审批"], notes
+    assert "defence" in notes[1]["body"]
+    screenshot(principal, "reply-awaiting-approval-beijing-zh")
+    waiting.locator("a.button").click()
+    principal.click(".draft-awaiting_approval button[value=approve]")
+
+    # The emergency acknowledged with the policy's hour; Beijing's duty officer sees
+    # the deadline in local time and UTC.
+    urgent.locator("button.ack").click()
+    duty.wait_for_selector(f"#m-{emergency['id']} .respond-by", timeout=TIMEOUT_MS)
+    assert "UTC" in duty.locator(f"#m-{emergency['id']} .respond-by").inner_text()
+
+    # Washington's console (English, desk): the answer names the person and the
+    # message it answers by number; the ladder is one compact line of ticks.
+    w = browser.new_page(locale="en-US", viewport=DESK)
+    desks.log_in(w, washington, "duty")
+    desks.open_link(w, washington)
+    answer = w.locator("article.msg-in:has-text('该飞艇为民用气象研究飞艇')")
+    answer.wait_for(timeout=TIMEOUT_MS)
+    header = answer.locator("header").inner_text()
+    assert "Beijing duty officer (duty officer)" in header
+    assert f"in reply to #{question['seq']}" in header
+    sent = w.locator(f"#m-{question['id']}")
+    sent.locator("[data-rung=answered].done").wait_for(timeout=TIMEOUT_MS)
+    ladder = sent.locator("ol.ladder")
+    rung = sent.locator("[data-rung=transmitted]")
+    screenshot(w, "compact-ladder-washington-en")
+    assert ladder.bounding_box()["height"] < 2 * rung.bounding_box()["height"]  # type: ignore[index]
+    assert rung.inner_text().startswith("✓")
+    assert "UTC" in (rung.get_attribute("title") or "")
+    assert "not yet" in sent.locator("[data-rung=acknowledged]").inner_text()
+    assert contrast(w, f"#m-{question['id']} .rung.done") >= 4.5
+    assert contrast(w, f"#m-{question['id']} .rung.waiting") >= 4.5
+    sent.locator("details.times summary").click()
+    assert "UTC" in sent.locator("details.times dl").inner_text()
+    held = w.locator(f"#m-{emergency['id']} .holding")
+    held.wait_for(timeout=TIMEOUT_MS)
+    assert "Respond by" in held.inner_text() and "UTC" in held.inner_text()
+    screenshot(w, "compact-ladder-washington-en")

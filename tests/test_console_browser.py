@@ -160,7 +160,7 @@ def test_call_declined_and_message_acknowledged_live(desks: Desks, browser: Brow
     assert "Beijing duty officer" in w.locator(f"{row} [data-rung=displayed]").inner_text()
     assert kept(w)
 
-    b.select_option(f"{row} select[name=hours]", "4")
+    b.select_option(f"{row} select[name=minutes]", "240")
     b.click(f"{row} button.ack")
     w.wait_for_selector(f"{row} [data-rung=acknowledged].done", timeout=TIMEOUT_MS)
     assert kept(w)

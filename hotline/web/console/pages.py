@@ -60,6 +60,7 @@ class HumanReceipt:
     by: str | None
     agreed_text: str | None = None
     parameters: dict[str, Any] = field(default_factory=dict)
+    respond_by_ms: int | None = None  # the holding reply's deadline, for local time
 
 
 @dataclass
@@ -67,6 +68,10 @@ class MessageRow:
     message: Message
     acknowledgement: HumanReceipt | None  # the holding reply, either direction
     answer_id: str | None
+    # The link policy in force for this message's channel (None: no policy signed).
+    acknowledge_within_s: int | None = None
+    answer_within_s: int | None = None
+    ref_seq: int | None = None  # the number of the message this one replies to
 
     @property
     def id(self) -> str:
@@ -220,8 +225,28 @@ def _message_rows(session: Session, link_id: str, messages: list[Message]) -> li
                 if body.get("agreed_text") in CATALOGUE
                 else None,
                 parameters=parameters if isinstance(parameters, dict) else {},
+                respond_by_ms=_int_or_none(body.get("respond_by_ms")),
             )
-    return [MessageRow(m, receipts.get(m.id), m.answered_by) for m in messages]
+    rules = in_force(session, link_id)
+    refs = [m.ref for m in messages if m.ref]
+    numbers = (
+        dict(session.execute(select(Message.id, Message.seq).where(Message.id.in_(refs))).all())
+        if refs
+        else {}
+    )
+    rows = []
+    for m in messages:
+        number = numbers.get(m.ref) if m.ref else None
+        row = MessageRow(m, receipts.get(m.id), m.answered_by, ref_seq=number)
+        channel = rules.channels.get(str(m.body.get("channel") or "routine")) if rules else None
+        if channel is not None:
+            row.acknowledge_within_s, row.answer_within_s = channel.acknowledge_s, channel.answer_s
+        rows.append(row)
+    return rows
+
+
+def _int_or_none(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _parse_cursor(value: str | None) -> tuple[int, int] | None:

@@ -248,6 +248,7 @@
       if (callId && note.call === callId) refresh("session", "/calls/" + encodeURIComponent(callId) + "/fragment");
     } else if (type === "draft.updated") {
       if (here && page === "conversation") refreshDrafts();
+      refreshCalls();  // a reply awaiting approval is announced on every page
     } else {
       refreshBoardSoon();
     }
