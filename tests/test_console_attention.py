@@ -189,6 +189,8 @@ def test_a_dead_stream_is_loud_the_console_polls_and_calls_still_ring(
     washington, beijing = desks.cluster.nodes
     w = browser.new_page(locale="en-US", viewport=DESK)
     b = browser.new_page(locale="zh-CN", viewport=PHONE)
+    w.goto(f"{washington.local_url}/login")
+    assert w.locator("#live").count() == 0  # no "Live updates: …" before anyone signs in
     for page, handle in ((w, washington), (b, beijing)):
         page.route(EVENT_STREAM, lambda route: route.abort())
         desks.log_in(page, handle, "duty")

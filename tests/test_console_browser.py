@@ -224,6 +224,9 @@ def test_accepted_call_carries_session_text_and_history(
 
     w.click("button[value=end]")
     b.wait_for_selector(".call-facts[data-state=ended]", timeout=TIMEOUT_MS)
+    # Once it has ended, nobody is shown "in the session now".
+    assert b.locator(".presence").count() == 0
+    assert "Washington duty officer" in b.locator(".participants").inner_text()
     w.goto(f"{washington.local_url}/links/{LINK}/calls")
     history = w.locator("table.calls").inner_text()
     assert "Beijing duty officer" in history and "ended" in history
