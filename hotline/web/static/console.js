@@ -267,7 +267,8 @@
   function connect() {
     if (lastEventId) query.set("after", lastEventId);
     stream = new EventSource("/console/events?" + query.toString());
-    stream.onopen = () => { connection.heard(true); refreshCalls(); };
+    // Live once something comes through (the stream's first ping), not when it opens.
+    stream.onopen = () => { refreshCalls(); };
     stream.onerror = () => {
       setLive(false);
       connection.lost();

@@ -81,7 +81,9 @@ async def _stream(
 ) -> AsyncIterator[str]:
     """Events as small JSON notes; the page fetches the fragments they name, except
     the rows of messages on the link it shows, which come with the note."""
-    yield "retry: 1000\n\n"
+    # A first sign of life at once: the page counts the stream live only once
+    # something has come through it (a proxy may open it and hold everything back).
+    yield 'retry: 1000\nevent: ping\ndata: {"type": "ping"}\n\n'
     feed = node.event_feed(after)
     checked = time.monotonic()
     while not await request.is_disconnected():
@@ -112,7 +114,8 @@ async def console_poll(
     network that drops long requests): the same notes, fetched every few seconds.
     ``last`` is where the next poll resumes; ``more`` says it should not wait."""
     await c.operator(request, Permission.VIEW_LINKS)
-    start = int(after) if after.isdigit() else await c.events_after()
+    # An event id fits the database's integers: a longer one is not a cursor.
+    start = int(after) if after.isdigit() and len(after) <= 18 else await c.events_after()
     rows = await to_thread.run_sync(lambda: c.node.events_after(start, POLL_LIMIT))
     notes = [{"type": r.type, "link": r.link_id, **_note(r.data), "event": r.id} for r in rows]
     answer = {
