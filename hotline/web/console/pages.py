@@ -20,11 +20,13 @@ from ...node.desk import Person, open_drafts
 from ...node.escalation import OverdueItem, open_alerts, overdue
 from ...node.link_policy import in_force
 from ...node.service import Node
+from ...node.translation_store import TranslationView, view
 from ...protocol.envelope import Payload
 from ...protocol.kinds import Kind
 from ...storage.models import Entry, Link, Message, Outbox, Path
 from ...storage.people_models import Call, Draft
 from ...storage.policy_models import Alert, EmergencyActivation, LinkTest
+from ...storage.translation_models import Translation
 
 PAGE_SIZE = 50
 DELAYED_MS = 10_000
@@ -68,6 +70,8 @@ class MessageRow:
     message: Message
     acknowledgement: HumanReceipt | None  # the holding reply, either direction
     answer_id: str | None
+    # Our renderings of an incoming message; the other side's of an outgoing one.
+    translations: list[TranslationView] = field(default_factory=list)
     # The link policy in force for this message's channel (None: no policy signed).
     acknowledge_within_s: int | None = None
     answer_within_s: int | None = None
@@ -227,6 +231,15 @@ def _message_rows(session: Session, link_id: str, messages: list[Message]) -> li
                 parameters=parameters if isinstance(parameters, dict) else {},
                 respond_by_ms=_int_or_none(body.get("respond_by_ms")),
             )
+    renderings: dict[str, list[TranslationView]] = {}
+    free_text = [m.id for m in messages if m.kind == Kind.MESSAGE.value]
+    if free_text:
+        for translation in session.scalars(
+            select(Translation)
+            .where(Translation.message_id.in_(free_text))
+            .order_by(Translation.target)
+        ):
+            renderings.setdefault(translation.message_id, []).append(view(translation))
     rules = in_force(session, link_id)
     refs = [m.ref for m in messages if m.ref]
     numbers = (
@@ -237,7 +250,9 @@ def _message_rows(session: Session, link_id: str, messages: list[Message]) -> li
     rows = []
     for m in messages:
         number = numbers.get(m.ref) if m.ref else None
-        row = MessageRow(m, receipts.get(m.id), m.answered_by, ref_seq=number)
+        row = MessageRow(
+            m, receipts.get(m.id), m.answered_by, renderings.get(m.id, []), ref_seq=number
+        )
         channel = rules.channels.get(str(m.body.get("channel") or "routine")) if rules else None
         if channel is not None:
             row.acknowledge_within_s, row.answer_within_s = channel.acknowledge_s, channel.answer_s

@@ -4,16 +4,16 @@ The console keeps an incoming call that nobody answered (missed, or rung out
 without the caller's word) on the board and in the attention bar until an
 operator marks it seen; these record who and when.
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 Create Date: 2027-01-10 03:00:00.000000
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008"
-down_revision = "0007"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
