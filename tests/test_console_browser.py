@@ -160,7 +160,7 @@ def test_call_declined_and_message_acknowledged_live(desks: Desks, browser: Brow
     assert "Beijing duty officer" in w.locator(f"{row} [data-rung=displayed]").inner_text()
     assert kept(w)
 
-    b.select_option(f"{row} select[name=hours]", "4")
+    b.select_option(f"{row} select[name=minutes]", "240")
     b.click(f"{row} button.ack")
     w.wait_for_selector(f"{row} [data-rung=acknowledged].done", timeout=TIMEOUT_MS)
     assert kept(w)
@@ -224,6 +224,9 @@ def test_accepted_call_carries_session_text_and_history(
 
     w.click("button[value=end]")
     b.wait_for_selector(".call-facts[data-state=ended]", timeout=TIMEOUT_MS)
+    # Once it has ended, nobody is shown "in the session now".
+    assert b.locator(".presence").count() == 0
+    assert "Washington duty officer" in b.locator(".participants").inner_text()
     w.goto(f"{washington.local_url}/links/{LINK}/calls")
     history = w.locator("table.calls").inner_text()
     assert "Beijing duty officer" in history and "ended" in history

@@ -121,3 +121,15 @@ def call_view(call: Call) -> dict[str, Any]:
 
 def call_event(session: Session, call: Call, stamp: int) -> None:
     record_event(session, f"call.{call.state}", call_view(call), link_id=call.link_id, now_ms=stamp)
+
+
+def mark_seen(session: Session, call: Call, label: str, stamp: int) -> bool:
+    """A person saw that this incoming call went unanswered: it leaves the board's
+    missed-call count and the attention bar. Once; ``False`` if already seen."""
+    if call.seen_ms is not None:
+        return False
+    call.seen_by, call.seen_ms = label[:128], stamp
+    record_event(
+        session, "call.seen", {"id": call.id, "by": label}, link_id=call.link_id, now_ms=stamp
+    )
+    return True

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from ..errors import Reason
 from ..language.errors import LanguageError
 from ..protocol.kinds import Kind
+from ..storage.account_models import User
 from ..storage.models import Entry, Link, Message
 from ..storage.people_models import CLOSED_DRAFT_STATES, Call, Draft
 from .agreed_messages import HOLDING_REPLY, decline_reasons, link_phrasebook, refused_from
@@ -216,10 +217,9 @@ class Desk(LineDesk, LanguageDesk):
         self, session: Session, link: Link, draft: Draft, person: Person, stamp: int
     ) -> Draft:
         """In the caller's transaction: the draft becomes a message, or nothing happens."""
-        author = draft.author
-        # The author's shown name and role when they send it themselves (as emergency
-        # activations carry); their account name when someone else approved it.
-        by = person.label if person.username == author else author
+        # The author's shown name and role (as emergency activations carry), also
+        # when someone else approved it; the account name only if it has gone.
+        by = person.label if person.username == draft.author else _label_of(session, draft.author)
         body: dict[str, Any] = {"text": draft.text, "lang": draft.lang, "by": by}
         if draft.decided_by:
             body["approved_by"] = person.label
@@ -458,6 +458,13 @@ def open_drafts(session: Session, link_id: str) -> list[Draft]:
             .order_by(Draft.updated_ms.desc())
         )
     )
+
+
+def _label_of(session: Session, username: str) -> str:
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        return username
+    return Person(user.username, user.display_name, user.role).label
 
 
 def _draft_event(session: Session, draft: Draft, stamp: int, decision: str | None = None) -> None:

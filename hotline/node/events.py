@@ -76,6 +76,7 @@ EVENT_TYPES: frozenset[str] = frozenset(
         "call.cancelled",
         "call.missed",
         "call.ended",
+        "call.seen",
         "session.text",
         # understanding: the phrasebook and glossary agreed per link, and renderings
         "phrasebook.proposed",

@@ -54,3 +54,6 @@ class Call(Base):
     decline_reason: Mapped[str | None] = mapped_column(String(64))
     ended_by: Mapped[str | None] = mapped_column(String(128))
     ended_ms: Mapped[int | None]
+    # An incoming call nobody answered stays in view until a person marks it seen.
+    seen_by: Mapped[str | None] = mapped_column(String(128))
+    seen_ms: Mapped[int | None]

@@ -29,11 +29,12 @@ from ...node.home import NodeError
 from ...node.service import Node
 from ...storage.database import make_sessionmaker
 from . import pages
-from .auth import Gate, Operator, client_address, request_language
+from .auth import SESSION_COOKIE, Gate, Operator, client_address, request_language
 from .forms import ActionForm, Posted, wants_json
 from .i18n import translate
 from .refusals import Invalid, offers_routine, refusal_text
 from .templates import environment, words
+from .waiting import waiting
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,7 @@ class Console:
                 message=shown,
                 back=after,
                 routine_offer=offer,
+                **await self.page_bars(operator),
             )
         await self.audit(request, operator, action, target, "ok", None)
         if wants_json(request):
@@ -166,12 +168,33 @@ class Console:
 
         def read() -> dict[str, Any]:
             stamp = now_ms()
+            attention = pages.attention(self.node, who, can_approve=may_approve, now=stamp)
             return {
                 "live_calls": pages.live_calls(self.node, stamp),
-                "attention": pages.attention(self.node, who, can_approve=may_approve, now=stamp),
+                "attention": attention,
+                "waiting": waiting(
+                    self.node,
+                    operator,
+                    emergencies=len(attention.emergencies),
+                    activations=len(attention.approvals),
+                ),
             }
 
         return await to_thread.run_sync(read)
+
+    async def signed_in(self, request: Request) -> Operator | None:
+        """The operator whose session the request carries, if any: for pages shown
+        to whoever asks (an error page keeps a signed-in operator's bars)."""
+        session = await to_thread.run_sync(
+            self.accounts.lookup_session, request.cookies.get(SESSION_COOKIE)
+        )
+        return Operator(session) if session is not None else None
+
+    async def page_bars(self, operator: Operator | None) -> dict[str, Any]:
+        """What every full page needs to stay live: the bars and the event cursor."""
+        if operator is None:
+            return {}
+        return {**await self.bar(operator), "events_after": await self.events_after()}
 
     async def events_after(self) -> int:
         """The newest event now: a page rendered now streams the events after it."""

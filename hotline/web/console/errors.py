@@ -29,13 +29,13 @@ def add_exception_handlers(app: FastAPI) -> None:
 async def refused(request: Request, exc: StarletteHTTPException) -> Response:
     if not _for_people(request):
         return await http_exception_handler(request, exc)
-    return _refusal_page(request, exc.status_code)
+    return await _refusal_page(request, exc.status_code)
 
 
 async def invalid_form(request: Request, exc: RequestValidationError) -> Response:
     if not _for_people(request):
         return await request_validation_exception_handler(request, exc)
-    return _refusal_page(request, 422)
+    return await _refusal_page(request, 422)
 
 
 async def login_required(request: Request, exc: LoginRequired) -> Response:
@@ -56,10 +56,21 @@ def _for_people(request: Request) -> bool:
     ) and "text/html" in request.headers.get("accept", "")
 
 
-def _refusal_page(request: Request, status: int) -> Response:
-    shown = translate(request_language(request), status_text(status))
-    return console(request).render(
-        request, "error.html", None, status=status, message=shown, back="/"
+async def _refusal_page(request: Request, status: int) -> Response:
+    """In the operator's language, with the navigation, the alarm and the call bar
+    when someone is signed in: a call rings on an error page too."""
+    c = console(request)
+    operator = await c.signed_in(request)
+    language = operator.user.language if operator else request_language(request)
+    shown = translate(language, status_text(status))
+    return c.render(
+        request,
+        "error.html",
+        operator,
+        status=status,
+        message=shown,
+        back="/",
+        **await c.page_bars(operator),
     )
 
 

@@ -65,6 +65,7 @@ class HumanReceipt:
     by: str | None
     agreed_text: str | None = None
     parameters: dict[str, Any] = field(default_factory=dict)
+    respond_by_ms: int | None = None  # the holding reply's deadline, for local time
 
 
 @dataclass
@@ -77,6 +78,10 @@ class MessageRow:
     # A message from the phrasebook: its exact text in every language (or "error").
     agreed: dict[str, Any] | None = None
     glossary: Glossary | None = None  # the link's glossary in force, for highlighting
+    # The link policy in force for this message's channel (None: no policy signed).
+    acknowledge_within_s: int | None = None
+    answer_within_s: int | None = None
+    ref_seq: int | None = None  # the number of the message this one replies to
 
     @property
     def id(self) -> str:
@@ -230,6 +235,7 @@ def _message_rows(session: Session, link_id: str, messages: list[Message]) -> li
                 if body.get("agreed_text") in shipped_phrasebook().entries
                 else None,
                 parameters=parameters if isinstance(parameters, dict) else {},
+                respond_by_ms=_int_or_none(body.get("respond_by_ms")),
             )
     renderings: dict[str, list[TranslationView]] = {}
     free_text = [m.id for m in messages if m.kind == Kind.MESSAGE.value]
@@ -240,18 +246,35 @@ def _message_rows(session: Session, link_id: str, messages: list[Message]) -> li
             .order_by(Translation.target)
         ):
             renderings.setdefault(translation.message_id, []).append(view(translation))
+    rules = in_force(session, link_id)
     glossary = glossary_in_force(session, link_id)
-    return [
-        MessageRow(
+    refs = [m.ref for m in messages if m.ref]
+    numbers = (
+        dict(session.execute(select(Message.id, Message.seq).where(Message.id.in_(refs))).all())
+        if refs
+        else {}
+    )
+    rows = []
+    for m in messages:
+        number = numbers.get(m.ref) if m.ref else None
+        row = MessageRow(
             m,
             receipts.get(m.id),
             m.answered_by,
             renderings.get(m.id, []),
             agreed_view(session, link_id, m.body) if m.kind == Kind.AGREED_TEXT.value else None,
             glossary,
+            ref_seq=number,
         )
-        for m in messages
-    ]
+        channel = rules.channels.get(str(m.body.get("channel") or "routine")) if rules else None
+        if channel is not None:
+            row.acknowledge_within_s, row.answer_within_s = channel.acknowledge_s, channel.answer_s
+        rows.append(row)
+    return rows
+
+
+def _int_or_none(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _parse_cursor(value: str | None) -> tuple[int, int] | None:

@@ -20,7 +20,10 @@ from .i18n import LANGUAGES, N_, local_and_utc, translations
 from .outside import outside, outside_attribute
 
 MAX_FORM_TEXT = MAX_TEXT_CHARS
-RESPOND_BY_HOURS = (1, 4, 12, 24, 72)
+RESPOND_BY_HOURS = (1, 4, 12, 24, 72)  # the form's older field, still accepted
+# The holding reply's "we will respond within": these, and the link policy's own
+# answer window for the message's channel, which is the one offered by default.
+RESPOND_BY_MINUTES = (30, 60, 240, 720, 1440, 4320)
 # An audit row's outcome as the audit page shows it (translated there).
 OUTCOME_LABELS = {"ok": N_("allowed"), "refused": N_("refused")}
 
@@ -39,6 +42,7 @@ def environment(party: str) -> Environment:
         # against the phrasebook in force on the call's link.
         DECLINE_REASONS=decline_reasons(shipped_phrasebook()),
         RESPOND_BY_HOURS=RESPOND_BY_HOURS,
+        RESPOND_BY_MINUTES=RESPOND_BY_MINUTES,
         CSRF_FIELD=CSRF_FIELD,
         MAX_TEXT=MAX_FORM_TEXT,
         MAX_SESSION_TEXT=MAX_SESSION_TEXT,
@@ -87,7 +91,47 @@ def words(lang: str, zone: str) -> dict[str, Any]:
         except LanguageError:
             return gettext("(agreed text {id} with missing parameters)", id=text_id)
 
-    return {"_": gettext, "when": when, "duration": duration, "agreed": agreed}
+    def after(ms: int) -> str:
+        """How long after the message was written a rung was reached: +0.3 s, +4 min."""
+        if ms < 0:
+            ms = 0
+        if ms < 10_000:
+            return gettext("+{n} s", n=f"{ms / 1000:.1f}")
+        return "+" + duration(ms)
+
+    def window(minutes: int) -> str:
+        """A response window as people say it: 30 min, 4 h, 1 h 30 min."""
+        if minutes < 60 or (minutes < 120 and minutes % 60):
+            return gettext("{n} min", n=minutes)
+        if minutes % 60:
+            return gettext("{h} h {m} min", h=minutes // 60, m=minutes % 60)
+        return gettext("{n} h", n=minutes // 60)
+
+    return {
+        "_": gettext,
+        "when": when,
+        "duration": duration,
+        "agreed": agreed,
+        "window": window,
+        "after": after,
+        "respond_by_choices": respond_by_choices,
+    }
 
 
-__all__ = ["MAX_FORM_TEXT", "RESPOND_BY_HOURS", "environment", "words"]
+def respond_by_choices(policy_minutes: int | None) -> tuple[list[int], int]:
+    """The holding reply's offered windows (minutes) and the one chosen by default:
+    the policy's answer window when a policy is in force, else a day."""
+    choices = set(RESPOND_BY_MINUTES)
+    if policy_minutes:
+        choices.add(policy_minutes)
+    return sorted(choices), policy_minutes or 1440
+
+
+__all__ = [
+    "MAX_FORM_TEXT",
+    "RESPOND_BY_HOURS",
+    "RESPOND_BY_MINUTES",
+    "environment",
+    "respond_by_choices",
+    "words",
+]

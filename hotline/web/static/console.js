@@ -10,8 +10,7 @@
   const page = body.dataset.page;
   const linkId = body.dataset.linkId || "";
   const callId = body.dataset.callId || "";
-  const canAcknowledge = body.dataset.canAck === "1";
-  if (page === "login") return;
+  if (page === "login" || !csrf) return;  // nobody signed in: nothing live to show
 
   // --- fragments ---------------------------------------------------------------
 
@@ -62,22 +61,10 @@
       fresh.classList.add("arrived");
     }
     wireReplies(fresh);
-    if (fresh.dataset.direction === "in" && fresh.dataset.displayed === "0") markDisplayed(fresh);
     window.dispatchEvent(new CustomEvent("hotline:message", { detail: { id: messageId } }));
   }
 
-  // "Displayed" is recorded only when the message is on a visible screen.
-  const notYetShown = new Set();
-  function markDisplayed(article) {
-    if (!canAcknowledge) return;
-    if (document.visibilityState !== "visible") { notYetShown.add(article.dataset.id); return; }
-    post("/messages/" + encodeURIComponent(article.dataset.id) + "/displayed");
-  }
-  document.addEventListener("visibilitychange", () => {
-    if (document.visibilityState !== "visible") return;
-    for (const id of notYetShown) post("/messages/" + encodeURIComponent(id) + "/displayed");
-    notYetShown.clear();
-  });
+  // "Displayed" is recorded by displayed.js: only for what was on screen.
 
   function post(url, form) {
     return fetch(url, {
@@ -102,6 +89,7 @@
   async function refreshCalls() {
     await refresh("callbar", "/fragments/calls");
     alarm.update();
+    window.dispatchEvent(new CustomEvent("hotline:callbar"));
   }
 
   // --- the ring: a flashing banner and a repeating tone until someone answers ----
@@ -274,6 +262,7 @@
       if (page === "translations") refreshQueue();
     } else if (type === "draft.updated") {
       if (here && page === "conversation") refreshDrafts();
+      refreshCalls();  // a reply awaiting approval is announced on every page
     } else {
       refreshBoardSoon();
     }
@@ -285,13 +274,18 @@
   if (after) query.set("after", after);
   if (page === "conversation" && linkId) query.set("link", linkId);
   let stream = null;
-  let lastEventId = "";
+  let lastEventId = after;
+  function noteEvent(id) {
+    if (id && (!lastEventId || Number(id) > Number(lastEventId))) lastEventId = String(id);
+  }
   function connect() {
     if (lastEventId) query.set("after", lastEventId);
     stream = new EventSource("/console/events?" + query.toString());
-    stream.onopen = () => { setLive(true); refreshCalls(); };
+    // Live once something comes through (the stream's first ping), not when it opens.
+    stream.onopen = () => { refreshCalls(); };
     stream.onerror = () => {
       setLive(false);
+      connection.lost();
       // The browser retries by itself after a network error; after a refusal (the
       // session ended) it gives up: find out which, then log in or reconnect.
       if (stream.readyState === EventSource.CLOSED) {
@@ -299,19 +293,96 @@
       }
     };
     stream.onmessage = (event) => {
-      if (event.lastEventId) lastEventId = event.lastEventId;
+      noteEvent(event.lastEventId);
+      connection.heard(true);
       try { handle(JSON.parse(event.data)); } catch (error) { console.error(error); }
     };
+    stream.addEventListener("ping", () => connection.heard(true));
     stream.addEventListener("logout", () => { stream.close(); loggedOut(); });
   }
+
+  // --- when the stream cannot be held: a banner nobody can miss, and polling ---------
+  // The banner stays until the stream is back, says how long ago the console last
+  // heard from its node, and the page keeps itself up to date meanwhile by asking
+  // every POLL_MS (calls still ring, messages still arrive).
+  const POLL_MS = 5000;
+  const SILENT_MS = 40000;  // the stream pings every 15 s: silence this long is a dead stream
+  const GRACE_MS = 2000;    // a reconnect that quick is not worth a banner
+  const connection = {
+    lastHeard: Date.now(),
+    lostSince: null,
+    polling: null,
+    pollFailed: false,
+    banner: document.getElementById("connection"),
+    heard(fromStream) {
+      this.lastHeard = Date.now();
+      if (!fromStream) return;
+      this.lostSince = null;
+      setLive(true);
+      if (this.polling) { window.clearInterval(this.polling); this.polling = null; }
+      this.show();
+    },
+    lost() { if (this.lostSince === null) this.lostSince = Date.now(); },
+    check() {
+      const now = Date.now();
+      if (stream && stream.readyState === EventSource.OPEN && now - this.lastHeard > SILENT_MS) {
+        stream.close();  // held open but silent: start again, and meanwhile poll
+        this.lost();
+        connect();
+      }
+      const down = this.lostSince !== null && now - this.lostSince >= GRACE_MS;
+      if (down && !this.polling) {
+        this.polling = window.setInterval(() => this.poll(), POLL_MS);
+        this.poll();
+      }
+      this.show();
+    },
+    async poll() {
+      try {
+        const response = await fetch("/console/events/poll?after=" + encodeURIComponent(lastEventId), {
+          headers: { accept: "application/json", "x-hotline-fetch": "1" },
+          credentials: "same-origin",
+        });
+        if (response.status === 401) { loggedOut(); return; }
+        if (!response.ok) throw new Error(String(response.status));
+        const answer = await response.json();
+        this.pollFailed = false;
+        this.heard(false);
+        for (const note of answer.notes) { noteEvent(note.event); handle(note); }
+        noteEvent(answer.last);
+        await refreshCalls();
+        if (answer.more) window.setTimeout(() => this.poll(), 0);
+      } catch (error) {
+        this.pollFailed = true;
+      }
+      this.show();
+    },
+    show() {
+      const banner = this.banner;
+      if (!banner) return;
+      const down = this.lostSince !== null && Date.now() - this.lostSince >= GRACE_MS;
+      body.dataset.connection = down ? (this.pollFailed ? "lost" : "polling") : "live";
+      if (!down) { banner.hidden = true; return; }
+      const seconds = Math.max(0, Math.round((Date.now() - this.lastHeard) / 1000));
+      const template = this.pollFailed ? banner.dataset.lost : banner.dataset.polling;
+      banner.querySelector(".state").textContent = template
+        .replace("{ago}", durationText(seconds, banner))
+        .replace("{every}", String(POLL_MS / 1000));
+      banner.dataset.state = this.pollFailed ? "lost" : "polling";
+      banner.hidden = false;
+    },
+  };
+
+  function durationText(seconds, banner) {
+    if (seconds < 120) return banner.dataset.seconds.replace("{n}", String(seconds));
+    return banner.dataset.minutes.replace("{n}", String(Math.floor(seconds / 60)));
+  }
+
   connect();
+  window.setInterval(() => connection.check(), 1000);
 
   alarm.update();
   // Waiting times in the attention bar move on even when nothing else happens.
   window.setInterval(refreshCalls, 30000);
-  // Messages the server rendered before the page became visible.
-  if (page === "conversation") {
-    document.querySelectorAll("article.msg[data-direction=in][data-displayed='0']").forEach(markDisplayed);
-  }
-  window.hotline = { alarm, stream: () => stream };
+  window.hotline = { alarm, connection, stream: () => stream };
 })();

@@ -8,9 +8,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from ....accounts.roles import Permission
 from ....node.clock import now_ms
-from ....node.desk import Desk, Person
-from ....node.home import NodeError
-from .. import pages
+from .. import pages, waiting
 from ..context import Console, console
 from ..i18n import translations
 from ..phrasebook import panel as phrase_panel
@@ -22,17 +20,31 @@ router = APIRouter()
 async def board(request: Request, c: Console = Depends(console)) -> Response:
     operator = await c.operator(request, Permission.VIEW_LINKS)
     after = await c.events_after()
-    rows = await to_thread.run_sync(lambda: pages.link_board(c.node, now_ms()))
+    rows, missed = await to_thread.run_sync(lambda: _board(c))
     return c.render(
-        request, "board.html", operator, rows=rows, events_after=after, **await c.bar(operator)
+        request,
+        "board.html",
+        operator,
+        rows=rows,
+        missed=missed,
+        events_after=after,
+        **await c.bar(operator),
     )
 
 
 @router.get("/fragments/board", response_class=HTMLResponse)
 async def board_fragment(request: Request, c: Console = Depends(console)) -> Response:
     operator = await c.operator(request, Permission.VIEW_LINKS)
-    rows = await to_thread.run_sync(lambda: pages.link_board(c.node, now_ms()))
-    return c.render(request, "_board.html", operator, rows=rows)
+    rows, missed = await to_thread.run_sync(lambda: _board(c))
+    return c.render(request, "_board.html", operator, rows=rows, missed=missed)
+
+
+def _board(c: Console) -> tuple[list[pages.LinkRow], dict[str, int]]:
+    """The board's rows, and each link's missed calls nobody has seen yet."""
+    stamp = now_ms()
+    with c.node.reading() as session:
+        missed = waiting.missed_per_link(session, stamp)
+    return pages.link_board(c.node, stamp), missed
 
 
 @router.get("/fragments/calls", response_class=HTMLResponse)
@@ -45,8 +57,8 @@ async def calls_fragment(request: Request, c: Console = Depends(console)) -> Res
 async def conversation(
     request: Request, link_name: str, before: str | None = None, c: Console = Depends(console)
 ) -> Response:
-    # Opening the page records that an operator who may acknowledge has seen the
-    # incoming messages it shows.
+    # Rendering a message does not mean anyone saw it: "displayed" is recorded by the
+    # page's script (displayed.js) for messages on screen in a focused window.
     operator = await c.operator(request, Permission.VIEW_MESSAGES)
     after = await c.events_after()
     page = await to_thread.run_sync(lambda: pages.conversation(c.node, link_name, before=before))
@@ -63,18 +75,6 @@ async def conversation(
             translations(language).gettext,
         )
     )
-    if operator.can(Permission.ACKNOWLEDGE):
-        shown = [
-            r.id
-            for r in page.rows
-            if r.message.direction == "in" and r.message.displayed_ms is None
-        ]
-        if shown:
-            await to_thread.run_sync(lambda: _mark_displayed(c.desk, shown, operator.person))
-            page = await to_thread.run_sync(
-                lambda: pages.conversation(c.node, link_name, before=before)
-            )
-            assert page is not None
     return c.render(
         request,
         "conversation.html",
@@ -109,11 +109,3 @@ async def drafts_fragment(
     if page is None:
         raise HTTPException(404, "no such link")
     return c.render(request, "_drafts.html", operator, page=page)
-
-
-def _mark_displayed(desk: Desk, message_ids: list[str], who: Person) -> None:
-    for message_id in message_ids:
-        try:
-            desk.displayed(message_id, who)
-        except NodeError:
-            continue

@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, Response
 from ....accounts.roles import Permission
 from ....node.desk import MAX_SESSION_TEXT
 from ....node.home import NodeError
-from .. import pages
+from .. import pages, waiting
 from ..context import Console, console
 from ..forms import ActionForm, Posted, action_form, local_path, posted
 from ..refusals import Invalid
@@ -56,6 +56,21 @@ async def answer_call(
 
     after = f"/calls/{call_id}" if decision == "accept" else form.back
     return await c.act(form, operator, f"call.{decision}", call_id, work, back=after)
+
+
+@router.post("/calls/{call_id}/seen")
+async def call_seen(
+    call_id: str, form: ActionForm = Depends(action_form), c: Console = Depends(console)
+) -> Response:
+    """A missed call leaves the board once someone has seen it (who and when recorded)."""
+    operator = await c.operator(form, Permission.VIEW_LINKS)
+    return await c.act(
+        form,
+        operator,
+        "call.seen",
+        call_id,
+        lambda: waiting.call_seen(c.node, call_id, operator.person.label),
+    )
 
 
 @router.post("/calls/{call_id}/end")

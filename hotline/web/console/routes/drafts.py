@@ -12,11 +12,12 @@ from fastapi.responses import Response
 
 from ....accounts.roles import Permission
 from ....node.clock import now_ms
+from .. import pages
 from ..auth import Operator
 from ..context import Console, console
 from ..forms import ActionForm, Posted, action_form, posted
 from ..refusals import Invalid
-from ..templates import MAX_FORM_TEXT, RESPOND_BY_HOURS
+from ..templates import MAX_FORM_TEXT, RESPOND_BY_HOURS, RESPOND_BY_MINUTES
 
 router = APIRouter()
 
@@ -174,19 +175,36 @@ async def displayed(
 @router.post("/messages/{message_id}/acknowledge")
 async def acknowledge(
     message_id: str,
-    hours: Annotated[int, Form(ge=1, le=168)] = 24,
+    minutes: Annotated[int | None, Form(ge=1, le=10_080)] = None,
+    hours: Annotated[int | None, Form(ge=1, le=168)] = None,
     form: ActionForm = Depends(action_form),
     c: Console = Depends(console),
 ) -> Response:
+    """The holding reply; ``minutes`` is one of the offered windows or the link
+    policy's answer window for the message (``hours``: the form's older field)."""
     operator = await c.operator(form, Permission.ACKNOWLEDGE)
 
     def work() -> None:
-        if hours not in RESPOND_BY_HOURS:
+        if minutes is not None:
+            window = minutes
+            offered = window in RESPOND_BY_MINUTES or window == _policy_minutes(c, message_id)
+        else:
+            window = (hours or 24) * 60
+            offered = (hours or 24) in RESPOND_BY_HOURS
+        if not offered:
             raise Invalid("Choose one of the offered response times.")
-        respond_by = now_ms() + hours * 3_600_000
+        respond_by = now_ms() + window * 60_000
         c.desk.acknowledge(message_id, operator.person, respond_by_ms=respond_by)
 
     return await c.act(form, operator, "message.acknowledge", message_id, work)
+
+
+def _policy_minutes(c: Console, message_id: str) -> int | None:
+    """The link policy's answer window (minutes) for this message's channel."""
+    found = pages.message_row(c.node, message_id)
+    if found is None or found[1].answer_within_s is None:
+        return None
+    return found[1].answer_within_s // 60
 
 
 def _message_text(text: str) -> str:

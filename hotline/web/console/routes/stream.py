@@ -10,7 +10,7 @@ from typing import Any
 
 from anyio import to_thread
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 
 from ....accounts.roles import Permission
 from ....node.service import Node
@@ -28,6 +28,7 @@ KEEPALIVE_SECONDS = 15.0
 SESSION_CHECK_SECONDS = 5.0
 # New rows only: a ladder change is fetched by the page if it shows that row (a
 # cumulative receipt can move thousands of messages the page does not show).
+POLL_LIMIT = 200
 INLINE_TYPES = frozenset({"message.received", "message.queued"})
 
 
@@ -80,7 +81,9 @@ async def _stream(
 ) -> AsyncIterator[str]:
     """Events as small JSON notes; the page fetches the fragments they name, except
     the rows of messages on the link it shows, which come with the note."""
-    yield "retry: 1000\n\n"
+    # A first sign of life at once: the page counts the stream live only once
+    # something has come through it (a proxy may open it and hold everything back).
+    yield 'retry: 1000\nevent: ping\ndata: {"type": "ping"}\n\n'
     feed = node.event_feed(after)
     checked = time.monotonic()
     while not await request.is_disconnected():
@@ -98,7 +101,31 @@ async def _stream(
                     note["html"] = html
             yield f"id: {row.id}\ndata: {json.dumps(note)}\n\n"
         if not rows and feed.quiet_for(KEEPALIVE_SECONDS):
-            yield ": keep-alive\n\n"
+            # A named event, not a comment: the page sees it, and knows a silent
+            # stream from a dead one (a proxy that holds the stream back).
+            yield 'event: ping\ndata: {"type": "ping"}\n\n'
+
+
+@router.get("/console/events/poll")
+async def console_poll(
+    request: Request, after: str = "", c: Console = Depends(console)
+) -> Response:
+    """The stream's fallback, when it cannot be held (a proxy that buffers it, a
+    network that drops long requests): the same notes, fetched every few seconds.
+    ``last`` is where the next poll resumes; ``more`` says it should not wait."""
+    await c.operator(request, Permission.VIEW_LINKS)
+    # An event id fits the database's integers: a longer one is not a cursor.
+    start = int(after) if after.isdigit() and len(after) <= 18 else await c.events_after()
+    rows = await to_thread.run_sync(lambda: c.node.events_after(start, POLL_LIMIT))
+    notes = [{"type": r.type, "link": r.link_id, **_note(r.data), "event": r.id} for r in rows]
+    answer = {
+        "last": rows[-1].id if rows else start,
+        "notes": notes,
+        "more": len(rows) == POLL_LIMIT,
+    }
+    return Response(
+        json.dumps(answer), media_type="application/json", headers={"cache-control": "no-store"}
+    )
 
 
 def _note(data: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,123 @@
+"""What waits for a person, counted for every page: the tab's title and icon, the
+board's missed-call count, the principal's replies to approve, and the desktop
+notifications all read it from here.
+
+A missed incoming call (missed, or rung out without the caller's word) stays here
+until an operator marks it seen; a reply awaiting approval until it is decided.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from ...accounts.roles import Permission
+from ...errors import Reason, Refused
+from ...node.calls import mark_seen
+from ...node.clock import now_ms
+from ...node.service import Node
+from ...storage.models import Link, Message
+from ...storage.people_models import Call, Draft
+from .auth import Operator
+from .pages import RING_GRACE_MS
+
+MISSED_WINDOW_MS = 7 * 24 * 3_600_000  # older unseen missed calls are left to the history
+
+
+@dataclass
+class Waiting:
+    """Counts of what waits, and the items the attention bar lists."""
+
+    ringing: int = 0
+    emergencies: int = 0
+    unanswered: int = 0
+    approvals: int = 0  # replies and emergency activations awaiting this operator
+    missed: list[Call] = field(default_factory=list)
+    replies: list[Draft] = field(default_factory=list)  # awaiting this operator's approval
+    link_names: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        return self.ringing + self.emergencies + self.unanswered + self.approvals + len(self.missed)
+
+
+def unseen_missed(now: int) -> ColumnElement[bool]:
+    """Incoming calls nobody answered and nobody has yet marked seen."""
+    rang_out = and_(
+        Call.state == "ringing", Call.requested_ms + Call.ring_timeout_ms + RING_GRACE_MS < now
+    )
+    return and_(
+        Call.direction == "in",
+        Call.seen_ms.is_(None),
+        Call.requested_ms >= now - MISSED_WINDOW_MS,
+        or_(Call.state == "missed", rang_out),
+    )
+
+
+def missed_per_link(session: Session, now: int) -> dict[str, int]:
+    rows = session.execute(
+        select(Call.link_id, func.count()).where(unseen_missed(now)).group_by(Call.link_id)
+    )
+    return {str(link): int(n) for link, n in rows}
+
+
+def waiting(node: Node, operator: Operator, *, emergencies: int, activations: int) -> Waiting:
+    """What waits for ``operator`` now (``emergencies`` and ``activations`` come from
+    the attention bar, which has already read them)."""
+    now = now_ms()
+    with node.reading() as session:
+        ringing = session.scalar(
+            select(func.count()).where(
+                Call.direction == "in",
+                Call.state == "ringing",
+                Call.requested_ms + Call.ring_timeout_ms + RING_GRACE_MS >= now,
+            )
+        )
+        unanswered = session.scalar(
+            select(func.count()).where(
+                Message.direction == "in",
+                Message.acknowledged_ms.is_(None),
+                Message.answered_ms.is_(None),
+            )
+        )
+        missed = list(
+            session.scalars(
+                select(Call).where(unseen_missed(now)).order_by(Call.requested_ms.desc()).limit(20)
+            )
+        )
+        replies: list[Draft] = []
+        if operator.can(Permission.APPROVE_REPLY):
+            replies = list(
+                session.scalars(
+                    select(Draft)
+                    .where(
+                        Draft.state == "awaiting_approval",
+                        Draft.author != operator.user.username,
+                    )
+                    .order_by(Draft.submitted_ms)
+                )
+            )
+        names = dict(session.execute(select(Link.id, Link.name)).all())
+    return Waiting(
+        ringing=int(ringing or 0),
+        emergencies=emergencies,
+        unanswered=int(unanswered or 0),
+        approvals=len(replies) + activations,
+        missed=missed,
+        replies=replies,
+        link_names={str(k): str(v) for k, v in names.items()},
+    )
+
+
+def call_seen(node: Node, call_id: str, label: str) -> bool:
+    """Record that a person saw the missed call ``call_id``."""
+    with node.transaction() as session:
+        call = session.get(Call, call_id)
+        if call is None or call.direction != "in":
+            raise Refused(Reason.UNKNOWN_CALL, f"no such call {call_id}")
+        return mark_seen(session, call, label, now_ms())
+
+
+__all__ = ["Waiting", "call_seen", "missed_per_link", "waiting"]
