@@ -245,6 +245,8 @@
     const here = linkId && note.link === linkId;
     if (type === "message.received" || type === "message.queued") {
       if (here && page === "conversation") upsertMessage(note.id, true, note.html);
+      // Our reply answers the message it refers to: that row changes too.
+      if (here && page === "conversation" && note.ref) upsertMessage(note.ref, false);
       refreshBoardSoon();
     } else if (type === "message.ladder" || type === "message.displayed" || type === "message.acknowledged") {
       if (here && page === "conversation") upsertMessage(note.id, false, note.html);

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from . import board, calls, drafts, login, records, rules, stream
+from . import actions, board, calls, drafts, login, records, rules, stream
 
 ROUTERS: tuple[APIRouter, ...] = (
     login.router,
     board.router,
+    actions.router,
     drafts.router,
     rules.router,
     calls.router,

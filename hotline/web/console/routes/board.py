@@ -10,7 +10,7 @@ from ....accounts.roles import Permission
 from ....node.clock import now_ms
 from ....node.desk import Desk, Person
 from ....node.home import NodeError
-from .. import pages
+from .. import actions, pages
 from ..context import Console, console
 
 router = APIRouter()
@@ -41,17 +41,23 @@ async def calls_fragment(request: Request, c: Console = Depends(console)) -> Res
 
 @router.get("/links/{link_name}", response_class=HTMLResponse)
 async def conversation(
-    request: Request, link_name: str, before: str | None = None, c: Console = Depends(console)
+    request: Request,
+    link_name: str,
+    before: str | None = None,
+    show: str | None = None,
+    cursor: str | None = None,
+    c: Console = Depends(console),
 ) -> Response:
-    # Opening the page records that an operator who may acknowledge has seen the
-    # incoming messages it shows.
+    """The newest messages (or a page before ``before``) with, above them, the older
+    ones that still need action; ``show=action``: only those, oldest first, from
+    ``cursor``. Opening the page records that an operator who may acknowledge has
+    seen the incoming messages it lists."""
     operator = await c.operator(request, Permission.VIEW_MESSAGES)
     after = await c.events_after()
-    page = await to_thread.run_sync(lambda: pages.conversation(c.node, link_name, before=before))
-    if page is None:
-        raise HTTPException(404, "no such link")
-    found = page
-    policy = await to_thread.run_sync(lambda: c.desk.policy(found.link.id))
+    needing = show == "action"
+    page, waiting = await to_thread.run_sync(
+        lambda: _conversation(c, link_name, before, needing, cursor)
+    )
     if operator.can(Permission.ACKNOWLEDGE):
         shown = [
             r.id
@@ -60,20 +66,36 @@ async def conversation(
         ]
         if shown:
             await to_thread.run_sync(lambda: _mark_displayed(c.desk, shown, operator.person))
-            page = await to_thread.run_sync(
-                lambda: pages.conversation(c.node, link_name, before=before)
+            page, waiting = await to_thread.run_sync(
+                lambda: _conversation(c, link_name, before, needing, cursor)
             )
-            assert page is not None
+    policy = await to_thread.run_sync(lambda: c.desk.policy(page.link.id))
     return c.render(
         request,
         "conversation.html",
         operator,
         page=page,
         before=before,
+        waiting=waiting,
+        needing=needing,
         policy=policy,
         **await c.bar(operator),
         events_after=after,
     )
+
+
+def _conversation(
+    c: Console, link_name: str, before: str | None, needing: bool, cursor: str | None
+) -> tuple[pages.ConversationPage, actions.Waiting]:
+    page = pages.conversation(c.node, link_name, before=None if needing else before)
+    if page is None:
+        raise HTTPException(404, "no such link")
+    if needing:
+        waiting = actions.waiting(c.node, page.link.id, after=cursor)
+        page.rows, page.older = waiting.rows, None
+        return page, waiting
+    on_page = frozenset(r.id for r in page.rows)
+    return page, actions.waiting(c.node, page.link.id, skip=on_page)
 
 
 @router.get("/messages/{message_id}/fragment", response_class=HTMLResponse)
