@@ -180,6 +180,20 @@ def test_reply_and_approval_in_place(sqlite_desks: Desks, browser: Browser) -> N
     duty.wait_for_selector(f"#m-{question} [data-rung=answered].done", timeout=TIMEOUT_MS)
     assert kept(duty)
 
+    # In Chinese: the people in receipts with their role from its code, the audit
+    # log's actions and details from the catalogue (no codes, no JSON), full-width
+    # colons.
+    ladder = duty.locator(f"#m-{question} [data-rung=displayed]").inner_text()
+    assert "（值班员）" in ladder and "duty officer" not in ladder
+    supervisor = open_page(browser, "phone", "zh-CN")
+    sqlite_desks.log_in(supervisor, beijing, "supervisor")
+    supervisor.goto(f"{beijing.local_url}/audit")
+    audit = supervisor.locator("table.audit tbody").inner_text()
+    assert "批准答复" in audit and "撰写消息" in audit and "登录" in audit
+    for code in ("draft.approve", "message.compose", "login", "{", '"'):
+        assert code not in audit, code
+    assert supervisor.locator("td.action[data-code='draft.approve']").count() == 1
+
 
 def test_search_finds_english_and_chinese_paged(desks: Desks, browser: Browser) -> None:
     """On SQLite and PostgreSQL: the server searches the link's messages."""

@@ -12,6 +12,7 @@ from ...accounts.roles import Permission
 from ...agreed_texts import CATALOGUE, DECLINE_REASONS
 from ...node.desk import MAX_SESSION_TEXT
 from ...node.service import MAX_TEXT_CHARS
+from . import labels
 from .auth import CSRF_FIELD
 from .i18n import LANGUAGES, N_, local_and_utc, translations
 from .outside import outside, outside_attribute
@@ -80,7 +81,16 @@ def words(lang: str, zone: str) -> dict[str, Any]:
         except KeyError:
             return gettext("(agreed text {id} with missing parameters)", id=text_id)
 
-    return {"_": gettext, "when": when, "duration": duration, "agreed": agreed}
+    return {
+        "_": gettext,
+        "when": when,
+        "duration": duration,
+        "agreed": agreed,
+        "colon": labels.colon(lang),
+        "person": lambda label: labels.person(label, lang),
+        "audit_action": lambda code: labels.audit_action(code, lang),
+        "audit_detail": lambda detail: labels.audit_detail(detail, lang),
+    }
 
 
 __all__ = ["MAX_FORM_TEXT", "RESPOND_BY_HOURS", "environment", "words"]
