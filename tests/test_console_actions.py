@@ -184,7 +184,7 @@ def test_reply_and_approval_in_place(sqlite_desks: Desks, browser: Browser) -> N
     # log's actions and details from the catalogue (no codes, no JSON), full-width
     # colons.
     ladder = duty.locator(f"#m-{question} [data-rung=displayed]").inner_text()
-    assert "（值班员）" in ladder and "duty officer" not in ladder
+    assert "（值班员）" in ladder and "(duty officer)" not in ladder
     supervisor = open_page(browser, "phone", "zh-CN")
     sqlite_desks.log_in(supervisor, beijing, "supervisor")
     supervisor.goto(f"{beijing.local_url}/audit")

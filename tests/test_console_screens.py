@@ -1,5 +1,6 @@
-"""Every page of the console on a phone (390 x 844) and a desk (1280 x 800), in
-English (Washington) and Chinese (Beijing), light and dark: nothing wider than the
+"""Every page of the console on phones (360 x 740, 390 x 844), a desk (1280 x 800)
+and a wall display (2560 x 1440), in English (Washington) and Chinese (Beijing),
+light and dark: nothing wider than the
 screen, and axe-core (served from this repository, tests/vendor) finds no serious
 or critical accessibility violation."""
 
@@ -21,7 +22,15 @@ from tests.test_console_browser import launched_browser as launched_browser
 pytestmark = pytest.mark.browser
 
 AXE = Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js"
-SIZES = {"phone": (390, 844), "desk": (1280, 800)}
+SIZES = {"small-phone": (360, 740), "phone": (390, 844), "desk": (1280, 800), "wall": (2560, 1440)}
+LOOKS = [
+    ("phone", "light"),
+    ("phone", "dark"),
+    ("desk", "light"),
+    ("desk", "dark"),
+    ("small-phone", "light"),
+    ("wall", "dark"),
+]
 RUN_AXE = """async () => {
   const result = await axe.run(document, { resultTypes: ["violations"] });
   return result.violations
@@ -83,8 +92,7 @@ def check(page: Page, name: str, width: int) -> list[str]:
     return problems
 
 
-@pytest.mark.parametrize("scheme", ["light", "dark"])
-@pytest.mark.parametrize("size", list(SIZES))
+@pytest.mark.parametrize(("size", "scheme"), LOOKS)
 @pytest.mark.parametrize("party", ["washington", "beijing"])
 def test_every_page_fits_and_passes_axe(
     desks: Desks, launched_browser: Browser, party: str, size: str, scheme: str
@@ -106,6 +114,13 @@ def test_every_page_fits_and_passes_axe(
             problems.extend(check(page, name, width))
             if name in ("board", "conversation"):
                 screenshot(page, f"{name}-{party}-{size}-{scheme}")
+        # The console's own Chinese font, served by the node (no CDN), with its licence.
+        loaded = page.evaluate(
+            "document.fonts.load('16px \"Hotline Noto Sans SC\"', '值班员').then((f) => f.length)"
+        )
+        assert loaded == 1
+        licence = page.request.get(f"{handle.local_url}/static/fonts/LICENSE-NotoSansCJK.txt")
+        assert licence.ok and "Open Font License" in licence.text()
         # The audit log, for the supervisor.
         supervisor = context.new_page()
         desks.log_in(supervisor, handle, "supervisor")
