@@ -153,6 +153,7 @@
     const article = form.closest("article.msg");
     const response = await post(form, submitter);
     if (!response.ok) { await failed(response); return; }
+    window.dispatchEvent(new CustomEvent("hotline:acted"));
     if (article) {
       await fresh(article.dataset.id);
       status(said("acknowledged"), false);
@@ -166,6 +167,7 @@
     const response = await post(form, submitter);
     if (!response.ok) { await failed(response); return; }
     const answer = await response.json();
+    window.dispatchEvent(new CustomEvent("hotline:acted"));
     const done = answer.acknowledged || [];
     for (let i = 0; i < done.length; i += 8) await Promise.all(done.slice(i, i + 8).map(fresh));
     const pickAll = document.getElementById("pick-all");
@@ -190,6 +192,7 @@
   async function decide(form, submitter) {
     const response = await post(form, submitter);
     if (!response.ok) { await failed(response); return; }
+    window.dispatchEvent(new CustomEvent("hotline:acted"));
     const drafts = document.getElementById("drafts");
     if (!drafts || !linkName) return;
     const fragment = await fetch("/links/" + encodeURIComponent(linkName) + "/drafts/fragment", {

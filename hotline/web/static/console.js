@@ -250,6 +250,8 @@
       refreshBoardSoon();
     } else if (type === "message.ladder" || type === "message.displayed" || type === "message.acknowledged") {
       if (here && page === "conversation") upsertMessage(note.id, false, note.html);
+      // An emergency acknowledged (here or on another console) stops ringing.
+      if (type === "message.acknowledged") refreshCalls();
       refreshBoardSoon();
     } else if (type.startsWith("call.")) {
       refreshCalls();
@@ -301,5 +303,7 @@
   if (page === "conversation") {
     document.querySelectorAll("article.msg[data-direction=in][data-displayed='0']").forEach(markDisplayed);
   }
+  // An action taken in place (actions.js) may have changed what rings.
+  window.addEventListener("hotline:acted", refreshCalls);
   window.hotline = { alarm, stream: () => stream };
 })();
