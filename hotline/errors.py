@@ -74,6 +74,8 @@ class Reason(StrEnum):
     CONFLICTING_PROPOSAL = "conflicting_proposal"
     NO_PROPOSAL = "no_proposal"
     OWN_PROPOSAL = "own_proposal"
+    # The phrasebook agreed on a link ------------------------------------------------
+    PHRASEBOOK_NOT_IN_FORCE = "phrasebook_not_in_force"
     # The node, its paths and relays ------------------------------------------------
     NO_NODE = "no_node"
     NODE_EXISTS = "node_exists"
@@ -155,3 +157,10 @@ class Refused(Exception):
     @property
     def message(self) -> str:
         return self.detail
+
+
+class NodeError(Exception):
+    """An operator-facing error of the node's set-up (its data directory, its
+    configuration): the message says what is wrong and what to do. It lives here,
+    beside :class:`Refused`, so that the command line can catch it without loading
+    the node."""

@@ -52,20 +52,34 @@ def documented_exit_codes() -> dict[int, str]:
 def test_the_readme_documents_every_exit_code_and_fail_uses_only_those() -> None:
     """Each fail(message, code) names one of the EXIT_* constants, and the README's
     table lists exactly their values (2 is also typer's own, for usage errors)."""
-    source = ast.parse((ROOT / "hotline" / "cli.py").read_text())
+    sources = [ast.parse(path.read_text()) for path in (ROOT / "hotline" / "cli").glob("*.py")]
     constants = {
         node.targets[0].id: node.value.value
+        for source in sources
         for node in source.body
         if isinstance(node, ast.Assign)
         and isinstance(node.targets[0], ast.Name)
         and node.targets[0].id.startswith("EXIT_")
         and isinstance(node.value, ast.Constant)
     }
-    for call in ast.walk(source):
-        if isinstance(call, ast.Call) and getattr(call.func, "id", None) == "fail":
-            codes = call.args[1:] + [k.value for k in call.keywords if k.arg == "code"]
+    # The boundary's report() passes on the code an about(code=...) gave: checked there.
+    calls = [
+        call
+        for source in sources
+        for function in ast.walk(source)
+        if isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef)
+        and function.name != "report"
+        for call in ast.walk(function)
+        if isinstance(call, ast.Call)
+    ]
+    for call in calls:
+        name = getattr(call.func, "id", None)
+        if name in ("fail", "about"):  # fail(message, code); about(..., code=code)
+            given = call.args[1:] if name == "fail" else []
+            codes = given + [k.value for k in call.keywords if k.arg == "code"]
             for code in codes:
                 assert isinstance(code, ast.Name) and code.id in constants, ast.unparse(call)
+    assert any(getattr(call.func, "id", None) == "fail" for call in calls)
     assert set(documented_exit_codes()) == set(constants.values()) == {0, 1, 2, 3, 4, 5}
 
 

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from hotline.agreed_texts import HOLDING_REPLY
+from hotline.language.phrasebook import shipped_phrasebook
+from hotline.node.agreed_messages import HOLDING_REPLY
 from hotline.node.clock import now_ms
 from hotline.node.desk import Desk, Person
 from hotline.node.home import NodeError
@@ -82,9 +83,12 @@ def test_displayed_acknowledged_answered_fill_the_senders_ladder(cluster: Cluste
         if env.header.kind is Kind.RECEIPT_ACKNOWLEDGED
     )
     assert ack_envelope.header.ref == sent["id"]
-    assert ack_body["agreed_text"] == HOLDING_REPLY.id
-    rendered = HOLDING_REPLY.render("zh-Hans", ack_body["parameters"])
-    assert rendered.startswith("已收到") and ack_body["parameters"]["respond_by"] in rendered
+    # It comes from the phrasebook (the shipped one: none is agreed on this link yet).
+    assert ack_body["agreed_text"] == HOLDING_REPLY == "holding-reply-v1"
+    assert ack_body["phrasebook_version"] == shipped_phrasebook().version
+    rendered = shipped_phrasebook().render(HOLDING_REPLY, "zh-Hans", ack_body["parameters"])
+    assert rendered.startswith("已收到") and "前答复" in rendered
+    assert ack_body["parameters"]["respond_by"].endswith("+00:00")
     # A reply that refers to the message marks it answered.
     with cluster.beijing.client() as b_client:
         reply = send(b_client, "The object is a civilian airship.", ref=sent["id"])

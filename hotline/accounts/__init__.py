@@ -1,12 +1,63 @@
 """Accounts for the operator console: roles and permissions, passwords, TOTP, browser
-sessions and the audit log. The web layer and the CLI call :class:`AccountService`."""
+sessions and the audit log. The web layer and the CLI call :class:`AccountService`.
 
-from .audit import AuditFilter, AuditFilterError, audit_filter
-from .errors import AccountError, ErrorCode
-from .passwords import make_hasher
-from .results import AuditEntry, LoginResult, NewSession, SessionInfo, TotpEnrolment, UserInfo
-from .roles import ROLE_PERMISSIONS, Permission, Role, allowed, require
-from .service import AccountPolicy, AccountService, session_id_of
+The names below are imported on first use (PEP 562): importing one light module of
+the package (roles, profile, errors) does not load the database layer, so that the
+command line starts quickly."""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .audit import AuditFilter, AuditFilterError, audit_filter
+    from .errors import AccountError, ErrorCode
+    from .passwords import make_hasher
+    from .results import (
+        AuditEntry,
+        LoginResult,
+        NewSession,
+        SessionInfo,
+        TotpEnrolment,
+        UserInfo,
+    )
+    from .roles import ROLE_PERMISSIONS, Permission, Role, allowed, require
+    from .service import AccountPolicy, AccountService, session_id_of
+
+# Each public name and the module that defines it.
+_HOME = {
+    "AuditFilter": "audit",
+    "AuditFilterError": "audit",
+    "audit_filter": "audit",
+    "AccountError": "errors",
+    "ErrorCode": "errors",
+    "make_hasher": "passwords",
+    "AuditEntry": "results",
+    "LoginResult": "results",
+    "NewSession": "results",
+    "SessionInfo": "results",
+    "TotpEnrolment": "results",
+    "UserInfo": "results",
+    "ROLE_PERMISSIONS": "roles",
+    "Permission": "roles",
+    "Role": "roles",
+    "allowed": "roles",
+    "require": "roles",
+    "AccountPolicy": "service",
+    "AccountService": "service",
+    "session_id_of": "service",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _HOME.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "ROLE_PERMISSIONS",

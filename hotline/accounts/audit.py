@@ -20,13 +20,12 @@ from sqlalchemy.orm import Session
 from ..storage.account_models import AuditLog
 from .errors import AccountError, ErrorCode
 from .profile import normalise_username
-from .results import AuditEntry
+from .results import PAGE_LIMIT, AuditEntry
 
 OUTCOMES = ("ok", "refused")
 MAX_USERNAME_FILTER = 128  # the column's width
 MAX_ACTION_FILTER = 64
 MAX_DATE_TEXT = 40
-PAGE_LIMIT = 1000  # the most rows one read returns
 
 
 class AuditFilterError(AccountError):

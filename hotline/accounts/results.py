@@ -8,6 +8,8 @@ from typing import Any, NamedTuple
 from .errors import ErrorCode
 from .roles import Permission, Role, allowed
 
+PAGE_LIMIT = 1000  # the most audit entries one read returns
+
 
 @dataclass(frozen=True)
 class UserInfo:

@@ -14,16 +14,18 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..agreed_texts import DECLINE_REASONS, HOLDING_REPLY
 from ..errors import Reason
+from ..language.errors import LanguageError
 from ..protocol.kinds import Kind
 from ..storage.models import Entry, Link, Message
 from ..storage.people_models import CLOSED_DRAFT_STATES, Call, Draft
+from .agreed_messages import HOLDING_REPLY, decline_reasons, link_phrasebook, refused_from
 from .alerts import clear_alerts_for
 from .calls import DEFAULT_RING_MS, call_event
 from .clock import now_ms
 from .events import record_event
 from .home import NodeError
+from .language_desk import LanguageDesk
 from .line import LineDesk
 from .record_store import Reference, append_own, find_entry, lock_link
 from .refusals import Refused
@@ -45,9 +47,10 @@ class Person:
         return f"{self.display_name} ({self.role.replace('_', ' ')})"
 
 
-class Desk(LineDesk):
+class Desk(LineDesk, LanguageDesk):
     """What people at a console do; the link's rules (policy, emergency channel,
-    escalation, link tests, alerts, statistics) come from :class:`LineDesk`."""
+    escalation, link tests, alerts, statistics) come from :class:`LineDesk`, its
+    agreed phrasebook and glossary from :class:`LanguageDesk`."""
 
     def __init__(self, node: Node) -> None:
         self.node = node
@@ -94,6 +97,11 @@ class Desk(LineDesk):
                 message.displayed_ms, message.displayed_by = stamp, person.label
             message.acknowledged_ms, message.acknowledged_by = stamp, person.label
             clear_alerts_for(session, message.id, person.username, stamp)
+            book = link_phrasebook(session, link.id)
+            try:
+                parameters = book.entry(HOLDING_REPLY).validate({"respond_by": _iso(respond_by_ms)})
+            except LanguageError as exc:
+                raise refused_from(exc) from None
             append_own(
                 session,
                 link,
@@ -102,8 +110,9 @@ class Desk(LineDesk):
                 {
                     "stage": "acknowledged",
                     "by": person.label,
-                    "agreed_text": HOLDING_REPLY.id,
-                    "parameters": {"respond_by": _iso(respond_by_ms)},
+                    "agreed_text": HOLDING_REPLY,
+                    "phrasebook_version": book.version,
+                    "parameters": parameters,
                     "respond_by_ms": respond_by_ms,
                 },
                 now_ms=stamp,
@@ -292,10 +301,14 @@ class Desk(LineDesk):
     def answer_call(
         self, call_id: str, person: Person, *, accept: bool, reason: str | None = None
     ) -> Call:
-        if not accept and reason is not None and reason not in DECLINE_REASONS:
-            raise Refused(Reason.UNKNOWN_DECLINE_REASON, f"unknown decline reason {reason!r}")
         with self.node.transaction() as session:
             call, link, request = self._call(session, call_id, direction="in", states={"ringing"})
+            if (
+                not accept
+                and reason
+                and reason not in decline_reasons(link_phrasebook(session, link.id))
+            ):
+                raise Refused(Reason.UNKNOWN_DECLINE_REASON, f"unknown decline reason {reason!r}")
             stamp = now_ms()
             body: dict[str, Any] = {"by": person.label}
             if not accept and reason:
@@ -478,4 +491,4 @@ def _event(session: Session, type_: str, message: Message, stamp: int, *, by: st
 def _iso(ms: int) -> str:
     from datetime import UTC, datetime
 
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return datetime.fromtimestamp(ms // 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

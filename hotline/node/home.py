@@ -19,19 +19,19 @@ import json
 import os
 import secrets
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
 from ..accounts.errors import AccountError
 from ..accounts.passwords import check_policy
 from ..accounts.profile import check_username
-from ..accounts.roles import Role
-from ..accounts.service import AccountService
+from ..errors import NodeError as NodeError
 from ..files import write_private_file
+from ..language.translation.settings import NodeTranslationSettings
 from ..protocol.encoding import decode, encode
 from ..protocol.envelope import NAME_PATTERN
 from ..protocol.keys import PrivateIdentity
-from ..storage.database import make_engine, make_sessionmaker, sqlite_url, upgrade
 from ..transport.limits import PeerLimits
 from ..transport.tls import certificate_der, make_certificate
 from .heartbeat_timings import HeartbeatTimings
@@ -39,10 +39,6 @@ from .heartbeat_timings import HeartbeatTimings
 CONFIG_FILE = "node.json"
 IDENTITY_FILE = "identity.key"
 TOKEN_FILE = "api.token"
-
-
-class NodeError(Exception):
-    """An operator-facing error: the message says what is wrong and what to do."""
 
 
 class NodeConfig(BaseModel):
@@ -59,6 +55,8 @@ class NodeConfig(BaseModel):
     # it: entries queued by another process serving the node, or queued for later.
     outbox_poll_s: float = Field(default=0.25, gt=0, le=60)
     peer_limits: PeerLimits = Field(default_factory=PeerLimits)
+    # Machine translation of incoming free text: reading languages, providers, detection.
+    translation: NodeTranslationSettings = NodeTranslationSettings()
 
     def token_matches(self, token: str) -> bool:
         digest = hashlib.sha256(token.encode()).hexdigest()
@@ -117,8 +115,25 @@ class NodeHome:
 
     def save_config(self, config: NodeConfig) -> None:
         tmp = self.config_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(config.model_dump(), indent=2) + "\n")
+        tmp.write_text(json.dumps(_config_json(config), indent=2) + "\n")
         os.replace(tmp, self.config_path)
+
+    def set_heartbeats(self, changes: dict[str, Any], *, reset: bool = False) -> HeartbeatTimings:
+        """Change how this node watches its paths (``changes``: field → value, on the
+        current timings or, with ``reset``, on the defaults) and save it; a running node
+        uses the new timings once restarted. NodeError, nothing changed, if refused."""
+        config = self.load_config()
+        base = {} if reset else config.heartbeats.model_dump()
+        try:
+            timings = HeartbeatTimings.model_validate({**base, **changes})
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or 'timings'}: {e['msg']}"
+                for e in exc.errors()
+            )
+            raise NodeError(f"heartbeat timings refused, nothing changed: {problems}") from None
+        self.save_config(config.model_copy(update={"heartbeats": timings}))
+        return timings
 
     def load_identity(self) -> PrivateIdentity:
         config = self.load_config()
@@ -151,6 +166,12 @@ def init_node(
 
     With ``admin_username`` and ``admin_password``, also the console's first
     administrator (checked before anything is written)."""
+    # The database layer is loaded here, not with this module: commands that only
+    # read the node's files (fingerprint, certificate, heartbeats) start without it.
+    from ..accounts.roles import Role
+    from ..accounts.service import AccountService
+    from ..storage.database import make_engine, make_sessionmaker, sqlite_url, upgrade
+
     check_new_node(path, party)
     check_listeners(peer_host, peer_port, local_host, local_port)
     if (admin_username is None) != (admin_password is None):
@@ -248,6 +269,19 @@ def check_admin(username: str, password: str) -> str:
     except AccountError as exc:
         raise NodeError(f"administrator account: {exc.message}") from None
     return name
+
+
+def _config_json(config: NodeConfig) -> dict[str, Any]:
+    """The configuration as JSON values; a LibreTranslate key is written as itself (pydantic
+    masks secrets when it dumps them)."""
+    document = config.model_dump(mode="json")
+    for written, provider in zip(
+        document["translation"]["providers"], config.translation.providers, strict=True
+    ):
+        key = getattr(provider, "api_key", None)
+        if key is not None:
+            written["api_key"] = key.get_secret_value()
+    return document
 
 
 def _host_of(endpoint: str) -> str:

@@ -18,8 +18,10 @@ from ..storage.staging import stage_new
 from .calls import CALL_KINDS, apply_peer_call_entry
 from .emergency import on_incoming as on_emergency
 from .events import record_event
+from .link_documents import DOCUMENT_KINDS, apply_peer_document_entry
 from .link_policy import apply_peer_policy_entry
 from .link_tests import TEST_KINDS, apply_peer_test_entry
+from .translation_store import apply_peer_translation
 
 MESSAGE_KINDS = frozenset({Kind.MESSAGE, Kind.AGREED_TEXT})
 
@@ -110,8 +112,14 @@ def apply_peer_entry(
     if kind in (Kind.POLICY_PROPOSE, Kind.POLICY_ACCEPT):
         apply_peer_policy_entry(session, entry, kind, body, now_ms=now_ms)
         return
+    if kind in DOCUMENT_KINDS:
+        apply_peer_document_entry(session, entry, kind, body, now_ms=now_ms)
+        return
     if kind in TEST_KINDS:
         apply_peer_test_entry(session, entry, kind, body, now_ms=now_ms)
+        return
+    if kind is Kind.TRANSLATION:
+        apply_peer_translation(session, entry, body, now_ms=now_ms)
         return
     if kind is Kind.RECEIPT_DELIVERED and entry.ref is not None:
         _mark_delivered(session, entry, at_ms=entry.time_ms, now_ms=now_ms)

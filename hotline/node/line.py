@@ -32,7 +32,6 @@ from .alerts import alert_view
 from .clock import now_ms as clock_ms
 from .escalation import OverdueItem
 from .events import record_event
-from .home import NodeError
 from .record_store import lock_link
 from .refusals import Refused, audit, audited
 from .service import Outgoing, append_message
@@ -94,10 +93,9 @@ class LineDesk:
     node: Node
 
     def _link(self, name_or_id: str) -> Link:
-        try:
-            return self.node.find_link(name_or_id)
-        except NodeError as exc:
-            raise Refused(Reason.UNKNOWN_LINK, str(exc)) from None
+        # find_link refuses with unknown_link itself (wrapping it again doubled the
+        # code in the message: "... (unknown_link) (unknown_link)").
+        return self.node.find_link(name_or_id)
 
     # Policy ------------------------------------------------------------------------
 

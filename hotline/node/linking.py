@@ -108,6 +108,14 @@ def accept_invitation(
     return link, acceptance_text
 
 
+def preview_acceptance(text: str) -> Acceptance:
+    """What an acceptance says (who accepted, which invitation), read before the
+    operator confirms the acceptor's fingerprint; checked in full on completion."""
+    from ..protocol.invitation import read_acceptance_body
+
+    return read_acceptance_body(dearmour("ACCEPTANCE", text)[0])
+
+
 def complete_link(session: Session, me: PrivateIdentity, text: str, *, now_ms: int) -> Link:
     signed, _ = dearmour("ACCEPTANCE", text)
     from ..protocol.invitation import read_acceptance_body

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from ..errors import Reason
 from ..protocol.bundle import Bundle, make_bundle
 from ..protocol.errors import Code, ProtocolError
-from ..protocol.invitation import Invitation
+from ..protocol.invitation import Acceptance, Invitation
 from ..protocol.keys import PrivateIdentity
 from ..protocol.kinds import Kind
 from ..protocol.record import RecordEntry
@@ -38,6 +38,7 @@ from ..storage.models import (
 from ..storage.staging import insert_staged
 from . import leases, linking
 from . import paths as path_store
+from .agreed_messages import outgoing_body
 from .clock import now_ms
 from .events import (
     EventFeed,
@@ -65,22 +66,13 @@ from .record_store import (
     take_fresh,
     take_outbox_due,
 )
-from .refusals import Refused
+from .refusals import Refused, audit
+from .status import LinkStatus as LinkStatus
+from .status import link_statuses
 
 MAX_TEXT_CHARS = 32_000
 BACKOFF_BASE_MS = 250
 BACKOFF_CAP_MS = 30_000
-
-
-@dataclass(frozen=True)
-class LinkStatus:
-    link: Link
-    outbox_depth: int
-    oldest_queued_ms: int | None
-    held: int
-    messages_out: int
-    messages_in: int
-    awaiting_delivery: int
 
 
 class Node:
@@ -188,6 +180,9 @@ class Node:
                 now_ms=now_ms(),
             )
 
+    def preview_acceptance(self, text: str) -> Acceptance:
+        return linking.preview_acceptance(text)
+
     def complete_link(self, text: str) -> Link:
         with self.transaction() as session:
             return linking.complete_link(session, self.identity, text, now_ms=now_ms())
@@ -242,6 +237,9 @@ class Node:
                             Reason.UNKNOWN_LINK,
                             f"no link named {item.link!r}; see 'hotline link list'",
                         )
+                    if item.kind is Kind.AGREED_TEXT:
+                        body = outgoing_body(session, link, item.body)
+                        item = Outgoing(item.link, body, item.kind, item.ref)
                     results.append(append_message(session, self.identity, link, item, stamp))
                 except NodeError as exc:
                     results.append(exc)
@@ -590,44 +588,8 @@ class Node:
             return session.get(Message, message_id)
 
     def status(self) -> list[LinkStatus]:
-        result = []
         with self.reading() as session:
-            for link in session.scalars(select(Link).order_by(Link.created_ms)):
-                depth, oldest = session.execute(
-                    select(func.count(), func.min(Entry.stored_ms))
-                    .select_from(Outbox)
-                    .join(Entry, (Entry.link_id == Outbox.link_id) & (Entry.id == Outbox.entry_id))
-                    .where(Outbox.link_id == link.id)
-                ).one()
-                counts = dict(
-                    session.execute(
-                        select(Message.direction, func.count())
-                        .where(Message.link_id == link.id)
-                        .group_by(Message.direction)
-                    ).all()
-                )
-                awaiting = session.scalar(
-                    select(func.count()).where(
-                        Message.link_id == link.id,
-                        Message.direction == "out",
-                        Message.delivered_ms.is_(None),
-                    )
-                )
-                from ..storage.models import Held
-
-                held = session.scalar(select(func.count()).where(Held.link_id == link.id))
-                result.append(
-                    LinkStatus(
-                        link=link,
-                        outbox_depth=int(depth),
-                        oldest_queued_ms=None if oldest is None else int(oldest),
-                        held=int(held or 0),
-                        messages_out=int(counts.get("out", 0)),
-                        messages_in=int(counts.get("in", 0)),
-                        awaiting_delivery=int(awaiting or 0),
-                    )
-                )
-        return result
+            return link_statuses(session)
 
     def outbox_depth(self) -> int:
         with self.reading() as session:
@@ -666,6 +628,25 @@ class Node:
                 for env, payload in rows
             ],
         )
+
+    def audit_export(self, bundle: Bundle, *, file: str, payloads: bool, actor: str) -> None:
+        """Record in the audit log that ``actor`` wrote ``bundle`` to ``file``."""
+        detail = {
+            "entries": len(bundle.entries),
+            "link_id": bundle.link_id,
+            "file": file,
+            "payloads": payloads,
+        }
+        with self.transaction() as session:
+            audit(
+                session,
+                actor=actor,
+                action="record.export",
+                target=bundle.link_name,
+                outcome="ok",
+                detail=detail,
+                now=now_ms(),
+            )
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,12 @@ class Kind(StrEnum):
     # Link policy, proposed by one side and countersigned by the other.
     POLICY_PROPOSE = "policy.propose"
     POLICY_ACCEPT = "policy.accept"
+    # The phrasebook and the glossary agreed on a link, proposed and countersigned
+    # like the policy (hotline.protocol.agreed_documents).
+    PHRASEBOOK_PROPOSE = "phrasebook.propose"
+    PHRASEBOOK_ACCEPT = "phrasebook.accept"
+    GLOSSARY_PROPOSE = "glossary.propose"
+    GLOSSARY_ACCEPT = "glossary.accept"
     # Human-confirmed link tests (machine heartbeats never enter the record).
     LINK_TEST = "link.test"
     LINK_TEST_CONFIRM = "link.test.confirm"
@@ -48,6 +54,8 @@ REFERRING_KINDS = RECEIPT_KINDS | {
     Kind.CALL_END,
     Kind.SESSION_TEXT,
     Kind.POLICY_ACCEPT,
+    Kind.PHRASEBOOK_ACCEPT,
+    Kind.GLOSSARY_ACCEPT,
     Kind.LINK_TEST_CONFIRM,
     Kind.TRANSLATION,
 }

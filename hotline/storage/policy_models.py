@@ -134,3 +134,31 @@ class LinkTest(Base):
         Index("ix_link_tests_link", "link_id", "direction", "sent_ms"),
         Index("ix_link_tests_state_deadline", "state", "deadline_ms"),  # the watch, each second
     )
+
+
+class LinkDocument(Base):
+    """A phrasebook or glossary version proposed on a link, by either side, and what
+    became of it (states as :class:`LinkPolicy`'s). ``content`` is the canonical CBOR
+    both parties sign the digest of; ``digest`` is its SHA-256 in hex."""
+
+    __tablename__ = "link_documents"
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    link_id: Mapped[str] = mapped_column(ForeignKey("links.id"))
+    document: Mapped[str] = mapped_column(String(16))  # phrasebook | glossary
+    version: Mapped[int]
+    digest: Mapped[str] = mapped_column(String(64))
+    content: Mapped[bytes]
+    state: Mapped[str] = mapped_column(String(16))
+    proposed_by: Mapped[str] = mapped_column(String(64))  # party
+    proposal_entry: Mapped[str] = mapped_column(String(26))
+    proposer_signature: Mapped[bytes]
+    proposed_ms: Mapped[int]
+    accepted_by: Mapped[str | None] = mapped_column(String(64))
+    acceptance_entry: Mapped[str | None] = mapped_column(String(26))
+    acceptor_signature: Mapped[bytes | None]
+    in_force_ms: Mapped[int | None]
+    refusal: Mapped[str | None] = mapped_column(Text)
+    __table_args__ = (
+        UniqueConstraint("link_id", "proposal_entry", name="uq_link_documents_entry"),
+        Index("ix_link_documents_link_document", "link_id", "document", "version"),
+    )

@@ -23,13 +23,16 @@ import hashlib
 import ipaddress
 import os
 import ssl
+from typing import TYPE_CHECKING
 
-import uvicorn
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-from starlette.types import ASGIApp
+
+if TYPE_CHECKING:  # uvicorn is loaded by the node's server only, not by every command
+    import uvicorn
+    from starlette.types import ASGIApp
 
 __all__ = [
     "certificate_der",
@@ -223,6 +226,7 @@ def make_uvicorn_server(
     caller already bound (for example to port 0, reading the real port afterwards),
     ``await server.serve(sockets=[sock])`` (``host``/``port`` are then only informational).
     """
+    import uvicorn
 
     def factory(_config: uvicorn.Config, _default: object) -> ssl.SSLContext:
         return ssl_context

@@ -19,7 +19,7 @@ from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 from starlette.routing import Route
@@ -30,12 +30,15 @@ from ..node.home import NodeError
 from ..node.metrics import NodeMetrics
 from ..node.service import MAX_TEXT_CHARS, Node, Outgoing
 from ..protocol.errors import ProtocolError
+from ..protocol.kinds import Kind
 from .console.app import create_console
+from .language_api import language_router, messages_with_agreed
 from .line_api import line_router
 from .local_guard import TOKEN_REQUIRED, LocalGuard
 from .params import MAX_ID, bounded_int
 from .security_headers import SecurityHeaders
 from .statuses import status_of
+from .translation_api import translation_router
 from .views import link_view, message_view, path_view, status_view
 
 KEEPALIVE_SECONDS = 15.0
@@ -51,6 +54,31 @@ class SendRequest(BaseModel):
     # activations go through POST /api/v1/links/{link}/emergency.
     channel: str = Field(default="routine", max_length=16)
     criterion: str | None = Field(default=None, max_length=64)
+
+
+class AgreedSendRequest(BaseModel):
+    """A message from an entry of the phrasebook in force on the link (sent as
+    ``message.agreed``: entry id + version + parameters)."""
+
+    model_config = ConfigDict(extra="forbid")
+    entry: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9-]*$")
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    version: int | None = Field(default=None, ge=1, le=2**31)
+    ref: str | None = Field(default=None, pattern=r"^[0-9A-HJKMNP-TV-Z]{26}$")
+    by: str | None = Field(default=None, max_length=200)
+
+
+def _agreed_outgoing(link: str, raw: bytes) -> Outgoing | None:
+    """The agreed-text message ``raw`` asks for, or None if it does not name an entry."""
+    if b'"entry"' not in raw:
+        return None
+    form = AgreedSendRequest.model_validate_json(raw)
+    body: dict[str, Any] = {"entry": form.entry, "parameters": form.parameters}
+    if form.version is not None:
+        body["version"] = form.version
+    if form.by:
+        body["by"] = form.by
+    return Outgoing(link, body, Kind.AGREED_TEXT, ref=form.ref)
 
 
 def create_local_app(node: Node, metrics: NodeMetrics) -> FastAPI:
@@ -86,10 +114,19 @@ def create_local_app(node: Node, metrics: NodeMetrics) -> FastAPI:
     # authorisation (LocalGuard's, once), same validation (SendRequest; a 422 in
     # FastAPI's shape), same exception handlers; it is left out of the OpenAPI schema.
     async def send(request: Request) -> JSONResponse:
+        raw = await request.body()
         try:
-            form = SendRequest.model_validate_json(await request.body())
-        except ValidationError as exc:
-            errors = exc.errors(include_url=False, include_context=False)
+            form = SendRequest.model_validate_json(raw)
+        except ValidationError as free_text:
+            # No text: a message from the phrasebook, if the body names an entry.
+            refused = free_text
+            try:
+                agreed = _agreed_outgoing(request.path_params["link"], raw)
+            except ValidationError as agreed_text:
+                refused, agreed = agreed_text, None
+            if agreed is not None:
+                return JSONResponse(message_view(await sends.send(agreed)), status_code=201)
+            errors = refused.errors(include_url=False, include_context=False)
             raise RequestValidationError(
                 [{**e, "loc": ("body", *e["loc"])} for e in errors]
             ) from None
@@ -156,15 +193,17 @@ def create_local_app(node: Node, metrics: NodeMetrics) -> FastAPI:
     async def messages(
         link: str, limit: Annotated[int, Query(ge=1, le=1000)] = 50
     ) -> list[dict[str, Any]]:
-        rows = await to_thread.run_sync(lambda: node.messages(link, limit=limit))
-        return [message_view(m) for m in rows]
+        return await to_thread.run_sync(
+            lambda: messages_with_agreed(node, node.messages(link, limit=limit))
+        )
 
     @app.get("/api/v1/messages/{message_id}", dependencies=auth)
     async def message(message_id: str) -> dict[str, Any]:
         row = await to_thread.run_sync(node.message, message_id)
         if row is None:
             raise HTTPException(404, f"no message {message_id}")
-        return message_view(row)
+        (view,) = await to_thread.run_sync(lambda: messages_with_agreed(node, [row]))
+        return view
 
     @app.get("/api/v1/links/{link}/export", dependencies=auth)
     async def export(link: str) -> PlainTextResponse:
@@ -172,6 +211,8 @@ def create_local_app(node: Node, metrics: NodeMetrics) -> FastAPI:
         return PlainTextResponse(bundle.to_json(), media_type="application/json")
 
     app.include_router(line_router(node, auth))
+    app.include_router(translation_router(node, auth))
+    app.include_router(language_router(node, auth))
 
     @app.get("/api/v1/events", dependencies=auth)
     async def events(

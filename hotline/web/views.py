@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..node.service import LinkStatus
+from ..node.status import LinkStatus
 from ..storage.models import Link, Message, Path
 
 LADDER = ("queued", "transmitted", "delivered", "displayed", "acknowledged", "answered")

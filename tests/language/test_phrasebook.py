@@ -13,7 +13,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hotline import agreed_texts
 from hotline.language import phrasebook as pb
 from hotline.language.errors import InvalidDocument, Reason, Refused
 from hotline.language.phrasebook import Phrasebook, diff, load_phrasebook, parse_phrasebook
@@ -69,11 +68,16 @@ def test_the_shipped_phrasebook_validates_with_at_least_80_entries_in_every_cate
     assert len(SHIPPED.digest()) == 64
 
 
-def test_the_agreed_texts_of_today_are_entries_with_their_ids_and_wording() -> None:
-    for text in agreed_texts.CATALOGUE.values():
-        entry = SHIPPED.entry(text.id)
-        assert dict(entry.text) == text.texts
-        assert tuple(entry.parameters) == text.parameters
+def test_the_holding_reply_and_decline_reasons_are_entries() -> None:
+    from hotline.node.agreed_messages import HOLDING_REPLY, decline_reasons
+
+    assert tuple(SHIPPED.entry(HOLDING_REPLY).parameters) == ("respond_by",)
+    assert set(decline_reasons(SHIPPED)) == {
+        "decline-call-back",
+        "decline-in-writing",
+        "decline-not-authorised",
+        "decline-technical",
+    }
     assert SHIPPED.render("decline-technical", "zh-Hans") == "我方出现技术故障。"
     assert (
         SHIPPED.render("holding-reply-v1", "en", {"respond_by": "2026-12-03T14:05+08:00"})

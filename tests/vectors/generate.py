@@ -1270,6 +1270,7 @@ def build_vectors() -> dict[str, Any]:
         "heartbeat": heartbeat_vector(link),
         "negative": negative_vectors(s),
         "policy": policy_vector(link),
+        "agreed_text": agreed_text_vector(link),
     }
 
 
@@ -1288,6 +1289,67 @@ def policy_vector(link: str) -> dict[str, Any]:
         "signatures": {
             "washington": sign_policy(identity("washington"), policy).hex(),
             "beijing": sign_policy(identity("beijing"), policy).hex(),
+        },
+    }
+
+
+# A two-entry phrasebook written here (not the shipped one, which changes with use).
+VECTOR_PHRASEBOOK = {
+    "format": 1,
+    "id": "vector-phrasebook",
+    "version": 1,
+    "languages": ["en", "zh-Hans"],
+    "categories": [
+        {"id": "holding-replies", "names": {"en": "Holding replies", "zh-Hans": "临时答复"}}
+    ],
+    "entries": [
+        {
+            "id": "holding-respond-within",
+            "category": "holding-replies",
+            "parameters": {"within": {"type": "duration", "minimum": 60, "maximum": 1209600}},
+            "text": {
+                "en": "Received. We will respond within {within}.",
+                "zh-Hans": "已收到。我方将在{within}内答复。",
+            },
+        },
+        {
+            "id": "holding-received-forwarded",
+            "category": "holding-replies",
+            "text": {
+                "en": "Received. Your message has been passed to the responsible authorities.",
+                "zh-Hans": "已收到。贵方来文已转呈主管部门。",
+            },
+        },
+    ],
+}
+
+
+def agreed_text_vector(link: str) -> dict[str, Any]:
+    """A phrasebook agreed on the vector link (proposed by washington, countersigned by
+    beijing), and a message.agreed body rendered from it in both languages."""
+    from hotline.language.phrasebook import parse_phrasebook
+    from hotline.protocol import agreed_documents as ad
+
+    book = parse_phrasebook(VECTOR_PHRASEBOOK)
+    content = book.encode()
+    digest = ad.content_digest(content)
+    proposal = ad.proposal_body(identity("washington"), "phrasebook", link, 1, content)
+    acceptance = ad.acceptance_body(identity("beijing"), "phrasebook", link, 1, digest)
+    message = book.message("holding-respond-within", {"within": "PT2H"}).body()
+    return {
+        "description": "Phrasebook version 1 (document below) proposed by washington in a "
+        "phrasebook.propose body and countersigned by beijing in a phrasebook.accept body; "
+        "then a message.agreed body and its exact rendering in each language.",
+        "document": VECTOR_PHRASEBOOK,
+        "content": content.hex(),
+        "digest": digest.hex(),
+        "statement": ad.statement("phrasebook", link, 1, digest).hex(),
+        "proposal_body": encode(proposal).hex(),
+        "acceptance_body": encode(acceptance).hex(),
+        "message_body": {"json": message, "cbor": encode(message).hex()},
+        "rendered": {
+            language: book.render(message["entry"], language, message["parameters"])
+            for language in book.languages
         },
     }
 

@@ -13,18 +13,23 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from ...agreed_texts import CATALOGUE
+from ...language.glossary import Glossary
+from ...language.phrasebook import shipped_phrasebook
+from ...node.agreed_messages import agreed_view
 from ...node.calls import call_view
 from ...node.clock import now_ms
 from ...node.desk import Person, open_drafts
 from ...node.escalation import OverdueItem, open_alerts, overdue
+from ...node.link_documents import glossary_in_force
 from ...node.link_policy import in_force
 from ...node.service import Node
+from ...node.translation_store import TranslationView, view
 from ...protocol.envelope import Payload
 from ...protocol.kinds import Kind
 from ...storage.models import Entry, Link, Message, Outbox, Path
 from ...storage.people_models import Call, Draft
 from ...storage.policy_models import Alert, EmergencyActivation, LinkTest
+from ...storage.translation_models import Translation
 
 PAGE_SIZE = 50
 DELAYED_MS = 10_000
@@ -67,6 +72,11 @@ class MessageRow:
     message: Message
     acknowledgement: HumanReceipt | None  # the holding reply, either direction
     answer_id: str | None
+    # Our renderings of an incoming message; the other side's of an outgoing one.
+    translations: list[TranslationView] = field(default_factory=list)
+    # A message from the phrasebook: its exact text in every language (or "error").
+    agreed: dict[str, Any] | None = None
+    glossary: Glossary | None = None  # the link's glossary in force, for highlighting
 
     @property
     def id(self) -> str:
@@ -218,11 +228,31 @@ def _message_rows(session: Session, link_id: str, messages: list[Message]) -> li
                 at_ms=int(time_ms),
                 by=body.get("by") if isinstance(body.get("by"), str) else None,
                 agreed_text=body.get("agreed_text")
-                if body.get("agreed_text") in CATALOGUE
+                if body.get("agreed_text") in shipped_phrasebook().entries
                 else None,
                 parameters=parameters if isinstance(parameters, dict) else {},
             )
-    return [MessageRow(m, receipts.get(m.id), m.answered_by) for m in messages]
+    renderings: dict[str, list[TranslationView]] = {}
+    free_text = [m.id for m in messages if m.kind == Kind.MESSAGE.value]
+    if free_text:
+        for translation in session.scalars(
+            select(Translation)
+            .where(Translation.message_id.in_(free_text))
+            .order_by(Translation.target)
+        ):
+            renderings.setdefault(translation.message_id, []).append(view(translation))
+    glossary = glossary_in_force(session, link_id)
+    return [
+        MessageRow(
+            m,
+            receipts.get(m.id),
+            m.answered_by,
+            renderings.get(m.id, []),
+            agreed_view(session, link_id, m.body) if m.kind == Kind.AGREED_TEXT.value else None,
+            glossary,
+        )
+        for m in messages
+    ]
 
 
 def _parse_cursor(value: str | None) -> tuple[int, int] | None:

@@ -82,6 +82,10 @@ TEXT: dict[Reason, str] = {
         "nodes are serving."
     ),
     R.OWN_PROPOSAL: N_("The other side countersigns our proposals, not we."),
+    # The phrasebook agreed on a link
+    R.PHRASEBOOK_NOT_IN_FORCE: N_(
+        "That agreed text is not from the phrasebook version both sides signed for this link."
+    ),
     # The node, its paths and relays
     R.NO_NODE: N_("There is no node here."),
     R.NODE_EXISTS: N_("A node already exists here."),

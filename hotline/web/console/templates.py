@@ -9,11 +9,14 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup, escape
 
 from ...accounts.roles import Permission
-from ...agreed_texts import CATALOGUE, DECLINE_REASONS
+from ...language.errors import LanguageError
+from ...language.phrasebook import shipped_phrasebook
+from ...node.agreed_messages import decline_reasons
 from ...node.desk import MAX_SESSION_TEXT
 from ...node.service import MAX_TEXT_CHARS
 from . import labels
 from .auth import CSRF_FIELD
+from .glossed import glossed
 from .i18n import LANGUAGES, N_, local_and_utc, translations
 from .outside import outside, outside_attribute
 
@@ -33,7 +36,9 @@ def environment(party: str) -> Environment:
     )
     env.globals.update(
         LANGUAGES=LANGUAGES,
-        DECLINE_REASONS=DECLINE_REASONS,
+        # The reasons offered when declining a call; the node checks the one chosen
+        # against the phrasebook in force on the call's link.
+        DECLINE_REASONS=decline_reasons(shipped_phrasebook()),
         RESPOND_BY_HOURS=RESPOND_BY_HOURS,
         CSRF_FIELD=CSRF_FIELD,
         MAX_TEXT=MAX_FORM_TEXT,
@@ -42,7 +47,7 @@ def environment(party: str) -> Environment:
         OUTCOME_LABELS=OUTCOME_LABELS,
         party=party,
     )
-    env.filters.update(outside=outside, inert=outside_attribute)
+    env.filters.update(outside=outside, inert=outside_attribute, glossed=glossed)
     return env
 
 
@@ -73,12 +78,14 @@ def words(lang: str, zone: str) -> dict[str, Any]:
         return gettext("{h} h {m} min", h=seconds // 3600, m=seconds % 3600 // 60)
 
     def agreed(text_id: str, parameters: dict[str, Any]) -> str:
-        text = CATALOGUE.get(text_id)
-        if text is None:
+        """An agreed text named inside another body (a decline reason), in the
+        shipped phrasebook's wording; messages carry their own rendering."""
+        book = shipped_phrasebook()
+        if text_id not in book.entries:
             return gettext("(unknown agreed text {id})", id=text_id)
         try:
-            return text.render(lang, parameters)
-        except KeyError:
+            return book.render(text_id, lang if lang in book.languages else "en", parameters)
+        except LanguageError:
             return gettext("(agreed text {id} with missing parameters)", id=text_id)
 
     return {

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from . import actions, board, calls, drafts, login, records, rules, stream
+from . import actions, board, calls, drafts, login, phrasebook, records, rules, stream, translations
 
 ROUTERS: tuple[APIRouter, ...] = (
     login.router,
     board.router,
     actions.router,
     drafts.router,
+    phrasebook.router,
     rules.router,
     calls.router,
     records.router,
+    translations.router,
     stream.router,
 )
 

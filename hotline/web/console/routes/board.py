@@ -12,6 +12,8 @@ from ....node.desk import Desk, Person
 from ....node.home import NodeError
 from .. import actions, pages
 from ..context import Console, console
+from ..i18n import translations
+from ..phrasebook import panel as phrase_panel
 
 router = APIRouter()
 
@@ -58,6 +60,16 @@ async def conversation(
     page, waiting = await to_thread.run_sync(
         lambda: _conversation(c, link_name, before, needing, cursor)
     )
+    language = operator.user.language
+    link_id = page.link.id
+    phrases = await to_thread.run_sync(
+        lambda: phrase_panel(
+            c.desk.phrasebook(link_id),
+            dict(request.query_params),
+            language,
+            translations(language).gettext,
+        )
+    )
     if operator.can(Permission.ACKNOWLEDGE):
         shown = [
             r.id
@@ -79,6 +91,7 @@ async def conversation(
         waiting=waiting,
         needing=needing,
         policy=policy,
+        phrases=phrases,
         **await c.bar(operator),
         events_after=after,
     )

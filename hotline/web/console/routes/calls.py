@@ -10,7 +10,6 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 
 from ....accounts.roles import Permission
-from ....agreed_texts import DECLINE_REASONS
 from ....node.desk import MAX_SESSION_TEXT
 from ....node.home import NodeError
 from .. import pages
@@ -52,8 +51,6 @@ async def answer_call(
     def work() -> None:
         if decision not in ("accept", "decline"):
             raise Invalid("Choose accept or decline.")
-        if reason and reason not in DECLINE_REASONS:
-            raise Invalid("Choose a reason from the agreed list.")
         accept = decision == "accept"
         c.desk.answer_call(call_id, operator.person, accept=accept, reason=reason or None)
 

@@ -1,0 +1,56 @@
+"""How a command finds its node: the data directory, the node, its accounts, its desk.
+
+Each opener imports the node (the database layer and the rest) when called, not when
+the command line starts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+if TYPE_CHECKING:
+    from ..accounts.service import AccountService
+    from ..node.desk import Desk
+    from ..node.service import Node
+
+HomeOption = Annotated[
+    Path,
+    typer.Option(
+        "--home", "-H", envvar="HOTLINE_HOME", help="The node's data directory.", show_default=True
+    ),
+]
+DEFAULT_HOME = Path("hotline-data")
+JsonOption = Annotated[bool, typer.Option("--json")]
+
+
+def open_node(home: Path) -> Node:
+    from ..node.home import NodeHome
+    from ..node.service import Node
+
+    return Node(NodeHome(home))
+
+
+def open_desk(home: Path) -> Desk:
+    from ..node.desk import Desk
+
+    return Desk(open_node(home))
+
+
+@contextmanager
+def open_accounts(home: Path) -> Iterator[AccountService]:
+    """The node's accounts, on its database brought to the newest schema."""
+    from ..accounts.service import AccountService
+    from ..node.home import NodeHome
+    from ..storage.database import make_engine, make_sessionmaker, upgrade
+
+    config = NodeHome(home).load_config()
+    engine = make_engine(config.database_url)
+    try:
+        upgrade(engine)
+        yield AccountService(make_sessionmaker(engine), party=config.party)
+    finally:
+        engine.dispose()
