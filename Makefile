@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 # about 70% of the time in one (three were slower again on two cores).
 PYTEST_WORKERS ?= 2
 
-.PHONY: demo test lint typecheck bench catalogue clean
+.PHONY: demo test lint typecheck bench catalogue font clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,11 @@ bench: $(STAMP)
 catalogue: $(STAMP)
 	$(BIN)/pybabel extract -F babel.cfg -k N_ -k Invalid --no-location --omit-header -o hotline/locale/messages.pot .
 	$(BIN)/pybabel update -i hotline/locale/messages.pot -d hotline/locale -l zh_Hans --no-fuzzy-matching -w 100
+
+# The console's Chinese font: a subset of Noto Sans CJK SC (SIL OFL 1.1, from the
+# system's fonts-noto-cjk package), committed with its licence in web/static/fonts.
+font: $(STAMP)
+	$(BIN)/python tools/cjk_font.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache demo-data test-artifacts

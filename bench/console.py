@@ -24,6 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from playwright.sync_api import Page, sync_playwright
@@ -53,6 +54,29 @@ new MutationObserver((changes) => {
   }
 }).observe(document.getElementById("messages"), { childList: true });
 """
+# Records, in the page, when each message's "acknowledged" rung first shows done.
+ACK_OBSERVER = """
+window.__acked = {};
+new MutationObserver((changes) => {
+  const at = performance.timeOrigin + performance.now();
+  for (const change of changes) for (const node of change.addedNodes) {
+    if (node.nodeType === 1 && node.matches("article.msg")
+        && node.querySelector("[data-rung=acknowledged].done")
+        && !(node.dataset.id in window.__acked)) {
+      window.__acked[node.dataset.id] = at;
+    }
+  }
+}).observe(document.getElementById("messages"), { childList: true });
+"""
+# Records, in the page, when each acknowledge button is clicked.
+CLICK_OBSERVER = """
+window.__clicked = {};
+document.addEventListener("click", (event) => {
+  const article = event.target.closest("article.msg");
+  if (article) window.__clicked[article.dataset.id] = performance.timeOrigin + performance.now();
+}, true);
+"""
+SEARCHES = ("logistics", "Backlog message 4242:", "message 77", "no such words", "后勤", "ROUTINE")
 
 
 def prefill(home: NodeHome, count: int) -> None:
@@ -124,14 +148,58 @@ def measure(nodes: dict[str, RunningNode], passwords: dict[str, str], args: Any)
                     seen = float(screen.evaluate(f"window.__seen['{message_id}']"))
                     if i >= args.warmup:
                         to_screen.append(seen - committed)
+            acks = ack_in_place(nodes, screen, browser, passwords, args.acks)
+            searches = search_times(loader, nodes["washington"], args.searches)
         finally:
             browser.close()
     return {
         "to_screen_ms": summary(to_screen),
+        "ack_in_place_ms": summary(acks),
+        "search_ms": summary(searches),
         "conversation_load_ms": summary([total for _, total in loads]),
         "conversation_first_byte_ms": summary([first for first, _ in loads]),
         "conversation": {"messages_on_link": args.backlog, "rows_rendered": rows},
     }
+
+
+def ack_in_place(
+    nodes: dict[str, RunningNode], screen: Page, browser: Any, passwords: dict[str, str], count: int
+) -> list[float]:
+    """Beijing acknowledges on its open page; washington's open page shows the rung."""
+    watcher = browser.new_page()
+    log_in(watcher, nodes["washington"], passwords["washington"])
+    watcher.goto(f"{nodes['washington'].local_url}/links/{LINK}")
+    watcher.wait_for_selector("#live[data-state=on]")
+    watcher.evaluate(ACK_OBSERVER)
+    screen.goto(f"{nodes['beijing'].local_url}/links/{LINK}")
+    screen.wait_for_selector("#live[data-state=on]")
+    screen.evaluate(CLICK_OBSERVER)
+    waiting = screen.locator("#messages article.msg[data-needs='1']").evaluate_all(
+        "(all) => all.map((a) => a.dataset.id)"
+    )
+    times = []
+    for message_id in list(reversed(waiting))[:count]:
+        screen.click(f"#m-{message_id} button.ack")
+        watcher.wait_for_selector(
+            f"#m-{message_id} [data-rung=acknowledged].done", state="attached"
+        )
+        clicked = float(screen.evaluate(f"window.__clicked['{message_id}']"))
+        shown = float(watcher.evaluate(f"window.__acked['{message_id}']"))
+        times.append(shown - clicked)
+    return times
+
+
+def search_times(page: Page, node: RunningNode, count: int) -> list[float]:
+    times = []
+    for i in range(count):
+        query = SEARCHES[i % len(SEARCHES)]
+        page.goto(f"{node.local_url}/links/{LINK}/search?q={quote(query)}")
+        timing = page.evaluate(
+            "(() => { const t = performance.getEntriesByType('navigation')[0];"
+            " return t.loadEventEnd - t.startTime; })()"
+        )
+        times.append(float(timing))
+    return times
 
 
 def main() -> int:
@@ -140,6 +208,8 @@ def main() -> int:
     parser.add_argument("--warmup", type=int, default=10)
     parser.add_argument("--backlog", type=int, default=10_000)
     parser.add_argument("--loads", type=int, default=30)
+    parser.add_argument("--acks", type=int, default=40)
+    parser.add_argument("--searches", type=int, default=60)
     args = parser.parse_args()
     if not Path(CHROMIUM).exists():
         print(json.dumps({"error": f"Chromium not found at {CHROMIUM}"}))
@@ -154,7 +224,8 @@ def main() -> int:
     started = time.monotonic()
     prefill(homes["washington"], args.backlog)
     prefill_s = time.monotonic() - started
-    nodes = {p: start_node(homes[p], base / f"{p}.log") for p in homes}
+    # A node with the backlog takes longer to start on a busy machine.
+    nodes = {p: start_node(homes[p], base / f"{p}.log", timeout_s=180) for p in homes}
     try:
         with nodes["washington"].client() as client:
             delivered_s = wait_delivered(client, args.backlog, 900)

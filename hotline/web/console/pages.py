@@ -156,7 +156,8 @@ def link_board(node: Node, now: int) -> list[LinkRow]:
                 paths=paths.get(link.id, []),
             )
         )
-    return rows
+    # What needs a person first: links ringing, then links with unanswered messages.
+    return sorted(rows, key=lambda r: (r.ringing == 0, r.unanswered == 0, r.link.name))
 
 
 def find_link(session: Session, name: str) -> Link | None:

@@ -14,6 +14,7 @@ from ...language.phrasebook import shipped_phrasebook
 from ...node.agreed_messages import decline_reasons
 from ...node.desk import MAX_SESSION_TEXT
 from ...node.service import MAX_TEXT_CHARS
+from . import labels
 from .auth import CSRF_FIELD
 from .glossed import glossed
 from .i18n import LANGUAGES, N_, local_and_utc, translations
@@ -115,6 +116,10 @@ def words(lang: str, zone: str) -> dict[str, Any]:
         "window": window,
         "after": after,
         "respond_by_choices": respond_by_choices,
+        "colon": labels.colon(lang),
+        "person": lambda label: labels.person(label, lang),
+        "audit_action": lambda code: labels.audit_action(code, lang),
+        "audit_detail": lambda detail: labels.audit_detail(detail, lang),
     }
 
 

@@ -243,9 +243,13 @@
     const here = linkId && note.link === linkId;
     if (type === "message.received" || type === "message.queued") {
       if (here && page === "conversation") upsertMessage(note.id, true, note.html);
+      // Our reply answers the message it refers to: that row changes too.
+      if (here && page === "conversation" && note.ref) upsertMessage(note.ref, false);
       refreshBoardSoon();
     } else if (type === "message.ladder" || type === "message.displayed" || type === "message.acknowledged") {
       if (here && page === "conversation") upsertMessage(note.id, false, note.html);
+      // An emergency acknowledged (here or on another console) stops ringing.
+      if (type === "message.acknowledged") refreshCalls();
       refreshBoardSoon();
     } else if (type.startsWith("call.")) {
       refreshCalls();
@@ -384,5 +388,7 @@
   alarm.update();
   // Waiting times in the attention bar move on even when nothing else happens.
   window.setInterval(refreshCalls, 30000);
+  // An action taken in place (actions.js) may have changed what rings.
+  window.addEventListener("hotline:acted", refreshCalls);
   window.hotline = { alarm, connection, stream: () => stream };
 })();

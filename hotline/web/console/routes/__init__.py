@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from . import board, calls, drafts, login, phrasebook, records, rules, stream, translations
+from . import actions, board, calls, drafts, login, phrasebook, records, rules, stream, translations
 
 ROUTERS: tuple[APIRouter, ...] = (
     login.router,
     board.router,
+    actions.router,
     drafts.router,
     phrasebook.router,
     rules.router,

@@ -8,7 +8,8 @@ from fastapi.responses import HTMLResponse, Response
 
 from ....accounts.roles import Permission
 from ....node.clock import now_ms
-from .. import pages, waiting
+from .. import actions, pages
+from .. import waiting as attention
 from ..context import Console, console
 from ..i18n import translations
 from ..phrasebook import panel as phrase_panel
@@ -43,7 +44,7 @@ def _board(c: Console) -> tuple[list[pages.LinkRow], dict[str, int]]:
     """The board's rows, and each link's missed calls nobody has seen yet."""
     stamp = now_ms()
     with c.node.reading() as session:
-        missed = waiting.missed_per_link(session, stamp)
+        missed = attention.missed_per_link(session, stamp)
     return pages.link_board(c.node, stamp), missed
 
 
@@ -55,37 +56,62 @@ async def calls_fragment(request: Request, c: Console = Depends(console)) -> Res
 
 @router.get("/links/{link_name}", response_class=HTMLResponse)
 async def conversation(
-    request: Request, link_name: str, before: str | None = None, c: Console = Depends(console)
+    request: Request,
+    link_name: str,
+    before: str | None = None,
+    show: str | None = None,
+    cursor: str | None = None,
+    c: Console = Depends(console),
 ) -> Response:
-    # Rendering a message does not mean anyone saw it: "displayed" is recorded by the
-    # page's script (displayed.js) for messages on screen in a focused window.
+    """The newest messages (or a page before ``before``) with, above them, the older
+    ones that still need action; ``show=action``: only those, oldest first, from
+    ``cursor``. Rendering a message does not mean anyone saw it: "displayed" is
+    recorded by the page's script (displayed.js) for messages on screen in a focused
+    window."""
     operator = await c.operator(request, Permission.VIEW_MESSAGES)
     after = await c.events_after()
-    page = await to_thread.run_sync(lambda: pages.conversation(c.node, link_name, before=before))
-    if page is None:
-        raise HTTPException(404, "no such link")
-    found = page
-    policy = await to_thread.run_sync(lambda: c.desk.policy(found.link.id))
+    needing = show == "action"
+    page, waiting = await to_thread.run_sync(
+        lambda: _conversation(c, link_name, before, needing, cursor)
+    )
     language = operator.user.language
+    link_id = page.link.id
     phrases = await to_thread.run_sync(
         lambda: phrase_panel(
-            c.desk.phrasebook(found.link.id),
+            c.desk.phrasebook(link_id),
             dict(request.query_params),
             language,
             translations(language).gettext,
         )
     )
+    policy = await to_thread.run_sync(lambda: c.desk.policy(page.link.id))
     return c.render(
         request,
         "conversation.html",
         operator,
         page=page,
         before=before,
+        waiting=waiting,
+        needing=needing,
         policy=policy,
         phrases=phrases,
         **await c.bar(operator),
         events_after=after,
     )
+
+
+def _conversation(
+    c: Console, link_name: str, before: str | None, needing: bool, cursor: str | None
+) -> tuple[pages.ConversationPage, actions.Waiting]:
+    page = pages.conversation(c.node, link_name, before=None if needing else before)
+    if page is None:
+        raise HTTPException(404, "no such link")
+    if needing:
+        waiting = actions.waiting(c.node, page.link.id, after=cursor)
+        page.rows, page.older = waiting.rows, None
+        return page, waiting
+    on_page = frozenset(r.id for r in page.rows)
+    return page, actions.waiting(c.node, page.link.id, skip=on_page)
 
 
 @router.get("/messages/{message_id}/fragment", response_class=HTMLResponse)

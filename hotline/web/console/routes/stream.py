@@ -131,5 +131,5 @@ async def console_poll(
 def _note(data: dict[str, Any]) -> dict[str, Any]:
     """Only identifiers go to the page: content comes with the fragment, rendered
     and escaped by the server in the operator's language."""
-    keys = ("id", "call", "draft", "state", "rung", "message")
+    keys = ("id", "call", "draft", "state", "rung", "message", "ref")
     return {k: data[k] for k in keys if k in data and isinstance(data[k], (str, int))}
