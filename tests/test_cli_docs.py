@@ -59,3 +59,26 @@ def test_every_row_says_what_it_does_in_english_and_chinese() -> None:
 
 def test_the_readme_links_the_reference() -> None:
     assert "(docs/cli.md)" in (ROOT / "README.md").read_text()
+
+
+# A command is run as users run it when a test calls the installed ``hotline`` with its
+# words in order (harness.hotline / hotline_ok / the users tests' hl), or when the
+# README's set-up, which a test follows line by line, runs it.
+TESTS = ROOT / "tests"
+
+
+def test_every_command_is_run_by_a_test_as_users_run_it() -> None:
+    calls = "\n".join(
+        path.read_text() for path in TESTS.rglob("*.py") if path.name != Path(__file__).name
+    )
+    calls += (ROOT / "README.md").read_text()
+    leaves = {c for c in IN_CODE if not any(other.startswith(c + " ") for other in IN_CODE)}
+    assert len(leaves) > 40
+
+    def run_somewhere(command: str) -> bool:
+        words = command.split()
+        as_arguments = r"\(\s*" + r",\s*".join(re.escape(f'"{w}"') for w in words) + r"\s*[,)]"
+        as_typed = r"\bhotline " + re.escape(command) + r"\b"
+        return bool(re.search(as_arguments, calls) or re.search(as_typed, calls))
+
+    assert sorted(c for c in leaves if not run_somewhere(c)) == []

@@ -15,7 +15,10 @@ from tests.harness import LINK, Cluster, hotline, hotline_ok, wait_until
 
 def exported(tmp_path: Path, name: str = "phrasebook") -> dict[str, Any]:
     target = tmp_path / f"{name}.json"
-    hotline_ok(name, "export", "--out", target)
+    if name == "phrasebook":
+        hotline_ok("phrasebook", "export", "--out", target)
+    else:
+        hotline_ok("glossary", "export", "--out", target)
     document: dict[str, Any] = json.loads(target.read_text("utf-8"))
     return document
 
@@ -74,6 +77,11 @@ def test_diff_names_what_changed_and_glossary_validates(tmp_path: Path) -> None:
     glossary = exported(tmp_path, "glossary")
     valid = hotline_ok("glossary", "validate", write(tmp_path, glossary, "g.json"))
     assert "28 terms" in valid.output
+    glossary_2 = json.loads(json.dumps(glossary))
+    glossary_2["version"] = 2
+    glossary_2["terms"] = [t for t in glossary_2["terms"] if t["id"] != "crisis"]
+    diff = hotline_ok("glossary", "diff", "shipped", write(tmp_path, glossary_2, "g2.json"))
+    assert diff.json()["removed"] == ["crisis"] and diff.json()["new_version"] == 2
     crisis = next(t for t in glossary["terms"] if t["id"] == "crisis")
     del crisis["sides"]["cn"]["definition"]["en"]
     bad = hotline("glossary", "validate", write(tmp_path, glossary, "g-bad.json"))
@@ -96,6 +104,14 @@ def test_propose_accept_and_read_an_agreed_text_in_the_inbox(cluster: Cluster) -
     accepted = hotline_ok("phrasebook", "accept", LINK, "1", "--home", b_home)
     assert "signed by washington and beijing" in accepted.output
     hotline_ok("glossary", "propose", LINK, "--home", w_home)
+
+    def glossary_pending_at_beijing() -> bool:
+        shown = hotline_ok("glossary", "show", "--link", LINK, "--json", "--home", b_home)
+        return any(v["state"] == "proposed" for v in shown.json()["versions"])
+
+    wait_until(glossary_pending_at_beijing, what="the glossary proposal at Beijing")
+    agreed = hotline_ok("glossary", "accept", LINK, "1", "--home", b_home)
+    assert "signed by washington and beijing" in agreed.output
 
     with cluster.beijing.client() as b:
         sent = b.post(
