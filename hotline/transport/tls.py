@@ -202,7 +202,7 @@ def _check_pin(der: bytes) -> None:
 
 def client_context(
     cert_pem_path: StrPath, key_pem_path: StrPath, peer_cert_der: bytes
-) -> ssl.SSLContext:
+) -> ResumingContext:
     """A TLS 1.3 client context that presents our certificate and trusts one pinned server."""
     ctx = ResumingContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_3
@@ -238,6 +238,8 @@ class ResumingContext(ssl.SSLContext):
             maxlen=_REMEMBERED_CONNECTIONS
         )
         self._session: ssl.SSLSession | None = None
+        # A blocking socket forgets its session once closed: it hands it over first.
+        self.sslsocket_class = _SessionKeepingSocket
 
     def wrap_bio(
         self,
@@ -278,20 +280,31 @@ class ResumingContext(ssl.SSLContext):
     def resumable_session(self) -> ssl.SSLSession | None:
         """The newest session with a ticket still valid, from the remembered connections."""
         for connection in self._connections:
-            try:
-                session = connection.session
-            except (ValueError, OSError):  # closed, or not connected yet
-                continue
-            if (
-                session is not None
-                and session.has_ticket
-                and (self._session is None or session.time >= self._session.time)
-            ):
-                self._session = session
+            self.keep(connection)
         session = self._session
         if session is not None and session.time + session.timeout <= time.time():
             self._session = session = None
         return session
+
+    def keep(self, connection: ssl.SSLObject | ssl.SSLSocket) -> None:
+        """Keep the connection's session if it has a ticket newer than the one kept."""
+        try:
+            session = connection.session
+        except (ValueError, OSError):  # closed, or not connected yet
+            return
+        if (
+            session is not None
+            and session.has_ticket
+            and (self._session is None or session.time >= self._session.time)
+        ):
+            self._session = session
+
+
+class _SessionKeepingSocket(ssl.SSLSocket):
+    def close(self) -> None:
+        if isinstance(self.context, ResumingContext):
+            self.context.keep(self)
+        super().close()
 
 
 def make_uvicorn_server(
