@@ -43,6 +43,8 @@ from hotline.demo import RunningNode, free_port, link_nodes, start_node
 from hotline.node.heartbeat_timings import HeartbeatTimings
 from hotline.node.home import NodeHome, init_node
 
+# A liveness bound: imports and migrations take far longer when every core is busy.
+START_TIMEOUT_S = 120.0
 LINK = "distance"
 PARTIES = ("washington", "beijing")
 # A liveness bound for one message, not a target.
@@ -98,7 +100,7 @@ class Pair:
         self.nodes: dict[str, RunningNode] = {}
         try:
             for party in PARTIES:
-                self.nodes[party] = start_node(homes[party], base / f"{party}.log")
+                self.nodes[party] = start_node(homes[party], base / f"{party}.log", START_TIMEOUT_S)
         except BaseException:
             self.stop()
             raise
