@@ -265,7 +265,7 @@ def main() -> int:
     base = Path(tempfile.mkdtemp(prefix="hotline-distance-"))
     print(f"distance benchmark in {base}", file=sys.stderr)
     result: dict[str, Any] = {"rtt_ms": {}}
-    for rtt in (int(r) for r in args.rtts.split(",")):
+    for rtt in (int(r) for r in args.rtts.split(",") if r.strip()):
         with pair(base / f"rtt-{rtt}", rtt / 2000, timings_for(rtt)) as running:
             result["rtt_ms"][str(rtt)] = asyncio.run(measure_distance(running, args, rtt))
     with pair(base / "loopback", None, None) as running:

@@ -42,6 +42,7 @@ from .clock import now_ms
 from .connections import LinkConnections
 from .heartbeat_timings import HeartbeatTimings
 from .heartbeats import HeartbeatMonitor
+from .ingest import IngestResult
 from .liveness import DOWN, UP, LinkPaths, PathHealth
 from .metrics import NodeMetrics
 from .service import Node, PushBatch
@@ -83,6 +84,12 @@ class _PathGone(httpx.TransportError):
     """The heartbeats declared the request's path down while it was in flight."""
 
 
+class _Decision(asyncio.Event):
+    """Set when the link's task knows what it does next; ``pushing``: another push."""
+
+    pushing = False
+
+
 class _LinkRun:
     """One link's delivery state inside the task that holds its lease."""
 
@@ -107,12 +114,13 @@ class _LinkRun:
         self.failure: Exception | None = None
         # Set when the next push has gone out, or the task found nothing to push: a
         # reply waits for it (at most SETTLE_GRACE_SECONDS) before it is recorded.
-        self.next_push = asyncio.Event()
+        self.next_push = _Decision()
 
-    def decided(self) -> None:
+    def decided(self, *, pushing: bool) -> None:
         """The next push is on its way, or there is none: record the latest reply now."""
+        self.next_push.pushing = pushing
         self.next_push.set()
-        self.next_push = asyncio.Event()
+        self.next_push = _Decision()
 
     async def settled(self) -> None:
         if self.settling is not None:
@@ -250,7 +258,7 @@ class Deliverer:
         if not fresh and run.flowing and run.looked == seen:
             # Nothing became due in this process since the last look. What others
             # queue, and entries queued for later, are found by the poll.
-            run.decided()
+            run.decided(pushing=False)
             return False
         run.looked = seen
         if fresh:
@@ -269,11 +277,11 @@ class Deliverer:
                 # Read again after this push instead of waiting for a commit or the poll.
                 run.looked = -1
         if batch is None:
-            run.decided()
+            run.decided(pushing=False)
             return False
         run.peer_seq = max(run.peer_seq, batch.peer_seq)
         sent_ms = now_ms()
-        run.decided()
+        run.decided(pushing=True)
         try:
             body = encode_push(Push(have=batch.peer_seq, envelopes=batch.envelopes))
             reply = decode_reply(
@@ -318,7 +326,7 @@ class Deliverer:
         self,
         run: _LinkRun,
         previous: asyncio.Task[None] | None,
-        next_push: asyncio.Event | None,
+        next_push: _Decision | None,
         batch: PushBatch,
         reply: PushReply,
         sent_ms: int,
@@ -331,10 +339,18 @@ class Deliverer:
         if next_push is not None:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(next_push.wait(), SETTLE_GRACE_SECONDS)
+        # Nothing else to push: recorded on the event loop if the database is free (as
+        # a lone send is), sparing two hand-offs to a worker thread on the way to the
+        # delivered rung. Else (a push in flight, other writers) in a worker thread.
+        idle = next_push is not None and next_push.is_set() and not next_push.pushing
         try:
-            result = await to_thread.run_sync(
-                lambda: self.node.delivered(link.id, reply.have, reply.entries, sent_ms=sent_ms)
-            )
+
+            def record() -> IngestResult:
+                return self.node.delivered(link.id, reply.have, reply.entries, sent_ms=sent_ms)
+
+            result = self.node.write_if_idle(record) if idle else None
+            if result is None:
+                result = await to_thread.run_sync(record)
         except Exception as exc:
             run.acked = 0  # what the database holds is the truth again
             self._failed(run, exc)
@@ -420,7 +436,7 @@ class Deliverer:
 
     async def _pull(self, run: _LinkRun) -> None:
         link = run.link
-        run.decided()
+        run.decided(pushing=True)
         await run.settled()
         fresh = await to_thread.run_sync(self.node.find_link, link.id)
         try:
