@@ -28,7 +28,7 @@ typecheck: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check hotline tests bench
 	$(BIN)/mypy
-	$(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.delivery

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import functools
 import json
 import time
 from collections.abc import Callable
@@ -164,11 +165,32 @@ def phrasebook_search_ms(args: argparse.Namespace) -> dict[str, float]:
     return {**summary(times), "entries": len(book.entries)}
 
 
+@functools.cache
+def _on_two_nodes(messages: int, pairs: int) -> dict[str, Any]:
+    from bench.language_node import measure as on_two_nodes
+
+    return on_two_nodes(messages, pairs)
+
+
+@measure("to_screen_translated_ms")
+def to_screen_translated_ms(args: argparse.Namespace) -> dict[str, float]:
+    """See bench/language_node.py: two real nodes, the tiny CTranslate2 model."""
+    found: dict[str, float] = _on_two_nodes(args.messages, args.pairs)["to_screen_translated_ms"]
+    return found
+
+
+@measure("delivery_p50_ratio_with_translation")
+def delivery_p50_ratio_with_translation(args: argparse.Namespace) -> float:
+    return float(_on_two_nodes(args.messages, args.pairs)["delivery_p50_ratio_with_translation"])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--renders", type=int, default=20_000)
     parser.add_argument("--searches", type=int, default=2_000)
     parser.add_argument("--entries", type=int, default=1_000)
+    parser.add_argument("--messages", type=int, default=40, help="per block (language_node)")
+    parser.add_argument("--pairs", type=int, default=6, help="on/off pairs of blocks")
     parser.add_argument("--only", action="append", choices=sorted(MEASURES))
     args = parser.parse_args()
     print(json.dumps({key: MEASURES[key](args) for key in args.only or MEASURES}))

@@ -1,10 +1,9 @@
 """How fast this machine is right now, next to a benchmark's figures.
 
-The shared two-core VMs these benchmarks run on change speed by up to two times
-within minutes (on 2026-12-02 the same code gave 897-966 messages/s at 15:20 UTC
-and 1,056-1,307 at 15:48). A
-fixed piece of CPU work and a few fsyncs, timed in the same run, let a reader
-tell a slow machine from a slow build.
+The shared virtual machines these benchmarks run on change speed by up to two
+times within minutes (bench/RESULTS.md has examples). A fixed piece of CPU work
+and a few fsyncs, timed in the same run, let a reader tell a slow machine from a
+slow build.
 """
 
 from __future__ import annotations

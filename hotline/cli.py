@@ -728,6 +728,8 @@ def inbox(
     home: HomeOption = DEFAULT_HOME,
 ) -> None:
     """Messages in and out, with their receipt ladder."""
+    from .cli_translations import lines as translation_lines
+    from .node.translations import Translations
     from .web.views import message_view
 
     node = open_node(home)
@@ -736,6 +738,9 @@ def inbox(
     except NodeError as exc:
         fail(str(exc))
     views = [message_view(m) for m in messages]
+    rendered = Translations(node).of_messages([v["id"] for v in views])
+    for v in views:
+        v["translations"] = [t.as_json() for t in rendered.get(v["id"], [])]
     if as_json:
         print_json(views)
         return
@@ -743,11 +748,17 @@ def inbox(
     for v in views:
         ladder = v["ladder"]
         text = str(v["body"].get("text", ""))
+        translated = translation_lines(rendered.get(v["id"], []), INBOX_TEXT)
         table.add_row(
             *cells(v["id"][-8:], "→" if v["direction"] == "out" else "←", v["sender"], v["status"]),
             # The first characters, cut before making them inert: a control character
             # near the cut is shown whole.
-            cell(text[:INBOX_TEXT] + ("…" if len(text) > INBOX_TEXT else ""), multiline=True),
+            cell(
+                text[:INBOX_TEXT]
+                + ("…" if len(text) > INBOX_TEXT else "")
+                + (f"\n{translated}" if translated else ""),
+                multiline=True,
+            ),
             *cells(
                 when(v["created_ms"]),
                 when(ladder.get("delivered")),

@@ -106,7 +106,7 @@ def create_node(base: Path, party: str) -> NodeHome:
     return init_node(base / party, party, peer_port=free_port(), local_port=free_port())
 
 
-def start_node(home: NodeHome, log_path: Path, timeout: float = 20) -> RunningNode:
+def start_node(home: NodeHome, log_path: Path, *, timeout_s: float = 20) -> RunningNode:
     config = home.load_config()
     log = log_path.open("ab")
     process = subprocess.Popen(
@@ -121,7 +121,7 @@ def start_node(home: NodeHome, log_path: Path, timeout: float = 20) -> RunningNo
         f"http://{config.local_host}:{config.local_port}",
         home.api_token(),
     )
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + timeout_s
     with node.client() as client:
         while time.monotonic() < deadline:
             if process.poll() is not None:
@@ -132,7 +132,7 @@ def start_node(home: NodeHome, log_path: Path, timeout: float = 20) -> RunningNo
             except httpx.TransportError:
                 time.sleep(0.05)
     node.stop()
-    raise RuntimeError(f"{config.party} did not start within {timeout:g} s; see {log_path}")
+    raise RuntimeError(f"{config.party} did not start within {timeout_s:g} s; see {log_path}")
 
 
 def link_nodes(inviter: NodeHome, acceptor: NodeHome, name: str, purpose: str, base: Path) -> None:

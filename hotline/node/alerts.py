@@ -57,11 +57,15 @@ def alert_view(alert: Alert) -> dict[str, Any]:
     }
 
 
-def clear_alerts_for(session: Session, message_id: str, who: str, now_ms: int) -> None:
-    """Clear the open alerts about an entry (it was acknowledged or confirmed)."""
-    for alert in session.scalars(
-        select(Alert).where(Alert.message_id == message_id, Alert.cleared_ms.is_(None))
-    ):
+def clear_alerts_for(
+    session: Session, message_id: str, who: str, now_ms: int, *, kind: str | None = None
+) -> None:
+    """Clear the open alerts about an entry (it was acknowledged or confirmed); with
+    ``kind``, only the alerts of that kind."""
+    query = select(Alert).where(Alert.message_id == message_id, Alert.cleared_ms.is_(None))
+    if kind is not None:
+        query = query.where(Alert.kind == kind)
+    for alert in session.scalars(query):
         alert.cleared_ms, alert.cleared_by = now_ms, who
         record_event(
             session, "alert.cleared", alert_view(alert), link_id=alert.link_id, now_ms=now_ms

@@ -25,10 +25,69 @@ from ..storage.models import EVENTS
 from ..storage.staging import insert_rows
 from .numbered import NumberedRun
 
+# Every type of event the node writes. Live streams, the console and scripts read
+# these names, and docs/operations.md documents each one (tests/test_documents.py
+# keeps the two the same); record_event refuses any other.
+EVENT_TYPES: frozenset[str] = frozenset(
+    {
+        # the record and delivery
+        "entry.committed",
+        "message.queued",
+        "message.received",
+        "message.ladder",
+        "message.displayed",
+        "message.acknowledged",
+        "delivery.failed",
+        "envelope.held",
+        "envelope.refused",
+        # links, paths and relays
+        "link.created",
+        "path.added",
+        "path.state",
+        "link.failover",
+        "link.relay",
+        "relay.route_added",
+        "relay.stored",
+        "relay.forwarded",
+        "relay.forward_failed",
+        "relay.refused",
+        # the link's rules
+        "policy.proposed",
+        "policy.refused",
+        "policy.in_force",
+        "emergency.awaiting_approval",
+        "emergency.sent",
+        "emergency.rejected",
+        "emergency.ringing",
+        "escalation.policy",
+        "escalation.step",
+        "alert.raised",
+        "alert.cleared",
+        "link_test.sent",
+        "link_test.received",
+        "link_test.confirmed",
+        "link_test.missed",
+        "link_test.lapsed",
+        # the desk: drafts, calls and their sessions
+        "draft.updated",
+        "call.ringing",
+        "call.accepted",
+        "call.declined",
+        "call.cancelled",
+        "call.missed",
+        "call.ended",
+        "session.text",
+        # understanding: renderings of messages in the reader's language
+        "translation.updated",
+    }
+)
+
 
 def record_event(
     session: Session, type_: str, data: dict[str, Any], *, link_id: str | None, now_ms: int
 ) -> None:
+    if type_ not in EVENT_TYPES:
+        raise ValueError(f"unknown event type {type_!r}: add it to EVENT_TYPES and the docs")
     transaction = session.get_transaction()
     is_postgres = session.get_bind().dialect.name == "postgresql"
     if is_postgres and session.info.get("event_lock") is not transaction:

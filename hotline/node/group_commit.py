@@ -4,12 +4,12 @@ written wait for the next one and share it (one fsync for many messages).
 Each caller still returns only after its own message is durable; a lone request
 goes straight through, so sequential latency is unchanged. On SQLite a lone
 request, when no other thread of this process is writing, is written on the event
-loop itself: the loop waits for that one small transaction (about a millisecond,
-fsync included) instead of two thread hand-offs, which cost as much or more when
-the machine's two cores are busy (bench.delivery's p50 9 % lower at the median of
-six pairs alternated with the hand-off; see the CHANGELOG). Groups, PostgreSQL
-(whose transactions wait on the network) and a busy writer still go to a worker
-thread.
+loop itself. The trade-off: the loop is blocked for that one small transaction
+(its fsync included), in exchange for sparing two thread hand-offs, which cost as
+much as the transaction or more when every core is busy. Only a lone SQLite
+transaction is worth it: groups, PostgreSQL (whose transactions wait on the
+network) and a busy writer still go to a worker thread, so the loop never waits
+for more than one small local write. Measurements: bench/RESULTS.md.
 """
 
 from __future__ import annotations

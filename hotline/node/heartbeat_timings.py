@@ -8,8 +8,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class HeartbeatTimings(BaseModel):
-    """How a node watches its paths, the same for all its links. The defaults
-    detect a dead terrestrial path in about 1.6 s."""
+    """How a node watches its paths, the same for all its links. A path that stops
+    answering is down after ``down_after_ms`` of silence or ``down_after_failures``
+    misses in a row, whichever comes first; the defaults suit a terrestrial path,
+    and a satellite path needs longer ones."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 

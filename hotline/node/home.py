@@ -19,6 +19,7 @@ import json
 import os
 import secrets
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
@@ -28,6 +29,7 @@ from ..accounts.profile import check_username
 from ..accounts.roles import Role
 from ..accounts.service import AccountService
 from ..files import write_private_file
+from ..language.translation.settings import NodeTranslationSettings
 from ..protocol.encoding import decode, encode
 from ..protocol.envelope import NAME_PATTERN
 from ..protocol.keys import PrivateIdentity
@@ -59,6 +61,8 @@ class NodeConfig(BaseModel):
     # it: entries queued by another process serving the node, or queued for later.
     outbox_poll_s: float = Field(default=0.25, gt=0, le=60)
     peer_limits: PeerLimits = Field(default_factory=PeerLimits)
+    # Machine translation of incoming free text: reading languages, providers, detection.
+    translation: NodeTranslationSettings = NodeTranslationSettings()
 
     def token_matches(self, token: str) -> bool:
         digest = hashlib.sha256(token.encode()).hexdigest()
@@ -117,7 +121,7 @@ class NodeHome:
 
     def save_config(self, config: NodeConfig) -> None:
         tmp = self.config_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(config.model_dump(), indent=2) + "\n")
+        tmp.write_text(json.dumps(_config_json(config), indent=2) + "\n")
         os.replace(tmp, self.config_path)
 
     def load_identity(self) -> PrivateIdentity:
@@ -248,6 +252,19 @@ def check_admin(username: str, password: str) -> str:
     except AccountError as exc:
         raise NodeError(f"administrator account: {exc.message}") from None
     return name
+
+
+def _config_json(config: NodeConfig) -> dict[str, Any]:
+    """The configuration as JSON values; a LibreTranslate key is written as itself (pydantic
+    masks secrets when it dumps them)."""
+    document = config.model_dump(mode="json")
+    for written, provider in zip(
+        document["translation"]["providers"], config.translation.providers, strict=True
+    ):
+        key = getattr(provider, "api_key", None)
+        if key is not None:
+            written["api_key"] = key.get_secret_value()
+    return document
 
 
 def _host_of(endpoint: str) -> str:

@@ -20,6 +20,7 @@ from .emergency import on_incoming as on_emergency
 from .events import record_event
 from .link_policy import apply_peer_policy_entry
 from .link_tests import TEST_KINDS, apply_peer_test_entry
+from .translation_store import apply_peer_translation
 
 MESSAGE_KINDS = frozenset({Kind.MESSAGE, Kind.AGREED_TEXT})
 
@@ -112,6 +113,9 @@ def apply_peer_entry(
         return
     if kind in TEST_KINDS:
         apply_peer_test_entry(session, entry, kind, body, now_ms=now_ms)
+        return
+    if kind is Kind.TRANSLATION:
+        apply_peer_translation(session, entry, body, now_ms=now_ms)
         return
     if kind is Kind.RECEIPT_DELIVERED and entry.ref is not None:
         _mark_delivered(session, entry, at_ms=entry.time_ms, now_ms=now_ms)

@@ -2,19 +2,18 @@
 
 By default SQLite checkpoints inside whichever commit takes the log past 1,000
 pages: that commit then writes and syncs a few megabytes of the database file,
-and took 50 to 600 ms here instead of half a millisecond (the outliers of the
-delivery benchmark's p99). A serving node turns that off (``PRAGMA
+many times a normal commit's work, and the send waiting on it sees it as a
+latency outlier. A serving node turns that off (``PRAGMA
 wal_autocheckpoint=0`` on its connections, see
 :func:`~hotline.storage.database.make_engine`) and runs a passive checkpoint from
 this thread instead, every 50 ms after commits: small ones, which copy what no
 reader still needs, never wait for readers or writers, and let commits go on.
 The log starts again from the top at the first commit after a checkpoint that
-copied everything, so it stays short, and reads stay fast.
-
-Measured in one process (1,000 send, receive and receipt cycles, 3,000 commits,
-alternated four times with the default): commits over 20 ms 0, 0, 4, 7 against
-1, 0, 7, 13; the slowest 5, 4, 154, 120 ms against 23, 14, 201, 155 ms. The disk
-of this VM has slow spells that no setting removes.
+copied everything, so it stays short, and reads stay fast. The trade-off: one
+more thread per serving node, and a log that may grow while a
+reader holds old pages (a passive checkpoint copies only what no reader needs).
+A slow disk still slows commits; this only keeps the checkpoint's work out of
+them. Measurements: bench/RESULTS.md.
 """
 
 from __future__ import annotations

@@ -5,12 +5,14 @@ SQLAlchemy's execution path (events, an execution context, a result object) cost
 more than SQLite's own work on a small statement. The statements that run in
 every send, receive and reply to a push are compiled by SQLAlchemy once per
 dialect (and, for staged writes, set of columns: see staging.py) and then go
-straight to the cursor, as does each transaction's BEGIN. Counted with callgrind
-on one send, receive and reply (``python -m bench.instructions``): 15.8 million
-instructions before, 14.2 million with the staged writes and BEGIN here, 12.6
-million with the reads and updates too, 11.3 million with the link's lock
-(record_store.lock_link_outside_session). Errors are raised as SQLAlchemy's, as if
-it had run the statement.
+straight to the cursor, as does each transaction's BEGIN.
+
+What stays the same as going through SQLAlchemy: the SQL (SQLAlchemy compiles
+it), the conversions of parameters and columns (its bind and result processors),
+the connection and transaction (the caller's), and the errors (raised as
+SQLAlchemy's, as if it had run the statement). What is given up: SQLAlchemy's
+execution events and expanding parameters (refused). ``python -m
+bench.instructions`` counts what this saves; its runs are in bench/RESULTS.md.
 """
 
 from __future__ import annotations

@@ -36,6 +36,7 @@ from .local_guard import TOKEN_REQUIRED, LocalGuard
 from .params import MAX_ID, bounded_int
 from .security_headers import SecurityHeaders
 from .statuses import status_of
+from .translation_api import translation_router
 from .views import link_view, message_view, path_view, status_view
 
 KEEPALIVE_SECONDS = 15.0
@@ -172,6 +173,7 @@ def create_local_app(node: Node, metrics: NodeMetrics) -> FastAPI:
         return PlainTextResponse(bundle.to_json(), media_type="application/json")
 
     app.include_router(line_router(node, auth))
+    app.include_router(translation_router(node, auth))
 
     @app.get("/api/v1/events", dependencies=auth)
     async def events(

@@ -26,6 +26,7 @@ from ..node.line_metrics import LineCollector
 from ..node.metrics import NodeMetrics
 from ..node.relay import RelayForwarder
 from ..node.service import Node
+from ..node.translator import NodeTranslator
 from ..storage.checkpoints import WalCheckpointer
 from ..storage.database import upgrade
 from ..transport.tls import client_context, server_context, trust_peer
@@ -81,6 +82,7 @@ class NodeServer:
 
         self.deliverer = Deliverer(self.node, self.metrics, make_client_context)
         self.relay = RelayForwarder(self.node, self.metrics, make_client_context)
+        self.translator = NodeTranslator(self.node, config.translation)
         peer_app = create_peer_app(
             self.node, self.metrics, on_gap=self.deliverer.request_pull, relay=self.relay
         )
@@ -144,6 +146,7 @@ class NodeServer:
         self.peer_listener.close_handshakes()
         self.deliverer.stop()
         self.relay.stop()
+        self.translator.stop()
 
     async def serve(self, *, handle_signals: bool = True) -> None:
         loop = asyncio.get_running_loop()
@@ -155,6 +158,9 @@ class NodeServer:
         watcher = asyncio.create_task(self._housekeeping())
         deliverer = asyncio.create_task(self.deliverer.run())
         relay = asyncio.create_task(self.relay.run())
+        translator = asyncio.create_task(
+            self.translator.run() if self.node.config.translation.enabled else asyncio.sleep(0)
+        )
         peer = asyncio.create_task(
             self.peer_server.serve(sockets=[self.peer_socket] if self.peer_socket else None)
         )
@@ -171,8 +177,10 @@ class NodeServer:
         finally:
             self.deliverer.stop()
             self.relay.stop()
+            self.translator.stop()
             watcher.cancel()
-            await asyncio.gather(deliverer, relay, watcher, return_exceptions=True)
+            translator.cancel()
+            await asyncio.gather(deliverer, relay, watcher, translator, return_exceptions=True)
             if self.checkpointer is not None:
                 self.checkpointer.stop()
             self.node.close()
@@ -180,9 +188,8 @@ class NodeServer:
 
 def run_event_loop(main: Coroutine[Any, Any, None]) -> None:
     """Run the node on uvloop where it is installed (not on Windows), else on
-    asyncio's own loop. uvloop's loop and TLS cost less CPU a request: alternated
-    with asyncio's loop in six pairs of bench.delivery, latency p50 was lower in all
-    six (median ratio 0.97) and throughput no lower in any (median ratio 1.01)."""
+    asyncio's own loop. The node behaves the same on both; uvloop's loop and TLS
+    spend less CPU a request, so it is preferred (bench/RESULTS.md)."""
     try:
         import uvloop
     except ImportError:

@@ -26,6 +26,10 @@ def test_language_benchmark_reports_counts_render_and_search_times() -> None:
             "20",
             "--entries",
             "300",
+            "--messages",
+            "5",
+            "--pairs",
+            "1",
         ],
         capture_output=True,
         text=True,
@@ -38,6 +42,8 @@ def test_language_benchmark_reports_counts_render_and_search_times() -> None:
     assert report["glossary_terms"] == len(shipped_glossary().terms)
     assert report["agreed_render_ms"]["n"] == 50
     assert report["phrasebook_search_ms"]["n"] == 20
+    assert report["to_screen_translated_ms"]["n"] == 5
+    assert report["delivery_p50_ratio_with_translation"] > 0
     assert report["phrasebook_search_ms"]["entries"] == 300
     for key in ("agreed_render_ms", "phrasebook_search_ms"):
         assert 0 < report[key]["p50"] <= report[key]["p99"] <= report[key]["max"]

@@ -20,6 +20,8 @@ from typing import Annotated, Literal
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, SecretStr, model_validator
 
+from hotline.language.translation import tags
+
 
 class _Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -34,7 +36,7 @@ class CTranslate2Settings(_Settings):
     device: Literal["cpu", "cuda", "auto"] = "cpu"
     compute_type: str = "default"  # the weights' own type: int8 for an int8-converted model
     intra_threads: int = Field(1, ge=1, le=64)
-    max_batch_size: int = Field(16, ge=1, le=1024)
+    max_batch_size: int = Field(default=16, ge=1, le=1024)
     queue_size: int = Field(8, ge=1, le=1024)
     timeout_s: float = Field(10.0, gt=0, le=600)
 
@@ -60,7 +62,7 @@ class TranslationSettings(_Settings):
     """The providers to try, in order, and how long a caller waits for all of them at most."""
 
     providers: tuple[ProviderSettings, ...] = ()
-    deadline_s: float = Field(15.0, gt=0, le=600)
+    deadline_s: float = Field(default=15.0, gt=0, le=600)
 
     @model_validator(mode="after")
     def _unique_names(self) -> TranslationSettings:
@@ -68,4 +70,38 @@ class TranslationSettings(_Settings):
         duplicates = sorted({name for name in names if names.count(name) > 1})
         if duplicates:
             raise ValueError(f"provider names must be unique; repeated: {', '.join(duplicates)}")
+        return self
+
+
+class NodeTranslationSettings(TranslationSettings):
+    """A node's translation: its providers (above), the languages its people read, and the
+    languages detection chooses among for incoming free text.
+
+    In ``node.json`` under ``"translation"``; absent, the node reads English and has no
+    provider, so every free-text message shows its original marked "no translation"::
+
+        "translation": {
+          "reading": ["zh-Hans"],
+          "providers": [{"kind": "ctranslate2", "models": "/srv/hotline/models"}]
+        }
+
+    ``batch_size`` bounds how many messages one round of the node's translator takes.
+    """
+
+    enabled: bool = True  # off: no translator runs; every message shows its original only
+    reading: tuple[str, ...] = Field(default=("en",), min_length=1, max_length=8)
+    detect: tuple[str, ...] = Field(default=("en", "zh"), min_length=2, max_length=16)
+    batch_size: int = Field(default=16, ge=1, le=256)
+
+    @model_validator(mode="after")
+    def _language_tags(self) -> NodeTranslationSettings:
+        for field, values in (("reading", self.reading), ("detect", self.detect)):
+            bad = [value for value in values if not tags.is_tag(value)]
+            if bad:
+                raise ValueError(
+                    f"{field}: {', '.join(map(repr, bad))} is not a language tag like 'en' "
+                    "or 'zh-Hans'"
+                )
+            if len(set(values)) != len(values):
+                raise ValueError(f"{field}: a language is named twice")
         return self

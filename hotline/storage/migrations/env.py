@@ -5,7 +5,8 @@ from alembic import context
 # Imported so that their tables join Base.metadata.
 import hotline.storage.account_models
 import hotline.storage.people_models
-import hotline.storage.policy_models  # noqa: F401
+import hotline.storage.policy_models
+import hotline.storage.translation_models  # noqa: F401
 from hotline.storage.models import Base
 
 connection = context.config.attributes.get("connection")

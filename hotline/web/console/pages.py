@@ -20,11 +20,13 @@ from ...node.desk import Person, open_drafts
 from ...node.escalation import OverdueItem, open_alerts, overdue
 from ...node.link_policy import in_force
 from ...node.service import Node
+from ...node.translation_store import TranslationView, view
 from ...protocol.envelope import Payload
 from ...protocol.kinds import Kind
 from ...storage.models import Entry, Link, Message, Outbox, Path
 from ...storage.people_models import Call, Draft
 from ...storage.policy_models import Alert, EmergencyActivation, LinkTest
+from ...storage.translation_models import Translation
 
 PAGE_SIZE = 50
 DELAYED_MS = 10_000
@@ -67,6 +69,8 @@ class MessageRow:
     message: Message
     acknowledgement: HumanReceipt | None  # the holding reply, either direction
     answer_id: str | None
+    # Our renderings of an incoming message; the other side's of an outgoing one.
+    translations: list[TranslationView] = field(default_factory=list)
 
     @property
     def id(self) -> str:
@@ -221,7 +225,18 @@ def _message_rows(session: Session, link_id: str, messages: list[Message]) -> li
                 else None,
                 parameters=parameters if isinstance(parameters, dict) else {},
             )
-    return [MessageRow(m, receipts.get(m.id), m.answered_by) for m in messages]
+    renderings: dict[str, list[TranslationView]] = {}
+    free_text = [m.id for m in messages if m.kind == Kind.MESSAGE.value]
+    if free_text:
+        for translation in session.scalars(
+            select(Translation)
+            .where(Translation.message_id.in_(free_text))
+            .order_by(Translation.target)
+        ):
+            renderings.setdefault(translation.message_id, []).append(view(translation))
+    return [
+        MessageRow(m, receipts.get(m.id), m.answered_by, renderings.get(m.id, [])) for m in messages
+    ]
 
 
 def _parse_cursor(value: str | None) -> tuple[int, int] | None:

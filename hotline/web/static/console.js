@@ -240,6 +240,16 @@
     if (draftsPending && event.target instanceof HTMLDetailsElement && !event.target.open) refreshDrafts();
   }, true);
 
+  // The translator's queue: not replaced while a correction is being typed.
+  let queuePending = false;
+  function refreshQueue() {
+    const editing = document.activeElement && document.activeElement.closest("#translation-queue textarea");
+    if (editing) { queuePending = true; return; }
+    queuePending = false;
+    refresh("translation-queue", "/fragments/translations");
+  }
+  document.addEventListener("focusout", () => { if (queuePending) window.setTimeout(refreshQueue, 0); });
+
   function handle(note) {
     const type = note.type || "";
     const here = linkId && note.link === linkId;
@@ -258,6 +268,10 @@
       refreshBoardSoon();
     } else if (type === "session.text") {
       if (callId && note.call === callId) refresh("session", "/calls/" + encodeURIComponent(callId) + "/fragment");
+    } else if (type === "translation.updated") {
+      // The badge beside the original changes live: machine draft, verified, disputed.
+      if (here && page === "conversation") upsertMessage(note.id, false, null);
+      if (page === "translations") refreshQueue();
     } else if (type === "draft.updated") {
       if (here && page === "conversation") refreshDrafts();
     } else {

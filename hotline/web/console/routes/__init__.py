@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from . import board, calls, drafts, login, records, rules, stream
+from . import board, calls, drafts, login, records, rules, stream, translations
 
 ROUTERS: tuple[APIRouter, ...] = (
     login.router,
@@ -13,6 +13,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     rules.router,
     calls.router,
     records.router,
+    translations.router,
     stream.router,
 )
 
