@@ -262,7 +262,9 @@ def run(args: argparse.Namespace, urls: dict[str, str | None]) -> dict[str, Any]
     nodes: dict[str, RunningNode] = {}
     try:
         for party in PARTIES:
-            nodes[party] = start_node(homes[party], base / f"{party}.log", timeout_s=START_TIMEOUT_S)
+            nodes[party] = start_node(
+                homes[party], base / f"{party}.log", timeout_s=START_TIMEOUT_S
+            )
         sampler = RssSampler({p: n.process.pid for p, n in nodes.items()})
         result = asyncio.run(measure(nodes, args))
         rss = sampler.stop()

@@ -100,7 +100,9 @@ class Pair:
         self.nodes: dict[str, RunningNode] = {}
         try:
             for party in PARTIES:
-                self.nodes[party] = start_node(homes[party], base / f"{party}.log", timeout_s=START_TIMEOUT_S)
+                self.nodes[party] = start_node(
+                    homes[party], base / f"{party}.log", timeout_s=START_TIMEOUT_S
+                )
         except BaseException:
             self.stop()
             raise
