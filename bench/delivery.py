@@ -1,4 +1,6 @@
-"""Delivery benchmark: two real nodes on loopback, durability on (SQLite WAL, synchronous=FULL).
+"""Delivery benchmark: two real nodes on loopback, durability on (SQLite WAL, synchronous=FULL;
+or PostgreSQL, the production store, with ``--database-url``: one fresh database per
+node on that server, dropped afterwards).
 
 Latency: local API ``send`` on washington → message committed on beijing and pushed
 to a subscriber of beijing's event stream, over N sequential messages.
@@ -19,6 +21,8 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +30,13 @@ import aiohttp
 
 from bench import machine
 from bench.stats import summary
-from hotline.demo import RunningNode, create_node, link_nodes, start_node
+from hotline.demo import RunningNode, free_port, link_nodes, start_node
+from hotline.node.home import NodeHome, init_node
 
+# A liveness bound: imports and migrations take far longer when every core is busy.
+START_TIMEOUT_S = 120.0
 LINK = "bench"
+PARTIES = ("washington", "beijing")
 
 
 class Subscriber:
@@ -186,28 +194,85 @@ async def measure(nodes: dict[str, RunningNode], args: argparse.Namespace) -> di
     }
 
 
+@contextlib.contextmanager
+def node_databases(server_url: str | None) -> Iterator[dict[str, str | None]]:
+    """Each node's database URL: its own SQLite file (None), or a fresh database on
+    the PostgreSQL server of ``server_url``, dropped at the end."""
+    if server_url is None:
+        yield dict.fromkeys(PARTIES)
+        return
+    import psycopg
+
+    base, _, _ = server_url.rpartition("/")
+    libpq = server_url.replace("postgresql+psycopg://", "postgresql://")
+    names = {p: f"hotline_bench_{p}_{uuid.uuid4().hex[:8]}" for p in PARTIES}
+    with psycopg.connect(libpq, autocommit=True) as conn:
+        for name in names.values():
+            conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield {p: f"{base}/{name}" for p, name in names.items()}
+    finally:
+        with psycopg.connect(libpq, autocommit=True) as conn:
+            for name in names.values():
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def create_node(base: Path, party: str, database_url: str | None) -> NodeHome:
+    return init_node(
+        base / party,
+        party,
+        database_url=database_url,
+        peer_port=free_port(),
+        local_port=free_port(),
+    )
+
+
+def durability(database_url: str | None) -> str:
+    if database_url is None:
+        return "SQLite WAL, synchronous=FULL; a send returns once committed"
+    return "PostgreSQL (synchronous_commit as the server has it); a send returns once committed"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--latency-messages", type=int, default=500)
     parser.add_argument("--throughput-messages", type=int, default=10_000)
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument(
+        "--database-url",
+        default=None,
+        help="a PostgreSQL server (postgresql+psycopg://user@host:port/db) to run the "
+        "nodes on, each in a database of its own; SQLite files by default",
+    )
     args = parser.parse_args()
+    with node_databases(args.database_url) as urls:
+        result = run(args, urls)
+    result["database"] = "postgresql" if args.database_url else "sqlite"
+    result["durability"] = durability(args.database_url)
+    print(json.dumps(result))
+    return 0
+
+
+def run(args: argparse.Namespace, urls: dict[str, str | None]) -> dict[str, Any]:
     base = Path(tempfile.mkdtemp(prefix="hotline-bench-"))
     machine_before = machine.reading(base)
-    homes = {p: create_node(base, p) for p in ("washington", "beijing")}
-    link_nodes(homes["washington"], homes["beijing"], LINK, "benchmark", base)
-    nodes = {p: start_node(homes[p], base / f"{p}.log") for p in homes}
-    sampler = RssSampler({p: n.process.pid for p, n in nodes.items()})
+    homes = {p: create_node(base, p, urls[p]) for p in PARTIES}
+    with contextlib.redirect_stdout(sys.stderr):  # stdout is for the JSON
+        link_nodes(homes["washington"], homes["beijing"], LINK, "benchmark", base)
+    nodes: dict[str, RunningNode] = {}
     try:
+        for party in PARTIES:
+            nodes[party] = start_node(
+                homes[party], base / f"{party}.log", timeout_s=START_TIMEOUT_S
+            )
+        sampler = RssSampler({p: n.process.pid for p, n in nodes.items()})
         result = asyncio.run(measure(nodes, args))
         rss = sampler.stop()
         result["rss_mb"] = max(rss.values())
         result["rss_mb_per_node"] = rss
-        result["durability"] = "SQLite WAL, synchronous=FULL; a send returns once committed"
         result["cpus"] = os.cpu_count()
         result["machine"] = {"before": machine_before, "after": machine.reading(base)}
-        print(json.dumps(result))
-        return 0
+        return result
     finally:
         for node in nodes.values():
             node.stop()

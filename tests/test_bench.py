@@ -68,3 +68,37 @@ def test_cli_benchmark_reports_help_and_status_start_up() -> None:
         assert set(report[figure]) == {"p50", "p90"}, figure
         assert 0 < report[figure]["p50"] <= report[figure]["p90"], figure
     assert report["runs"] == 2 and "status_serving_ms" not in report
+
+
+def test_distance_benchmark_reports_each_round_trip_and_the_loopback_tick() -> None:
+    """Both round trips and loopback, end to end with a message or two each (the
+    timings themselves are not judged here)."""
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.distance",
+            *("--busy", "2", "--gap", "0.1", "--idle", "1", "--idle-seconds", "1"),
+            *("--loopback", "2", "--warmup", "1"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 1, lines  # one JSON object, nothing else
+    report = json.loads(lines[0])
+    assert set(report) == {"rtt_ms", "loopback_delivered_tick_ms"}
+    assert set(report["rtt_ms"]) == {"150", "600"}
+    figures = [report["loopback_delivered_tick_ms"]]
+    for rtt in report["rtt_ms"].values():
+        assert set(rtt) == {"busy_ms", "after_idle_ms"}
+        figures += [rtt["busy_ms"], rtt["after_idle_ms"]]
+    for figure in figures:
+        assert set(figure) == {"p50", "p99"}
+        assert 0 < figure["p50"] <= figure["p99"]
+    # Through the forwarder a message takes at least its round trip: the delay is real.
+    for rtt, figure in report["rtt_ms"].items():
+        assert figure["busy_ms"]["p50"] >= int(rtt)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime
 import socket
@@ -25,6 +26,7 @@ from starlette.routing import Route
 
 from hotline.files import write_private_file
 from hotline.transport.tls import (
+    SESSION_TICKETS,
     certificate_der,
     certificate_fingerprint,
     certificate_pem,
@@ -223,6 +225,65 @@ def test_pinned_peers_connect(parties: tuple[Party, Party, Party]) -> None:
     assert hits.schemes == ["https"]
 
 
+def _reused(response: httpx.Response) -> bool:
+    ssl_object = response.extensions["network_stream"].get_extra_info("ssl_object")
+    return bool(ssl_object.session_reused)
+
+
+async def _get_async(ctx: ssl.SSLContext, port: int) -> tuple[str, bool]:
+    async with httpx.AsyncClient(verify=ctx, timeout=5) as client:
+        response = await client.get(f"https://{HOST}:{port}/")
+        return response.text, _reused(response)
+
+
+def _get_sync(ctx: ssl.SSLContext, port: int) -> tuple[str, bool]:
+    with httpx.Client(verify=ctx, timeout=5) as client:
+        response = client.get(f"https://{HOST}:{port}/")
+        return response.text, _reused(response)
+
+
+def test_a_connection_after_one_closed_resumes_the_session(
+    parties: tuple[Party, Party, Party],
+) -> None:
+    """Asynchronous clients (as nodes use) and blocking ones; each client is closed
+    before the next connects."""
+    alice, bob, _ = parties
+    hits = Hits()
+    bob_ctx = server_context(bob.cert_path, bob.key_path, [alice.der])
+    alice_ctx = client_context(alice.cert_path, alice.key_path, bob.der)
+    with running(tiny_app(hits), bob_ctx) as port:
+        first = asyncio.run(_get_async(alice_ctx, port))
+        second = asyncio.run(_get_async(alice_ctx, port))
+        third = _get_sync(alice_ctx, port)
+        fourth = _get_sync(alice_ctx, port)
+    assert [first, second, third, fourth] == [
+        ("hello", False),
+        ("hello", True),
+        ("hello", True),
+        ("hello", True),
+    ]
+    assert len(hits.paths) == 4
+
+
+def test_a_restarted_server_refuses_tickets_from_before(
+    parties: tuple[Party, Party, Party],
+) -> None:
+    """Ticket keys live and die with the server context: after a restart (how a peer is
+    unpinned) the client's ticket is not accepted, and it makes a full handshake."""
+    alice, bob, carol = parties
+    alice_ctx = client_context(alice.cert_path, alice.key_path, bob.der)
+    with running(tiny_app(Hits()), server_context(bob.cert_path, bob.key_path, [alice.der])) as p:
+        assert _get_sync(alice_ctx, p) == ("hello", False)
+        assert _get_sync(alice_ctx, p) == ("hello", True)
+    assert alice_ctx.resumable_session() is not None
+    with running(tiny_app(Hits()), server_context(bob.cert_path, bob.key_path, [alice.der])) as p:
+        assert _get_sync(alice_ctx, p) == ("hello", False)
+    # Restarted without alice's pin: her ticket from before does not let her in.
+    with running(tiny_app(Hits()), server_context(bob.cert_path, bob.key_path, [carol.der])) as p:
+        assert alice_ctx.resumable_session() is not None
+        assert_refused_by_server(alice_ctx, p)
+
+
 def test_server_binding_host_and_port_itself(parties: tuple[Party, Party, Party]) -> None:
     alice, bob, _ = parties
     hits = Hits()
@@ -352,7 +413,7 @@ def test_contexts_require_tls13(parties: tuple[Party, Party, Party]) -> None:
         assert ctx.minimum_version == ssl.TLSVersion.TLSv1_3
         assert ctx.verify_mode == ssl.CERT_REQUIRED
     assert client.check_hostname is False
-    assert server.num_tickets == 0
+    assert server.num_tickets == SESSION_TICKETS >= 1
     with pytest.raises(ValueError):
         trust_peer(server, b"garbage")
 

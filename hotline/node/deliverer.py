@@ -14,10 +14,12 @@ due wakes the task at once; other processes' commits, and entries queued for
 later (receipts), are seen by polling.
 
 The peer's reply to a push (how much of our chain it holds, and its receipts) is
-recorded in the background: the next push goes out first, so recording one reply
-overlaps the next round trip instead of delaying the next message. Until it is
-recorded, the task remembers in memory what the peer holds and does not push it
-again.
+recorded in the background as soon as the task knows what it does next: when the
+next push has gone out (recording one reply overlaps the next round trip instead
+of delaying the next message), or at once when there is nothing more to push, so
+that the sender's *delivered* rung appears the moment the reply is read. Until it
+is recorded, the task remembers in memory what the peer holds and does not push
+it again.
 """
 
 from __future__ import annotations
@@ -37,8 +39,10 @@ from ..protocol.errors import Code, ProtocolError
 from ..protocol.heartbeat import sign_progress, verify_progress
 from ..storage.models import Link
 from .clock import now_ms
+from .connections import LinkConnections
 from .heartbeat_timings import HeartbeatTimings
 from .heartbeats import HeartbeatMonitor
+from .ingest import IngestResult
 from .liveness import DOWN, UP, LinkPaths, PathHealth
 from .metrics import NodeMetrics
 from .service import Node, PushBatch
@@ -64,7 +68,8 @@ LINK_SCAN_SECONDS = 1.0
 PUSH_TIMEOUT_S = 10.0
 SUSPECT_TIMEOUT_S = 3.0
 ABANDON_CHECK_SECONDS = 0.05
-# How long a reply waits for the next push to go out before it is recorded anyway.
+# How long a reply waits at most for the task to decide on the next push (at once,
+# unless sends are gathering or the outbox is read) before it is recorded anyway.
 SETTLE_GRACE_SECONDS = 0.02
 # How long a push waits at most for sends still being committed, to take them along.
 GATHER_SECONDS = 0.02
@@ -79,6 +84,12 @@ class _PathGone(httpx.TransportError):
     """The heartbeats declared the request's path down while it was in flight."""
 
 
+class _Decision(asyncio.Event):
+    """Set when the link's task knows what it does next; ``pushing``: another push."""
+
+    pushing = False
+
+
 class _LinkRun:
     """One link's delivery state inside the task that holds its lease."""
 
@@ -87,8 +98,8 @@ class _LinkRun:
     ) -> None:
         self.link = link
         self.paths = paths
-        self.client_context = client_context
-        self._clients: dict[int, httpx.AsyncClient] = {}
+        # Shared with the link's heartbeats, which keep them warm.
+        self.connections = LinkConnections(client_context, link.peer_tls_certificate, paths.timings)
         # The peer holds our chain up to here (its latest reply), recorded or not yet.
         self.acked = 0
         # How much of the peer's chain we hold, as last read or recorded.
@@ -101,12 +112,15 @@ class _LinkRun:
         # Recording the latest reply, and why the last recording failed.
         self.settling: asyncio.Task[None] | None = None
         self.failure: Exception | None = None
-        # Set when the next push goes out; a reply waits for it before it is recorded.
-        self.next_push = asyncio.Event()
+        # Set when the next push has gone out, or the task found nothing to push: a
+        # reply waits for it (at most SETTLE_GRACE_SECONDS) before it is recorded.
+        self.next_push = _Decision()
 
-    def pushing(self) -> None:
+    def decided(self, *, pushing: bool) -> None:
+        """The next push is on its way, or there is none: record the latest reply now."""
+        self.next_push.pushing = pushing
         self.next_push.set()
-        self.next_push = asyncio.Event()
+        self.next_push = _Decision()
 
     async def settled(self) -> None:
         if self.settling is not None:
@@ -118,25 +132,12 @@ class _LinkRun:
             failure, self.failure = self.failure, None
             raise failure
 
-    def client(self, path: PathHealth) -> httpx.AsyncClient:
-        client = self._clients.get(path.id)
-        if client is None:
-            pin = path.certificate or self.link.peer_tls_certificate
-            client = httpx.AsyncClient(
-                verify=self.client_context(pin), timeout=_timeouts(self.paths.timings)[0]
-            )
-            self._clients[path.id] = client
-        return client
-
     async def drop(self, path: PathHealth) -> None:
         """Forget the path's kept-alive connections: the next request connects anew."""
-        client = self._clients.pop(path.id, None)
-        if client is not None:
-            await client.aclose()
+        await self.connections.reset(path)
 
     async def aclose(self) -> None:
-        for client in self._clients.values():
-            await client.aclose()
+        await self.connections.aclose()
 
 
 class Deliverer:
@@ -211,7 +212,7 @@ class Deliverer:
                             self.metrics,
                             link,
                             run.paths,
-                            self.client_context,
+                            run.connections,
                             on_recovered=self._recovered,
                         ).run(),
                         name=f"heartbeat-{link.name}",
@@ -257,6 +258,7 @@ class Deliverer:
         if not fresh and run.flowing and run.looked == seen:
             # Nothing became due in this process since the last look. What others
             # queue, and entries queued for later, are found by the poll.
+            run.decided(pushing=False)
             return False
         run.looked = seen
         if fresh:
@@ -275,10 +277,11 @@ class Deliverer:
                 # Read again after this push instead of waiting for a commit or the poll.
                 run.looked = -1
         if batch is None:
+            run.decided(pushing=False)
             return False
         run.peer_seq = max(run.peer_seq, batch.peer_seq)
         sent_ms = now_ms()
-        run.pushing()
+        run.decided(pushing=True)
         try:
             body = encode_push(Push(have=batch.peer_seq, envelopes=batch.envelopes))
             reply = decode_reply(
@@ -323,7 +326,7 @@ class Deliverer:
         self,
         run: _LinkRun,
         previous: asyncio.Task[None] | None,
-        next_push: asyncio.Event | None,
+        next_push: _Decision | None,
         batch: PushBatch,
         reply: PushReply,
         sent_ms: int,
@@ -336,10 +339,18 @@ class Deliverer:
         if next_push is not None:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(next_push.wait(), SETTLE_GRACE_SECONDS)
+        # Nothing else to push: recorded on the event loop if the database is free (as
+        # a lone send is), sparing two hand-offs to a worker thread on the way to the
+        # delivered rung. Else (a push in flight, other writers) in a worker thread.
+        idle = next_push is not None and next_push.is_set() and not next_push.pushing
         try:
-            result = await to_thread.run_sync(
-                lambda: self.node.delivered(link.id, reply.have, reply.entries, sent_ms=sent_ms)
-            )
+
+            def record() -> IngestResult:
+                return self.node.delivered(link.id, reply.have, reply.entries, sent_ms=sent_ms)
+
+            result = self.node.write_if_idle(record) if idle else None
+            if result is None:
+                result = await to_thread.run_sync(record)
         except Exception as exc:
             run.acked = 0  # what the database holds is the truth again
             self._failed(run, exc)
@@ -389,10 +400,12 @@ class Deliverer:
             run.paths.use_relay(relay, now_ms())
             started = now_ms()
             try:
-                response = await run.client(relay).post(
+                response = await run.connections.path(relay).request(
+                    "POST",
                     f"{relay.url}/peer/v1/relay/{link.id}",
                     content=body,
                     headers={"content-type": CONTENT_TYPE},
+                    timeout=_timeouts(run.paths.timings)[0],
                 )
                 response.raise_for_status()
                 break
@@ -423,6 +436,7 @@ class Deliverer:
 
     async def _pull(self, run: _LinkRun) -> None:
         link = run.link
+        run.decided(pushing=True)
         await run.settled()
         fresh = await to_thread.run_sync(self.node.find_link, link.id)
         try:
@@ -474,7 +488,7 @@ class Deliverer:
         up, suspect = _timeouts(run.paths.timings)
         timeout = up if path.state == UP else suspect
         request = asyncio.ensure_future(
-            run.client(path).request(
+            run.connections.path(path).request(
                 method, path.url + suffix, content=body, headers=headers, timeout=timeout
             )
         )

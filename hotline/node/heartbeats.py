@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import ssl
 import time
 from collections.abc import Callable
 
@@ -24,6 +23,7 @@ from ..protocol.errors import ProtocolError
 from ..protocol.heartbeat import NONCE_SIZE, make_heartbeat, read_echo
 from ..storage.models import Link
 from .clock import now_ms
+from .connections import LinkConnections
 from .liveness import (
     DOWN,
     GAUGE_VALUE,
@@ -49,7 +49,7 @@ class HeartbeatMonitor:
         metrics: NodeMetrics,
         link: Link,
         paths: LinkPaths,
-        client_context: Callable[[bytes], ssl.SSLContext],
+        connections: LinkConnections,  # shared with the link's pushes: heartbeats keep them warm
         on_recovered: Callable[[str], None] | None = None,  # retry the outbox now
     ) -> None:
         self.node = node
@@ -57,8 +57,7 @@ class HeartbeatMonitor:
         self.metrics = metrics
         self.link = link
         self.paths = paths
-        self.context = client_context(link.peer_tls_certificate)
-        self._clients: dict[int, httpx.AsyncClient] = {}
+        self.connections = connections
         self._counters: dict[int, int] = {}
         self._due: dict[int, float] = {}
         self._dirty = True
@@ -90,8 +89,6 @@ class HeartbeatMonitor:
             for task in beats.values():
                 task.cancel()
             await asyncio.gather(*beats.values(), return_exceptions=True)
-            for client in self._clients.values():
-                await client.aclose()
 
     async def flush(self) -> None:
         """Expire silent paths, switch if the active one is down, persist what changed."""
@@ -149,17 +146,6 @@ class HeartbeatMonitor:
             )
         self.metrics.link_state.labels(self.link.name).set(GAUGE_VALUE[self.paths.state])
 
-    def _client(self, path: PathHealth) -> httpx.AsyncClient:
-        client = self._clients.get(path.id)
-        if client is None:
-            timings = self.paths.timings
-            client = httpx.AsyncClient(
-                verify=self.context,
-                timeout=httpx.Timeout(timings.timeout_s, connect=timings.connect_s),
-            )
-            self._clients[path.id] = client
-        return client
-
     async def _beat(self, path: PathHealth) -> None:
         stamp = now_ms()
         counter = max(self._counters.get(path.id, 0) + 1, stamp)
@@ -175,10 +161,14 @@ class HeartbeatMonitor:
         )
         started = time.monotonic()
         try:
-            response = await self._client(path).post(
+            timings = self.paths.timings
+            response = await self.connections.path(path).request(
+                "POST",
                 f"{path.url}/peer/v1/links/{self.link.id}/heartbeat",
                 content=wire,
                 headers={"content-type": HEARTBEAT_CONTENT_TYPE},
+                timeout=httpx.Timeout(timings.timeout_s, connect=timings.connect_s),
+                heartbeat=True,
             )
             response.raise_for_status()
             read_echo(response.content, peer_key=self.link.peer_signing_key, beat=beat)
@@ -187,10 +177,9 @@ class HeartbeatMonitor:
             self.paths.heartbeat_failed(path, now_ms(), f"{type(exc).__name__}: {exc}")
             self._dirty = True
             # The next try opens a new connection (a kept-alive one may be dead
-            # without knowing it) and comes sooner while the path is only suspect.
-            client = self._clients.pop(path.id, None)
-            if client is not None:
-                await client.aclose()
+            # without knowing it; a transport failure closed it already) and comes
+            # sooner while the path is only suspect.
+            await self.connections.reset(path)
             if path.state != DOWN:
                 loop = asyncio.get_running_loop()
                 self._due[path.id] = min(self._due.get(path.id, 0), loop.time() + RETRY_S)

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import random
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from anyio import to_thread
 from sqlalchemy import bindparam, delete, func, or_, select, update
@@ -73,6 +73,8 @@ from .status import link_statuses
 MAX_TEXT_CHARS = 32_000
 BACKOFF_BASE_MS = 250
 BACKOFF_CAP_MS = 30_000
+
+_T = TypeVar("_T")
 
 
 class Node:
@@ -252,10 +254,16 @@ class Node:
         thread of this process is writing; None (nothing done) otherwise. For the
         event loop's lone sends: a hand-off to a worker thread and back costs more
         than a small transaction when both cores are busy."""
+        return self.write_if_idle(lambda: self.send_many(items, queued=queued))
+
+    def write_if_idle(self, write: Callable[[], _T]) -> _T | None:
+        """``write()`` (which writes in a transaction) on the calling thread, only on
+        SQLite and only if no other thread of this process is writing; None (nothing
+        done) otherwise."""
         if self._sqlite_writer is None or not self._sqlite_writer.acquire(blocking=False):
             return None
         try:
-            return self.send_many(items, queued=queued)
+            return write()
         finally:
             self._sqlite_writer.release()
 

@@ -5,7 +5,8 @@ certificates out of band (during linking) and from then on trust *exactly* those
 no certificate authorities, no system trust store, no host-name checks.
 
 * :func:`server_context` requires a client certificate and accepts only pinned peers.
-* :func:`client_context` presents our certificate and accepts only the one pinned server.
+* :func:`client_context` presents our certificate and accepts only the one pinned server;
+  a new connection on it resumes the TLS session of an earlier one (:class:`ResumingContext`).
 * :func:`trust_peer` pins one more peer on a live server context (a link completed at runtime).
 * :func:`make_uvicorn_server` makes uvicorn serve with *our* :class:`ssl.SSLContext`,
   with uvicorn's own handshake: no deadline short of the loop's 60 s, no caps. The
@@ -18,11 +19,14 @@ are Hotline nodes, so wider interoperability (browsers, old stacks) is not neede
 
 from __future__ import annotations
 
+import collections
 import datetime
 import hashlib
 import ipaddress
 import os
+import socket
 import ssl
+import time
 from typing import TYPE_CHECKING
 
 from cryptography import x509
@@ -35,6 +39,7 @@ if TYPE_CHECKING:  # uvicorn is loaded by the node's server only, not by every c
     from starlette.types import ASGIApp
 
 __all__ = [
+    "ResumingContext",
     "certificate_der",
     "certificate_fingerprint",
     "certificate_pem",
@@ -50,6 +55,10 @@ StrPath = str | os.PathLike[str]
 
 # Tolerate clocks a little behind ours when the certificate is used right after creation.
 _CLOCK_SKEW = datetime.timedelta(minutes=5)
+# TLS 1.3 session tickets a server sends after each handshake (a client keeps the newest).
+SESSION_TICKETS = 1
+# Connections a :class:`ResumingContext` remembers, to take a session ticket from.
+_REMEMBERED_CONNECTIONS = 4
 
 
 def make_certificate(
@@ -149,9 +158,15 @@ def server_context(
     ctx.minimum_version = ssl.TLSVersion.TLSv1_3
     ctx.verify_mode = ssl.CERT_REQUIRED
     ctx.load_cert_chain(cert_pem_path, key_pem_path)
-    # No session tickets: a resumed TLS 1.3 session skips client-certificate verification, so
-    # every connection does a full handshake and is checked against the current pins.
-    ctx.num_tickets = 0
+    # One TLS 1.3 session ticket per connection, so that a peer whose connection must be
+    # remade resumes (one less signature each way; psk_dhe_ke keeps forward secrecy).
+    # A resumed session skips verifying the client certificate again, which loses
+    # nothing: pins are only ever added to a context, never removed, so a certificate
+    # verified when the ticket was issued still verifies. The ticket keys live and die
+    # with this context: after a restart (the only way to unpin) tickets from before are
+    # refused and the client makes a full handshake. The certificate stays in the
+    # session, so the peer API still checks it against the link's pin on every request.
+    ctx.num_tickets = SESSION_TICKETS
     for der in peer_certs_der:
         trust_peer(ctx, der)
     return ctx
@@ -190,9 +205,9 @@ def _check_pin(der: bytes) -> None:
 
 def client_context(
     cert_pem_path: StrPath, key_pem_path: StrPath, peer_cert_der: bytes
-) -> ssl.SSLContext:
+) -> ResumingContext:
     """A TLS 1.3 client context that presents our certificate and trusts one pinned server."""
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx = ResumingContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_3
     # No host-name check: the peer is identified by the pinned certificate itself, which is the
     # only trust anchor in this context, not by a name a CA vouched for. The peer's address may
@@ -204,6 +219,95 @@ def client_context(
     _check_pin(peer_cert_der)
     ctx.load_verify_locations(cadata=peer_cert_der)
     return ctx
+
+
+class ResumingContext(ssl.SSLContext):
+    """A client context whose new connections resume the TLS session of an earlier one.
+
+    Python's ssl keeps no client-side session cache: a session is resumed only when it
+    is passed to ``wrap_bio`` / ``wrap_socket``, which HTTP clients (httpx, anyio) never
+    do. This context does it for them: it remembers the last few connections it made
+    and offers the newest session ticket any of them received. Keep one context per
+    peer and path, and every reconnection after the first resumes. TLS 1.3 delivers
+    tickets after the handshake, so a connection's ticket is looked for only when the
+    next connection is made."""
+
+    def __init__(self, protocol: int = ssl.PROTOCOL_TLS_CLIENT) -> None:
+        # ssl.SSLContext does its work in __new__ (which took ``protocol``).
+        super().__init__()
+        # Held (not weakly): a connection closed and gone before the next one is made
+        # would take its ticket with it. A handful of closed SSL objects is cheap.
+        self._connections: collections.deque[ssl.SSLObject | ssl.SSLSocket] = collections.deque(
+            maxlen=_REMEMBERED_CONNECTIONS
+        )
+        self._session: ssl.SSLSession | None = None
+        # A blocking socket forgets its session once closed: it hands it over first.
+        self.sslsocket_class = _SessionKeepingSocket
+
+    def wrap_bio(
+        self,
+        incoming: ssl.MemoryBIO,
+        outgoing: ssl.MemoryBIO,
+        server_side: bool = False,
+        server_hostname: str | bytes | None = None,
+        session: ssl.SSLSession | None = None,
+    ) -> ssl.SSLObject:
+        if session is None and not server_side:
+            session = self.resumable_session()
+        connection = super().wrap_bio(incoming, outgoing, server_side, server_hostname, session)
+        self._connections.append(connection)
+        return connection
+
+    def wrap_socket(
+        self,
+        sock: socket.socket,
+        server_side: bool = False,
+        do_handshake_on_connect: bool = True,
+        suppress_ragged_eofs: bool = True,
+        server_hostname: str | bytes | None = None,
+        session: ssl.SSLSession | None = None,
+    ) -> ssl.SSLSocket:
+        if session is None and not server_side:
+            session = self.resumable_session()
+        connection = super().wrap_socket(
+            sock,
+            server_side,
+            do_handshake_on_connect,
+            suppress_ragged_eofs,
+            server_hostname,
+            session,
+        )
+        self._connections.append(connection)
+        return connection
+
+    def resumable_session(self) -> ssl.SSLSession | None:
+        """The newest session with a ticket still valid, from the remembered connections."""
+        for connection in self._connections:
+            self.keep(connection)
+        session = self._session
+        if session is not None and session.time + session.timeout <= time.time():
+            self._session = session = None
+        return session
+
+    def keep(self, connection: ssl.SSLObject | ssl.SSLSocket) -> None:
+        """Keep the connection's session if it has a ticket newer than the one kept."""
+        try:
+            session = connection.session
+        except (ValueError, OSError):  # closed, or not connected yet
+            return
+        if (
+            session is not None
+            and session.has_ticket
+            and (self._session is None or session.time >= self._session.time)
+        ):
+            self._session = session
+
+
+class _SessionKeepingSocket(ssl.SSLSocket):
+    def close(self) -> None:
+        if isinstance(self.context, ResumingContext):
+            self.context.keep(self)
+        super().close()
 
 
 def make_uvicorn_server(

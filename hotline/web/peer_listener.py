@@ -55,10 +55,13 @@ log = logging.getLogger("hotline.peer_listener")
 # Descriptors kept free of peer connections: local API clients and event streams, the
 # database's connections and files, connections to peers and relays, logs.
 RESERVED_DESCRIPTORS = 256
-# How long a pinned peer's connection may stay idle between requests: far longer than
-# the heartbeat interval (1 s by default), so that heartbeats, and pushes after a quiet
-# spell, find their connection warm instead of paying for a new TLS handshake.
-PEER_KEEP_ALIVE_S = 75
+# How long a pinned peer's connection may stay idle between requests, at least: far
+# longer than the heartbeat interval (1 s by default), so that heartbeats, and pushes
+# after a quiet spell, find their connection warm instead of paying for a new TLS
+# handshake. A node with slower heartbeats keeps them longer (the server passes
+# hotline.node.connections.listener_keepalive_s). Only connections whose handshake
+# completed, from pinned peers, are kept alive this long.
+PEER_KEEP_ALIVE_S = 75.0
 # How long an address a pinned peer completed a handshake from skips the handshake rate.
 KNOWN_SOURCE_S = 24 * 3600.0
 # Memory is handed back once this many handshakes ended since the last time and fewer
@@ -135,9 +138,11 @@ class PeerListener:
         context: ssl.SSLContext,
         limits: PeerLimits,
         registry: CollectorRegistry | None = None,
+        keep_alive_s: float = PEER_KEEP_ALIVE_S,
     ) -> None:
         self.context = context
         self.limits = limits
+        self.keep_alive_s = max(PEER_KEEP_ALIVE_S, keep_alive_s)
         self._handshaking: dict[PeerGate, None] = {}  # oldest first
         self._sources: Counter[str] = Counter()
         self._known: dict[str, float] = {}  # source -> when a pinned peer last completed
@@ -276,7 +281,7 @@ class PeerListenerConfig(BoundedConfig):
             app,
             http=PeerGate,
             bounds=RequestBounds(limits.headers_timeout_s, limits.body_timeout_s),
-            timeout_keep_alive=PEER_KEEP_ALIVE_S,
+            timeout_keep_alive=listener.keep_alive_s,
             **kwargs,
         )
         self.listener = listener

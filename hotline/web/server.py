@@ -17,6 +17,7 @@ from typing import Any
 
 import uvicorn
 
+from ..node.connections import listener_keepalive_s
 from ..node.deliverer import Deliverer
 from ..node.desk import Desk
 from ..node.home import NodeHome
@@ -89,7 +90,12 @@ class NodeServer:
         # The listener does TLS itself, on the very context we keep, so trust_peer()
         # on it reaches the running listener.
         limits = fit_to_descriptors(config.peer_limits, raise_descriptor_limit())
-        self.peer_listener = PeerListener(self.tls, limits, self.metrics.registry)
+        self.peer_listener = PeerListener(
+            self.tls,
+            limits,
+            self.metrics.registry,
+            keep_alive_s=listener_keepalive_s(config.heartbeats),
+        )
         peer_config = self.peer_listener.config(
             peer_app,
             host=config.peer_host,
