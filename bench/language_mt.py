@@ -79,7 +79,7 @@ def main() -> int:
     if args.models is not None:
         result = asyncio.run(measure(args.models, args))
     else:
-        from tests.language.tiny_model import build_tiny_model
+        from hotline.demo.tiny_model import build_tiny_model
 
         if (args.source, args.target) != ("zh-Hans", "en"):
             parser.error("the tiny model translates zh-Hans -> en only; give --models")

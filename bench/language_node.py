@@ -157,7 +157,7 @@ async def _alternate(
 
 
 def measure(count: int, pairs: int = 6, interval_ms: float = 100.0) -> dict[str, Any]:
-    from tests.language.tiny_model import TINY_MODEL_NAME, build_tiny_model
+    from hotline.demo.tiny_model import TINY_MODEL_NAME, build_tiny_model
 
     with tempfile.TemporaryDirectory(prefix="hotline-bench-") as directory:
         base = Path(directory)

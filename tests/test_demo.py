@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from hotline.demo import free_port
+from hotline.demo.language import TOY_MODEL_NAME
+from tests.harness import hotline_ok
+
+REQUEST = "Request for information: state who operates the balloon"
 
 
 def test_demo_once_replays_the_incident_and_both_records_agree(tmp_path: Path) -> None:
@@ -20,7 +26,8 @@ def test_demo_once_replays_the_incident_and_both_records_agree(tmp_path: Path) -
         [sys.executable, "-m", "hotline", "demo", "--once", "--directory", str(tmp_path)],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=180,
+        env={**os.environ, "COLUMNS": "300"},  # no line wrapped within a phrase looked for
     )
     output = " ".join(result.stdout.split())
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -29,6 +36,52 @@ def test_demo_once_replays_the_incident_and_both_records_agree(tmp_path: Path) -
     assert output.count("ladder: transmitted") == 4
     assert "Consoles" not in output
     assert (tmp_path / "washington-record.json").exists()
+    # No real model given: the toy stand-in, said so, with the way to a real one.
+    assert "TOY STAND-IN" in output and "docs/language.md" in output
+    assert "玩具替代模型" in output
+    assert output.count("[agreed text / 约定文本]") == 2
+    assert "glossary term / 术语表术语" in output and "territorial airspace / 领空" in output
+    assert "washington sees how it was understood" in output
+    _the_demo_used_the_language_layer(tmp_path)
+
+
+def _inbox(home: Path) -> list[dict[str, Any]]:
+    listed: list[dict[str, Any]] = hotline_ok("inbox", "--json", "--home", home).json()
+    return listed
+
+
+def _the_demo_used_the_language_layer(base: Path) -> None:
+    """Read back from each node's own data, as its operator would, after the demo."""
+    for party in ("washington", "beijing"):
+        for document in ("phrasebook", "glossary"):
+            state = hotline_ok(
+                document, "show", "--link", "defence", "--json", "--home", base / party
+            ).json()
+            assert state["version"] == 1 and state["signed_by"] == ["washington", "beijing"]
+    beijing, washington = _inbox(base / "beijing"), _inbox(base / "washington")
+    # Washington's emergency notification and Beijing's holding reply are agreed texts,
+    # rendered in both languages on both sides.
+    for inbox in (beijing, washington):
+        agreed = {m["body"]["entry"]: m["agreed"] for m in inbox if m["kind"] == "message.agreed"}
+        assert set(agreed) == {"object-observed", "holding-reply-v1"}
+        for found in agreed.values():
+            assert found["version"] == 1
+            assert found["rendered"]["en"] and found["rendered"]["zh-Hans"]
+        assert "北纬45°46.8′" in agreed["object-observed"]["rendered"]["zh-Hans"]
+        assert "60,000 feet" in agreed["object-observed"]["rendered"]["en"]
+    # The free-text question: machine-translated on Beijing (by the toy model), then
+    # verified by Beijing's translator; the verified rendering reached Washington.
+    [asked] = [m for m in beijing if m["body"].get("text", "").startswith(REQUEST)]
+    [ours] = asked["translations"]
+    assert ours["side"] == "ours" and ours["state"] == "verified"
+    assert ours["target"] == "zh-Hans" and "领空" in ours["text"]
+    assert ours["verified_by"] == "Beijing translator (translator)"
+    assert ours["provenance"]["machine"]["model"] == TOY_MODEL_NAME
+    assert ours["provenance"]["verified"]["edited"] is True
+    [sent] = [m for m in washington if m["id"] == asked["id"]]
+    [theirs] = sent["translations"]
+    assert theirs["side"] == "theirs" and theirs["state"] == "verified"
+    assert theirs["text"] == ours["text"] and theirs["entry"] == ours["entry"]
 
 
 def test_demo_serves_both_consoles_until_interrupted(tmp_path: Path) -> None:

@@ -37,7 +37,7 @@ def inbox(
     home: HomeOption = DEFAULT_HOME,
 ) -> None:
     """Messages in and out, with their receipt ladder; agreed texts in the reader's
-    language, marked [agreed text]; translations with their provenance."""
+    language, marked \\[agreed text]; translations with their provenance."""
     from ..node.translations import Translations
     from ..web.language_api import messages_with_agreed
     from .language import inbox_text

@@ -207,9 +207,17 @@ def demo(
     directory: Annotated[
         Path | None, typer.Option(help="Where to put the two nodes' data (default: a temp dir).")
     ] = None,
+    models: Annotated[
+        Path | None,
+        typer.Option(
+            envvar="HOTLINE_MODELS",
+            help="Installed CTranslate2 models (docs/language.md); without, a toy stand-in.",
+        ),
+    ] = None,
 ) -> None:
     """Two nodes, washington and beijing, replay the opening hours of the 2023 balloon
-    incident, then serve both consoles (with demo accounts) until interrupted."""
+    incident (agreed texts, a translated and verified question, the shared glossary), then
+    serve both consoles (with demo accounts) until interrupted."""
     from ..demo import run_demo
 
-    raise typer.Exit(run_demo(directory, keep_running=not once))
+    raise typer.Exit(run_demo(directory, keep_running=not once, models=models))

@@ -26,12 +26,15 @@ from typing import Any
 
 import httpx
 from rich.console import Console
+from rich.markup import escape
 
 from ..accounts.roles import Role
 from ..accounts.service import AccountService
+from ..language.glossary import Glossary
 from ..node.home import NodeHome, init_node
 from ..node.service import Node
 from ..protocol.bundle import compare_bundles, read_bundle, verify_bundle
+from . import language
 
 console = Console(highlight=False)
 PARTIES = ("washington", "beijing")
@@ -237,9 +240,12 @@ def add_demo_accounts(home: NodeHome) -> list[DemoAccount]:
         engine.dispose()
 
 
-def run_demo(directory: Path | None = None, *, keep_running: bool = True) -> int:
+def run_demo(
+    directory: Path | None = None, *, keep_running: bool = True, models: Path | None = None
+) -> int:
     """Replay the script; then, unless ``keep_running`` is off, keep both nodes and
-    their consoles up until interrupted."""
+    their consoles up until interrupted. ``models``: installed translation models (a toy
+    stand-in is built without)."""
     script = json.loads(files("hotline.demo").joinpath("balloon.json").read_text())
     base = Path(directory or tempfile.mkdtemp(prefix="hotline-demo-"))
     base.mkdir(parents=True, exist_ok=True)
@@ -247,35 +253,21 @@ def run_demo(directory: Path | None = None, *, keep_running: bool = True) -> int
     homes = {party: create_node(base, party) for party in PARTIES}
     link = script["link"]
     link_nodes(homes["washington"], homes["beijing"], link["name"], link["purpose"], base)
-    accounts = [a for p in PARTIES for a in add_demo_accounts(homes[p])] if keep_running else []
+    accounts = [a for p in PARTIES for a in add_demo_accounts(homes[p])]
+    installed = language.prepare_models(base, models, console)
+    for home in homes.values():
+        language.configure_translation(home, installed)
     nodes = {p: start_node(homes[p], base / f"{p}.log") for p in PARTIES}
     try:
         clients = {p: nodes[p].client() for p in PARTIES}
         agree_policy(clients["washington"], clients["beijing"], link["name"])
-        steps: list[Step] = []
-        for item in script["messages"]:
-            sender = item["from"]
-            receiver = next(p for p in PARTIES if p != sender)
-            request: dict[str, Any] = {"text": item["text"], "lang": item["lang"]}
-            if "subject" in item:
-                request["subject"] = item["subject"]
-            if "reply_to" in item:
-                request["ref"] = steps[item["reply_to"]].message_id
-            started = time.perf_counter()
-            response = clients[sender].post(f"/api/v1/links/{link['name']}/messages", json=request)
-            response.raise_for_status()
-            committed = time.perf_counter()
-            message_id = response.json()["id"]
-            wait_for(clients[receiver], message_id, "received")
-            arrived = time.perf_counter()
-            wait_for(clients[sender], message_id, "delivered")
-            receipted = time.perf_counter()
-            steps.append(
-                Step(item, sender, receiver, message_id, started, committed, arrived, receipted)
-            )
+        glossary = language.agree_documents(
+            clients["washington"], clients["beijing"], link["name"], console
+        )
+        steps = _replay(clients, link["name"], script["messages"])
         for step in steps:
             step.view = clients[step.sender].get(f"/api/v1/messages/{step.message_id}").json()
-        _print_timeline(steps)
+        _print_timeline(steps, glossary)
         ok = _export_and_verify(clients, link["name"], base)
         console.print(f"\nData, logs and exported records: {base}")
         if keep_running and ok:
@@ -293,6 +285,31 @@ def run_demo(directory: Path | None = None, *, keep_running: bool = True) -> int
             node.stop()
 
 
+def _replay(clients: dict[str, httpx.Client], link: str, items: list[dict[str, Any]]) -> list[Step]:
+    """Send each message of the script, time its way to the other side and back, and
+    follow how it was understood there."""
+    steps: list[Step] = []
+    for item in items:
+        sender = item["from"]
+        receiver = next(p for p in PARTIES if p != sender)
+        ref = steps[item["reply_to"]].message_id if "reply_to" in item else None
+        started = time.perf_counter()
+        response = clients[sender].post(
+            f"/api/v1/links/{link}/messages", json=language.message_request(item, ref)
+        )
+        response.raise_for_status()
+        committed = time.perf_counter()
+        message_id = response.json()["id"]
+        wait_for(clients[receiver], message_id, "received")
+        arrived = time.perf_counter()
+        wait_for(clients[sender], message_id, "delivered")
+        receipted = time.perf_counter()
+        step = Step(item, sender, receiver, message_id, started, committed, arrived, receipted)
+        step.understanding = language.follow(clients, item, sender, receiver, message_id)
+        steps.append(step)
+    return steps
+
+
 @dataclass
 class Step:
     item: dict[str, Any]
@@ -304,21 +321,25 @@ class Step:
     arrived: float
     receipted: float
     view: dict[str, Any] | None = None
+    understanding: language.Understanding | None = None
 
 
-def _print_timeline(steps: list[Step]) -> None:
+def _print_timeline(steps: list[Step], glossary: Glossary) -> None:
     console.print()
-    console.rule("Timeline")
+    console.rule("Timeline / 时间线")
+    terms_shown: set[str] = set()
     for number, step in enumerate(steps, 1):
         item = step.item
+        label = item.get("label") or item.get("subject")
         console.print(
             f"[bold]#{number}  {item['scenario_time']}  {step.sender} → {step.receiver}[/]"
-            + (f"  [yellow]{item['subject']}[/]" if "subject" in item else "")
+            + (f"  [yellow]{escape(label)}[/]" if label else "")
         )
-        console.print(f"    {item['text']}", soft_wrap=False)
-        if item["lang"] != "en":
-            console.print(f"    [dim]({item['lang']}; gist: {item['gloss']})[/]")
-        assert step.view is not None
+        assert step.understanding is not None and step.view is not None
+        if step.understanding.agreed is not None:
+            _print_agreed(step.understanding.agreed, glossary, terms_shown)
+        else:
+            _print_free_text(step, glossary, terms_shown)
         ladder, created = step.view["ladder"], step.view["created_ms"]
         rungs = []
         for rung in ("transmitted", "delivered", "displayed", "acknowledged", "answered"):
@@ -334,8 +355,54 @@ def _print_timeline(steps: list[Step]) -> None:
         "[dim]Ladder times are relative to each message's own timestamp. 'displayed' and "
         "'acknowledged' come from people at a console (not part of this demo); 'answered' "
         "is set by the reply that references the message. Scenario times are the incident's; "
-        "measured times are this machine's.[/]"
+        "measured times are this machine's. Glossary terms are in reverse video.[/]"
     )
+
+
+def _print_text(text: str, glossary: Glossary, terms_shown: set[str], indent: str) -> None:
+    marked, terms = language.highlighted(text, glossary)
+    console.print(f"{indent}{marked}", soft_wrap=False)
+    for term in terms:
+        if term not in terms_shown:
+            terms_shown.add(term)
+            for line in language.term_lines(glossary, term):
+                console.print(f"{indent}  [dim]▸[/] {line}")
+
+
+def _print_agreed(agreed: dict[str, Any], glossary: Glossary, terms_shown: set[str]) -> None:
+    console.print(
+        f"    [green]\\[agreed text / 约定文本][/] {agreed['entry']}, "
+        f"phrasebook version {agreed['version']}"
+    )
+    for lang, text in agreed["rendered"].items():
+        console.print(f"    {lang}:", end=" ")
+        _print_text(text, glossary, terms_shown, "")
+
+
+def _print_free_text(step: Step, glossary: Glossary, terms_shown: set[str]) -> None:
+    item, found = step.item, step.understanding
+    assert found is not None and found.draft is not None
+    console.print(f"    [dim]free text ({item['lang']}) / 自由文本[/]")
+    _print_text(item["text"], glossary, terms_shown, "    ")
+    draft = found.draft
+    console.print(
+        f"    {step.receiver} reads / {step.receiver} 读到: [dim]{language.badge(draft)}[/]"
+    )
+    if draft["text"]:
+        console.print(f"      {escape(draft['text'])}", soft_wrap=False)
+    if found.verified is not None:
+        console.print(f"    then / 随后: [green]{language.badge(found.verified)}[/]")
+        _print_text(found.verified["text"], glossary, terms_shown, "      ")
+    if found.understood is not None:
+        english, chinese = language.LANGUAGE_NAMES.get(
+            found.understood["target"], (found.understood["target"],) * 2
+        )
+        console.print(
+            f"    {step.sender} sees how it was understood / {step.sender} 看到对方的理解: "
+            f"rendered in {english} as / 译为{chinese}: “{escape(found.understood['text'])}” "
+            f"(verified by {found.understood['verified_by']})",
+            soft_wrap=False,
+        )
 
 
 def _print_consoles(

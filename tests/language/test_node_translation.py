@@ -15,6 +15,7 @@ import pytest
 
 from hotline.accounts.roles import Role
 from hotline.accounts.service import AccountService
+from hotline.demo.tiny_model import TINY_MODEL_NAME, build_tiny_model
 from hotline.language.translation.settings import NodeTranslationSettings
 from hotline.protocol.kinds import Kind
 from tests.conftest import DatabaseFactory
@@ -28,7 +29,6 @@ from tests.harness import (
     wait_until,
 )
 from tests.language.libretranslate_server import refused_url
-from tests.language.tiny_model import TINY_MODEL_NAME, build_tiny_model
 
 PASSWORD = "a long enough passphrase 1"
 RENDERED = "请确认贵方飞机在另行通知前远离该区域。"

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tests.language.tiny_model import build_tiny_model
+from hotline.demo.tiny_model import build_tiny_model
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from hotline.demo.tiny_model import TINY_MODEL_NAME, build_tiny_model
 from hotline.language.translation import (
     CTranslate2Provider,
     LanguageDetector,
@@ -30,7 +31,6 @@ from tests.language.libretranslate_server import (
     running,
     silent_listener,
 )
-from tests.language.tiny_model import TINY_MODEL_NAME, build_tiny_model
 
 EEZ = ProtectedTerm("专属经济区", "exclusive economic zone")
 SENTENCE = "我方舰艇在专属经济区内航行。"

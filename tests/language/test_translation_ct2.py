@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from hotline.demo.tiny_model import TARGET_LINES, TINY_MODEL_NAME, build_tiny_model
 from hotline.language.translation import (
     CTranslate2Provider,
     NotTranslated,
@@ -20,7 +21,6 @@ from hotline.language.translation import (
 )
 from hotline.language.translation.manifest import scan
 from hotline.language.translation.outcome import Outcome
-from tests.language.tiny_model import TARGET_LINES, TINY_MODEL_NAME, build_tiny_model
 
 HAN = re.compile(r"[\u3400-\u9fff]")
 TARGET_CHARACTERS = set("".join(TARGET_LINES)) | {" "}

@@ -1,4 +1,6 @@
-"""A tiny translation model built on the spot, so the real CTranslate2 code runs in tests.
+"""A tiny translation model built on the spot, so the real CTranslate2 code runs without an
+installed model: in the tests, the benchmarks' fallback, and ``hotline demo`` (as a toy
+stand-in, said so in its output, when no real model is installed).
 
 The model is a one-layer Transformer with random weights, written through CTranslate2's own
 specification API, and two SentencePiece models trained on a few lines of Chinese and English.
@@ -56,15 +58,20 @@ def build_tiny_model(
     seed: int = 1,
     language_tokens: tuple[str, ...] = (),
     manifest: dict[str, object] | None = None,
+    reverse: bool = False,
 ) -> Path:
-    """Write a zh-Hans -> en model directory (the installed layout) and return its path.
+    """Write a zh-Hans -> en model directory (the installed layout) and return its path;
+    with ``reverse``, an en -> zh-Hans one (trained on the same lines the other way round).
 
     ``language_tokens`` are added to both vocabularies, as NLLB's "eng_Latn" are; ``manifest``
     entries replace or extend the default manifest's.
     """
     directory.mkdir(parents=True, exist_ok=True)
-    source_vocabulary = _train_sentencepiece(SOURCE_LINES, directory / "source.spm")
-    target_vocabulary = _train_sentencepiece(TARGET_LINES, directory / "target.spm")
+    source_lines, target_lines = (
+        (TARGET_LINES, SOURCE_LINES) if reverse else (SOURCE_LINES, TARGET_LINES)
+    )
+    source_vocabulary = _train_sentencepiece(source_lines, directory / "source.spm")
+    target_vocabulary = _train_sentencepiece(target_lines, directory / "target.spm")
     source_vocabulary += language_tokens
     target_vocabulary += language_tokens
     rng = np.random.default_rng(seed)
@@ -75,8 +82,8 @@ def build_tiny_model(
     written = {
         "format": 1,
         "name": TINY_MODEL_NAME,
-        "source_languages": ["zh-Hans", "zh-Hant"],
-        "target_languages": ["en"],
+        "source_languages": ["en"] if reverse else ["zh-Hans", "zh-Hant"],
+        "target_languages": ["zh-Hans"] if reverse else ["en"],
         "max_decoding_length": MAX_DECODING_LENGTH,
         **(manifest or {}),
     }
