@@ -91,7 +91,7 @@ async def conversation(
         operator,
         page=page,
         before=before,
-        waiting=waiting,
+        backlog=waiting,
         needing=needing,
         policy=policy,
         phrases=phrases,
