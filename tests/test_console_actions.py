@@ -183,6 +183,10 @@ def test_reply_and_approval_in_place(sqlite_desks: Desks, browser: Browser) -> N
     # In Chinese: the people in receipts with their role from its code, the audit
     # log's actions and details from the catalogue (no codes, no JSON), full-width
     # colons.
+    # "Displayed" is signed once the message has been on the duty officer's screen
+    # in a focused window for a moment (displayed.js), not when it is rendered.
+    duty.bring_to_front()
+    duty.wait_for_selector(f"#m-{question} [data-rung=displayed].done", timeout=TIMEOUT_MS)
     ladder = duty.locator(f"#m-{question} [data-rung=displayed]").inner_text()
     assert "（值班员）" in ladder and "(duty officer)" not in ladder
     supervisor = open_page(browser, "phone", "zh-CN")
