@@ -9,6 +9,13 @@ phrasebook_search_ms: one search over a phrasebook of M entries (the shipped ent
 copied with new ids until there are M), queries in English, Chinese and pinyin taken
 in turn, over N searches. The index is built before the first timed search.
 
+mt_sentence_ms, model: machine translation of one sentence at a time, with the model
+installed under --models (or HOTLINE_MODELS), else the tiny one the tests build
+(bench/language_mt.py).
+
+to_screen_translated_ms, delivery_p50_ratio_with_translation: two real nodes
+(bench/language_node.py).
+
 Each measurement is one function registered under its key in ``MEASURES``; run all
 (default) or some (``--only KEY``). Prints one JSON object.
 """
@@ -24,6 +31,7 @@ from collections.abc import Callable
 from importlib import resources
 from typing import Any
 
+from bench.language_mt import add_arguments
 from bench.stats import percentile
 from hotline.language.glossary import shipped_glossary
 from hotline.language.parameters import ParameterType
@@ -165,6 +173,30 @@ def phrasebook_search_ms(args: argparse.Namespace) -> dict[str, float]:
     return {**summary(times), "entries": len(book.entries)}
 
 
+_MT: dict[str, Any] = {}
+
+
+def _machine_translation(args: argparse.Namespace) -> dict[str, Any]:
+    """Measured once for both keys."""
+    if not _MT:
+        from bench.language_mt import run
+
+        _MT.update(run(args))
+    return _MT
+
+
+@measure("mt_sentence_ms")
+def mt_sentence_ms(args: argparse.Namespace) -> dict[str, float]:
+    """See bench/language_mt.py: one sentence at a time through CTranslate2."""
+    found: dict[str, float] = _machine_translation(args)["mt_sentence_ms"]
+    return found
+
+
+@measure("model")
+def model(args: argparse.Namespace) -> str:
+    return str(_machine_translation(args)["model"])
+
+
 @functools.cache
 def _on_two_nodes(messages: int, pairs: int) -> dict[str, Any]:
     from bench.language_node import measure as on_two_nodes
@@ -192,6 +224,7 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=40, help="per block (language_node)")
     parser.add_argument("--pairs", type=int, default=6, help="on/off pairs of blocks")
     parser.add_argument("--only", action="append", choices=sorted(MEASURES))
+    add_arguments(parser)  # the machine translation's (bench/language_mt.py)
     args = parser.parse_args()
     print(json.dumps({key: MEASURES[key](args) for key in args.only or MEASURES}))
 

@@ -68,25 +68,31 @@ async def measure(models: Path, args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    """The measurement with the installed model (``args.models``), else the tiny one."""
+    if args.models is not None:
+        return asyncio.run(measure(args.models, args))
+    from hotline.demo.tiny_model import build_tiny_model
+
+    if (args.source, args.target) != ("zh-Hans", "en"):
+        raise SystemExit("the tiny model translates zh-Hans -> en only; give --models")
+    with tempfile.TemporaryDirectory(prefix="hotline-mt-") as directory:
+        build_tiny_model(Path(directory) / "zh-Hans-en")
+        return asyncio.run(measure(Path(directory), args))
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--models", type=Path, default=os.environ.get("HOTLINE_MODELS"))
     parser.add_argument("--source", choices=sorted(SENTENCES), default="zh-Hans")
     parser.add_argument("--target", default="en")
     parser.add_argument("--sentences", type=int, default=50)
     parser.add_argument("--intra-threads", type=int, default=1)
-    args = parser.parse_args()
-    if args.models is not None:
-        result = asyncio.run(measure(args.models, args))
-    else:
-        from hotline.demo.tiny_model import build_tiny_model
 
-        if (args.source, args.target) != ("zh-Hans", "en"):
-            parser.error("the tiny model translates zh-Hans -> en only; give --models")
-        with tempfile.TemporaryDirectory(prefix="hotline-mt-") as directory:
-            build_tiny_model(Path(directory) / "zh-Hans-en")
-            result = asyncio.run(measure(Path(directory), args))
-    print(json.dumps(result))
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    add_arguments(parser)
+    print(json.dumps(run(parser.parse_args())))
     return 0
 
 
