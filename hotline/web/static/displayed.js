@@ -10,13 +10,14 @@
 (function () {
   const body = document.body;
   if (body.dataset.canAck !== "1") return;
-  const list = document.getElementById("messages");
-  if (!list) return;
+  // The conversation's live list, and the block of older messages still waiting.
+  const lists = Array.from(document.querySelectorAll("#messages, #waiting"));
+  if (!lists.length) return;
   const csrf = body.dataset.csrf || "";
   const DWELL_MS = 1000;
   const TICK_MS = 200;
-  const onScreen = new Map();  // message id -> {element, since}
-  const sent = new Set();
+  const onScreen = new Map();  // element -> since (null: not yet looked at)
+  const sent = new Set();  // message ids (a message may be shown twice: waiting, and live)
 
   function attentive() {
     return document.visibilityState === "visible" && document.hasFocus();
@@ -30,13 +31,10 @@
 
   const observer = new IntersectionObserver((entries) => {
     for (const entry of entries) {
-      const element = entry.target;
-      const id = element.dataset.id;
       if (seen(entry)) {
-        const known = onScreen.get(id);
-        if (!known || known.element !== element) onScreen.set(id, { element, since: null });
-      } else if (onScreen.has(id) && onScreen.get(id).element === element) {
-        onScreen.delete(id);
+        if (!onScreen.has(entry.target)) onScreen.set(entry.target, null);
+      } else {
+        onScreen.delete(entry.target);
       }
     }
   }, { threshold: [0, 0.25, 0.5, 0.75, 1] });
@@ -51,13 +49,14 @@
   function forget(element) {
     if (!(element instanceof HTMLElement) || !element.matches("article.msg")) return;
     observer.unobserve(element);
-    const known = onScreen.get(element.dataset.id);
-    if (known && known.element === element) onScreen.delete(element.dataset.id);
+    onScreen.delete(element);
   }
 
   function mark(id) {
     sent.add(id);
-    onScreen.delete(id);
+    for (const element of Array.from(onScreen.keys())) {
+      if (element.dataset.id === id) forget(element);
+    }
     fetch("/messages/" + encodeURIComponent(id) + "/displayed", {
       method: "POST",
       credentials: "same-origin",
@@ -70,20 +69,23 @@
   function tick() {
     const now = performance.now();
     const looking = attentive();
-    for (const [id, state] of Array.from(onScreen)) {
-      if (!looking || !state.element.isConnected) { state.since = null; continue; }
-      if (state.since === null) state.since = now;
-      else if (now - state.since >= DWELL_MS) mark(id);
+    for (const [element, since] of Array.from(onScreen)) {
+      if (!looking || !element.isConnected) { onScreen.set(element, null); continue; }
+      if (since === null) onScreen.set(element, now);
+      else if (now - since >= DWELL_MS && !sent.has(element.dataset.id)) mark(element.dataset.id);
     }
   }
 
-  list.querySelectorAll("article.msg").forEach(watch);
-  new MutationObserver((changes) => {
+  const changed = new MutationObserver((changes) => {
     for (const change of changes) {
       change.removedNodes.forEach(forget);
       change.addedNodes.forEach(watch);
     }
-  }).observe(list, { childList: true });
+  });
+  for (const list of lists) {
+    list.querySelectorAll("article.msg").forEach(watch);
+    changed.observe(list, { childList: true, subtree: true });
+  }
   window.setInterval(tick, TICK_MS);
   window.hotlineDisplayed = { onScreen, sent };
 })();
