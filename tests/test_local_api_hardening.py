@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
 from schemathesis.generation import GenerationMode
 
-from tests.harness import LINK, Cluster, NodeHandle
+from tests.harness import LINK, Cluster, NodeHandle, wait_until
 
 HUGE = "9" * 27
 
@@ -55,6 +55,12 @@ def _count(w: httpx.Client) -> int:
 
 def test_without_the_token_a_body_is_refused_unread(washington: NodeHandle) -> None:
     url = washington.local_url
+    # The node has its full size once its translator loaded language detection.
+    wait_until(
+        lambda: "translator ready" in washington.log_path.read_text(errors="replace"),
+        timeout=120,
+        what="the translator to be ready",
+    )
     peak = _peak_rss_mb(washington)
     big = b'{"text": "' + b"x" * (64 << 20) + b'"}'
     for path in (f"/api/v1/links/{LINK}/messages", f"/api/v1/links/{LINK}/emergency"):

@@ -72,6 +72,7 @@ class NodeTranslator:
         # Lingua loads its language models on first need: seconds of CPU, not on a message.
         await to_thread.run_sync(self._detector.warm_up)
         await self._catch_up()
+        log.info("translator ready, reading %s", ", ".join(self.settings.reading))
         while not self._stopping.is_set():
             rows = await feed.next(1.0)
             waiting = [w for w in map(self._arrived, rows) if w is not None]
