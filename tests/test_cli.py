@@ -356,6 +356,39 @@ def test_the_timings_are_shown_changed_reset_and_bad_ones_refused(
     assert hotline_ok("heartbeats", "--json", *home).json() == DEFAULT_TIMINGS.model_dump()
 
 
+def test_parties_are_named_per_language_and_hostile_names_refused(
+    homes: tuple[Path, Path],
+) -> None:
+    _, b = homes
+    home = ("--home", str(b))
+    assert hotline_ok("names", "show", "--json", *home).json() == {}
+    ran = hotline_ok("names", "set", "washington", "zh-Hans", "华盛顿", *home)
+    assert "restart the node" in ran.output
+    hotline_ok("names", "set", "beijing", "zh-Hans", " 北京 ", *home)
+    assert hotline_ok("names", "show", "--json", *home).json() == {
+        "beijing": {"zh-Hans": "北京"},
+        "washington": {"zh-Hans": "华盛顿"},
+    }
+    config = NodeHome(b).load_config()
+    assert config.party_name("washington", "zh-Hans") == "华盛顿"
+    assert config.party_name("washington", "en") == "Washington"  # none set: capitalised
+    assert "华盛顿" in hotline_ok("names", "show", *home).output
+
+    # A spoofing name (right-to-left override), a bad tag, a bad party: refused, unchanged.
+    for words, said in (
+        (("washington", "en", "Wash\u202eton"), "invisible formatting"),
+        (("washington", "english", "Washington"), "not a language tag"),
+        (("Washington!", "en", "Washington"), "not a party name"),
+        (("washington", "en", "x" * 65), "at most 64"),
+    ):
+        ran = hotline("names", "set", *words, *home)
+        assert ran.code == 1 and said in ran.output, ran.output
+    ran = hotline("names", "set", "washington", "en", *home)
+    assert ran.code == 2 and "--remove" in ran.output
+    hotline_ok("names", "set", "washington", "zh-Hans", "--remove", *home)
+    assert hotline_ok("names", "show", "--json", *home).json() == {"beijing": {"zh-Hans": "北京"}}
+
+
 # Link set-up refusals ----------------------------------------------------------------
 
 

@@ -103,6 +103,11 @@ _group(
     {"show": rules.escalation_show, "set": rules.escalation_set},
 )
 _group(
+    "names",
+    "What people here call each party, by language: show, set.",
+    {"show": node.names_show, "set": node.names_set},
+)
+_group(
     "relay",
     "Serve as a relay for other parties' links (ciphertext only).",
     {"add": paths.relay_add, "list": paths.relay_list},

@@ -1,4 +1,5 @@
-"""Commands about the node itself: init, serve, fingerprint, certificate, status, demo."""
+"""Commands about the node itself: init, serve, fingerprint, certificate, status, demo, the
+parties' names."""
 
 from __future__ import annotations
 
@@ -221,3 +222,37 @@ def demo(
     from ..demo import run_demo
 
     raise typer.Exit(run_demo(directory, keep_running=not once, models=models))
+
+
+def names_show(home: HomeOption = DEFAULT_HOME, as_json: JsonOption = False) -> None:
+    """What people at this node call each party, by language (the console shows them)."""
+    from ..node.home import NodeHome
+
+    names = NodeHome(home).load_config().party_names
+    if as_json:
+        print_json(names)
+        return
+    rows = table("party", "language", "name")
+    for party, by_lang in sorted(names.items()):
+        for lang, name in sorted(by_lang.items()):
+            rows.add_row(*cells(party, lang, name))
+    print_table(rows)
+
+
+def names_set(
+    party: Annotated[str, typer.Argument(help="The party's identifier, e.g. beijing.")],
+    lang: Annotated[str, typer.Argument(help="A language tag, e.g. en or zh-Hans.")],
+    name: Annotated[
+        str | None, typer.Argument(help="The name in that language; omit with --remove.")
+    ] = None,
+    remove: Annotated[bool, typer.Option("--remove", help="Forget the name.")] = False,
+    home: HomeOption = DEFAULT_HOME,
+) -> None:
+    """Name a party in a language, ours or a peer's ("beijing" as 北京 in zh-Hans). A
+    running node shows it once restarted."""
+    from ..node.home import NodeHome
+
+    if (name is None) != remove:
+        raise typer.BadParameter("give a NAME, or --remove without one")
+    NodeHome(home).set_party_name(party, lang, name)
+    say("saved; restart the node ('hotline serve') for the console to show it")

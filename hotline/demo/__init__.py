@@ -38,6 +38,11 @@ from . import language
 
 console = Console(highlight=False)
 PARTIES = ("washington", "beijing")
+# What each console calls the parties, as an operator sets it ('hotline names set').
+PARTY_NAMES = {
+    "washington": {"en": "Washington", "zh-Hans": "华盛顿"},
+    "beijing": {"en": "Beijing", "zh-Hans": "北京"},
+}
 
 
 _PORTS_RANDOM = random.SystemRandom()
@@ -257,6 +262,9 @@ def run_demo(
     installed = language.prepare_models(base, models, console)
     for home in homes.values():
         language.configure_translation(home, installed)
+        for party, names in PARTY_NAMES.items():
+            for lang, name in names.items():
+                home.set_party_name(party, lang, name)
     nodes = {p: start_node(homes[p], base / f"{p}.log") for p in PARTIES}
     try:
         clients = {p: nodes[p].client() for p in PARTIES}

@@ -19,26 +19,50 @@ import json
 import os
 import secrets
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+)
 
 from ..accounts.errors import AccountError
 from ..accounts.passwords import check_policy
 from ..accounts.profile import check_username
 from ..errors import NodeError as NodeError
 from ..files import write_private_file
+from ..language.translation import tags
 from ..language.translation.settings import NodeTranslationSettings
 from ..protocol.encoding import decode, encode
 from ..protocol.envelope import NAME_PATTERN
 from ..protocol.keys import PrivateIdentity
 from ..transport.limits import PeerLimits
 from ..transport.tls import certificate_der, make_certificate
+from ..untrusted import is_inert
 from .heartbeat_timings import HeartbeatTimings
 
 CONFIG_FILE = "node.json"
 IDENTITY_FILE = "identity.key"
 TOKEN_FILE = "api.token"
+
+
+def _plain(name: str) -> str:
+    if not is_inert(name):
+        raise ValueError("a name may not hold control or invisible formatting characters")
+    return name
+
+
+PartyName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=64),
+    AfterValidator(_plain),
+]
+
+_PARTY_NAMES = TypeAdapter(dict[str, dict[str, PartyName]])
 
 
 class NodeConfig(BaseModel):
@@ -57,6 +81,19 @@ class NodeConfig(BaseModel):
     peer_limits: PeerLimits = Field(default_factory=PeerLimits)
     # Machine translation of incoming free text: reading languages, providers, detection.
     translation: NodeTranslationSettings = NodeTranslationSettings()
+    # What people here call each party, ours and our peers', by language:
+    # {"beijing": {"en": "Beijing", "zh-Hans": "北京"}} (see :meth:`party_name`).
+    party_names: dict[str, dict[str, PartyName]] = Field(default_factory=dict)
+
+    def party_name(self, party: str, lang: str) -> str:
+        """The party's name in ``lang``: as set for that language, else for its base
+        language ("zh" for "zh-Hans"), else in English, else the party's own
+        identifier, capitalised."""
+        names = self.party_names.get(party, {})
+        for candidate in (lang, tags.language_of(lang), "en"):
+            if candidate in names:
+                return names[candidate]
+        return party[:1].upper() + party[1:]
 
     def token_matches(self, token: str) -> bool:
         digest = hashlib.sha256(token.encode()).hexdigest()
@@ -134,6 +171,28 @@ class NodeHome:
             raise NodeError(f"heartbeat timings refused, nothing changed: {problems}") from None
         self.save_config(config.model_copy(update={"heartbeats": timings}))
         return timings
+
+    def set_party_name(self, party: str, lang: str, name: str | None) -> dict[str, dict[str, str]]:
+        """Name ``party`` in ``lang`` (``None``: forget that name) and save it; a running
+        node shows it once restarted. NodeError, nothing changed, if refused."""
+        if not NAME_PATTERN.fullmatch(party):
+            raise NodeError(f"{party!r} is not a party name (lower-case letters, digits, -)")
+        if not tags.is_tag(lang):
+            raise NodeError(f"{lang!r} is not a language tag like 'en' or 'zh-Hans'")
+        config = self.load_config()
+        names = {p: dict(by_lang) for p, by_lang in config.party_names.items()}
+        if name is None:
+            names.get(party, {}).pop(lang, None)
+        else:
+            names.setdefault(party, {})[lang] = name
+        names = {p: by_lang for p, by_lang in names.items() if by_lang}
+        try:
+            checked = _PARTY_NAMES.validate_python(names)
+        except ValidationError as exc:
+            problems = "; ".join(e["msg"] for e in exc.errors())
+            raise NodeError(f"name refused, nothing changed: {problems}") from None
+        self.save_config(config.model_copy(update={"party_names": checked}))
+        return checked
 
     def load_identity(self) -> PrivateIdentity:
         config = self.load_config()

@@ -9,6 +9,7 @@ an action (:meth:`Console.act`), and render a page with the call and attention b
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -156,6 +157,7 @@ class Console:
             operator=operator,
             lang=lang,
             **words(lang, zone),
+            party_name=functools.partial(self.node.config.party_name, lang=lang),
             now_ms=now_ms(),
             csrf=operator.session.csrf_token if operator else "",
             **context,

@@ -1,0 +1,55 @@
+"""Parties by the names people use, in each console's language: set with
+``hotline names set`` (the installed command), shown on the board, the conversation,
+the call bar and the page title; unnamed, a party's identifier is capitalised."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from hotline.demo import add_demo_accounts
+from tests.harness import LINK, Cluster, hotline_ok, send, wait_until
+from tests.test_console_audit import Console
+from tests.test_console_outside_text import csrf
+
+
+def test_each_console_names_the_parties_in_its_language(tmp_path: Path) -> None:
+    with Cluster(tmp_path, lambda _: None) as cluster:
+        washington, beijing = cluster.nodes
+        home = ("--home", str(beijing.home.path))
+        hotline_ok("names", "set", "washington", "zh-Hans", "华盛顿", *home)
+        hotline_ok("names", "set", "beijing", "zh-Hans", "北京", *home)
+        passwords = {
+            (a.party, a.username): a.password
+            for handle in cluster.nodes
+            for a in add_demo_accounts(handle.home)
+        }
+        cluster.start()
+        w, b = Console(washington), Console(beijing, language="zh-Hans")
+        try:
+            assert w.log_in("duty", passwords[("washington", "duty")]).status_code == 200
+            assert b.log_in("duty", passwords[("beijing", "duty")]).status_code == 200
+            with washington.client() as api:
+                send(api, "Request for information: who operates the balloon?")
+            page = w.get(f"/links/{LINK}")
+            called = w.client.post(
+                f"/links/{LINK}/calls", data={"csrf": csrf(page.text), "topic": "Balloon"}
+            )
+            assert called.status_code == 200, called.text[-2000:]
+            wait_until(lambda: "Balloon" in b.get("/fragments/calls").text, what="the call")
+
+            board, conversation = b.get("/").text, b.get(f"/links/{LINK}").text
+            calls = b.get("/fragments/calls").text
+            for shown in (board, conversation, calls):
+                assert "华盛顿" in shown
+                assert not re.search(r">\s*washington\s*<", shown)
+            assert re.search(r"<title>[^<]*北京</title>", conversation)
+            sender = r'<span class="sender"><bdi class="outside">华盛顿</bdi>'
+            assert re.search(sender, conversation)
+            # Washington set no names: identifiers, capitalised, in English.
+            english = w.get(f"/links/{LINK}").text
+            assert 'with <bdi class="outside">Beijing</bdi>' in english
+            assert re.search(r"<title>[^<]*Washington</title>", english)
+        finally:
+            w.close()
+            b.close()
