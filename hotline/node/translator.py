@@ -53,7 +53,9 @@ class NodeTranslator:
         self.node = node
         self.settings = settings
         self.translations = Translations(node)
-        self._detector = LanguageDetector(settings.detect)
+        self._detector = LanguageDetector(
+            settings.detect, high_accuracy=settings.detect_accuracy == "high"
+        )
         self.chain = chain or build_chain(settings, detector=self._detector)
         self._stopping = asyncio.Event()
 

@@ -9,8 +9,8 @@ Detection answers ``UNKNOWN`` rather than guess: when the text has too few lette
 signal (a word like "ok" or a single character), or when Lingua finds two languages too close
 to call. The caller then falls back on the language it expected (the other party's). Only the
 configured languages are candidates: fewer candidates mean fewer near ties and less memory
-(Lingua loads each language's model on first need; the default set costs about a hundred
-megabytes once Latin-script text has been seen).
+(Lingua loads each language's model on first need: tens of megabytes in its high-accuracy
+mode, a few in its low-accuracy mode, which a node uses by default for its two languages).
 """
 
 from __future__ import annotations
@@ -52,6 +52,9 @@ class LanguageDetector:
     ``minimum_relative_distance`` is Lingua's margin between the best and the second-best
     language below which it will not decide (0 decides always; 0.1 leaves "Roger" and
     "Yes" undecided among the default languages, and full sentences decided).
+    ``high_accuracy`` loads Lingua's full models (about 30 MB more for English and Chinese,
+    more for each other language): worth it to tell apart short texts in languages of one
+    script; English from Chinese needs only the low-accuracy (trigram) models.
     """
 
     def __init__(
@@ -60,12 +63,15 @@ class LanguageDetector:
         *,
         minimum_letters: int = 4,
         minimum_relative_distance: float = 0.1,
+        high_accuracy: bool = True,
     ) -> None:
         candidates = [_lingua_language(tag) for tag in languages]
         if len(candidates) < 2:
             raise ValueError("language detection needs at least two candidate languages")
         self._builder = LanguageDetectorBuilder.from_languages(*candidates)
         self._builder.with_minimum_relative_distance(minimum_relative_distance)
+        if not high_accuracy:
+            self._builder.with_low_accuracy_mode()
         self._minimum_letters = minimum_letters
         self._detector = self._builder.build()
         self._warm = threading.Lock()

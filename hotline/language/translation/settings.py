@@ -91,6 +91,9 @@ class NodeTranslationSettings(TranslationSettings):
     enabled: bool = True  # off: no translator runs; every message shows its original only
     reading: tuple[str, ...] = Field(default=("en",), min_length=1, max_length=8)
     detect: tuple[str, ...] = Field(default=("en", "zh"), min_length=2, max_length=16)
+    # "high": Lingua's full models, for short texts among languages of one script (tens of
+    # megabytes more); "low" tells English from Chinese as well.
+    detect_accuracy: Literal["low", "high"] = "low"
     batch_size: int = Field(default=16, ge=1, le=256)
 
     @model_validator(mode="after")
