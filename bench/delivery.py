@@ -244,11 +244,17 @@ def main() -> int:
         help="a PostgreSQL server (postgresql+psycopg://user@host:port/db) to run the "
         "nodes on, each in a database of its own; SQLite files by default",
     )
+    parser.add_argument(
+        "--no-translation",
+        action="store_true",
+        help="turn the nodes' translator off (to compare with versions that had none)",
+    )
     args = parser.parse_args()
     with node_databases(args.database_url) as urls:
         result = run(args, urls)
     result["database"] = "postgresql" if args.database_url else "sqlite"
     result["durability"] = durability(args.database_url)
+    result["translation"] = "off" if args.no_translation else "on (the defaults)"
     print(json.dumps(result))
     return 0
 
@@ -257,6 +263,11 @@ def run(args: argparse.Namespace, urls: dict[str, str | None]) -> dict[str, Any]
     base = Path(tempfile.mkdtemp(prefix="hotline-bench-"))
     machine_before = machine.reading(base)
     homes = {p: create_node(base, p, urls[p]) for p in PARTIES}
+    if args.no_translation:
+        for home in homes.values():
+            config = home.load_config()
+            off = config.translation.model_copy(update={"enabled": False})
+            home.save_config(config.model_copy(update={"translation": off}))
     with contextlib.redirect_stdout(sys.stderr):  # stdout is for the JSON
         link_nodes(homes["washington"], homes["beijing"], LINK, "benchmark", base)
     nodes: dict[str, RunningNode] = {}
