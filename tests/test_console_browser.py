@@ -121,7 +121,7 @@ def test_call_declined_and_message_acknowledged_live(desks: Desks, browser: Brow
     b.wait_for_selector("#callbar [data-ringing-in]", timeout=TIMEOUT_MS)
     assert kept(b)
     assert b.locator("#alarm").is_visible()
-    assert "washington" in b.locator("#alarm").inner_text()
+    assert "Washington" in b.locator("#alarm").inner_text()
     # CSS, not a JavaScript predicate: the console's policy forbids evaluating strings.
     b.locator(BEEPED_TWICE).wait_for(state="attached", timeout=TIMEOUT_MS)
     assert b.evaluate("document.body.dataset.soundError") is None

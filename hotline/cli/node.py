@@ -248,8 +248,8 @@ def names_set(
     remove: Annotated[bool, typer.Option("--remove", help="Forget the name.")] = False,
     home: HomeOption = DEFAULT_HOME,
 ) -> None:
-    """Name a party in a language, ours or a peer's ("beijing" as 北京 in zh-Hans). A
-    running node shows it once restarted."""
+    """Name a party in a language, ours or a peer's ("beijing" in Chinese, say). A running
+    node shows it once restarted."""
     from ..node.home import NodeHome
 
     if (name is None) != remove:
