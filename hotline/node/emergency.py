@@ -21,6 +21,7 @@ from ..storage.models import Entry, Link, Message
 from ..storage.policy_models import EmergencyActivation
 from .events import record_event
 from .link_policy import in_force, in_force_row
+from .message_text import MAX_TEXT_CHARS
 from .record_store import lock_link
 from .refusals import Refused, audit, jsonable
 
@@ -108,8 +109,6 @@ def request(
         raise Refused(
             Reason.FORBIDDEN, f"the role {person.role} may not activate the emergency channel"
         )
-    from .service import MAX_TEXT_CHARS  # (service imports this module through ladder)
-
     if not text.strip():
         raise Refused(Reason.EMPTY, "an emergency activation needs a message text")
     if len(text) > MAX_TEXT_CHARS:

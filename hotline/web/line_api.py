@@ -24,8 +24,9 @@ from ..node.alerts import alert_view
 from ..node.desk import Desk, Person
 from ..node.emergency import activation_view
 from ..node.link_tests import test_view
+from ..node.message_text import MAX_TEXT_CHARS
 from ..node.refusals import Refused
-from ..node.service import MAX_TEXT_CHARS, Node
+from ..node.service import Node
 from .params import MAX_ID
 
 ACTOR = "api"
