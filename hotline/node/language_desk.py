@@ -17,13 +17,12 @@ from ..storage.models import Link, Message
 from . import link_documents, link_policy
 from .clock import now_ms as clock_ms
 from .home import NodeError
-from .line import _actor, _require
+from .people import Person, actor_of, require
 from .record_store import lock_link
 from .refusals import Refused, audit, audited
 from .service import Outgoing, append_message
 
 if TYPE_CHECKING:
-    from .desk import Person
     from .service import Node
 
 DOCUMENTS = ("phrasebook", "glossary")
@@ -117,8 +116,8 @@ class LanguageDesk:
             document = shipped_phrasebook() if name == "phrasebook" else shipped_glossary()
         name = "phrasebook" if isinstance(document, Phrasebook) else "glossary"
         found = self._link(link)
-        with audited(self.node, _actor(who), f"{name}.propose", found.name):
-            _require(who, Permission.MANAGE_LINKS)
+        with audited(self.node, actor_of(who), f"{name}.propose", found.name):
+            require(who, Permission.MANAGE_LINKS)
             with self.node.transaction() as session:
                 locked = lock_link(session, found.id)
                 stamp = clock_ms()
@@ -127,7 +126,7 @@ class LanguageDesk:
                 )
                 audit(
                     session,
-                    actor=_actor(who),
+                    actor=actor_of(who),
                     action=f"{name}.propose",
                     target=locked.name,
                     outcome="ok",
@@ -142,8 +141,8 @@ class LanguageDesk:
         """Countersign the other side's proposal of ``version``: it comes into force."""
         name = _document_name(document)
         found = self._link(link)
-        with audited(self.node, _actor(who), f"{name}.accept", found.name):
-            _require(who, Permission.MANAGE_LINKS)
+        with audited(self.node, actor_of(who), f"{name}.accept", found.name):
+            require(who, Permission.MANAGE_LINKS)
             with self.node.transaction() as session:
                 locked = lock_link(session, found.id)
                 stamp = clock_ms()
@@ -152,7 +151,7 @@ class LanguageDesk:
                 )
                 audit(
                     session,
-                    actor=_actor(who),
+                    actor=actor_of(who),
                     action=f"{name}.accept",
                     target=locked.name,
                     outcome="ok",
@@ -171,7 +170,7 @@ class LanguageDesk:
         ref: str | None = None,
     ) -> Message:
         """A message from an entry of the phrasebook in force, sent now."""
-        _require(who, Permission.SEND_MESSAGE)
+        require(who, Permission.SEND_MESSAGE)
         found = self._link(link)
         with self.node.transaction() as session:
             locked = lock_link(session, found.id)
