@@ -15,6 +15,7 @@ from ..language.phrasebook import Phrasebook, shipped_phrasebook
 from ..protocol.kinds import Kind
 from ..storage.models import Link, Message
 from . import link_documents, link_policy
+from .agreed_messages import outgoing_body
 from .clock import now_ms as clock_ms
 from .home import NodeError
 from .people import Person, actor_of, require
@@ -174,8 +175,6 @@ class LanguageDesk:
         found = self._link(link)
         with self.node.transaction() as session:
             locked = lock_link(session, found.id)
-            from .agreed_messages import outgoing_body
-
             body = outgoing_body(
                 session, locked, {"entry": entry, "parameters": parameters, "by": who.label}
             )
