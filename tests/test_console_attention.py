@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page
 
-from hotline.node.desk import Desk, Person
+from hotline.node.desk import Desk
+from hotline.node.people import Person
 from hotline.storage.people_models import Call
 from tests.browser import chromium, screenshot
 from tests.harness import LINK, Cluster, NodeHandle, send, wait_until

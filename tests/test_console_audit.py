@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from hotline.accounts import AccountService, AuditFilter, audit_filter
 from hotline.cli import app
 from hotline.demo import add_demo_accounts
-from hotline.node.service import MAX_TEXT_CHARS
+from hotline.node.message_text import MAX_TEXT_CHARS
 from hotline.protocol.bundle import read_bundle, verify_bundle
 from hotline.storage.database import make_engine, make_sessionmaker
 from tests.harness import LINK, Cluster, NodeHandle, send

@@ -17,7 +17,7 @@ import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page
 
 from hotline.demo import add_demo_accounts, agree_policy
-from hotline.node.service import MAX_TEXT_CHARS
+from hotline.node.message_text import MAX_TEXT_CHARS
 from hotline.protocol.kinds import Kind
 from tests.browser import chromium, screenshot
 from tests.harness import LINK, Cluster, NodeHandle, inbound_texts, kinds_in_record, record

@@ -13,8 +13,9 @@ from sqlalchemy import select
 from hotline.language.phrasebook import shipped_phrasebook
 from hotline.node.agreed_messages import HOLDING_REPLY
 from hotline.node.clock import now_ms
-from hotline.node.desk import Desk, Person
+from hotline.node.desk import Desk
 from hotline.node.home import NodeError
+from hotline.node.people import Person
 from hotline.protocol.bundle import compare_bundles
 from hotline.protocol.kinds import Kind
 from hotline.storage.models import Event

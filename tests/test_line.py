@@ -26,10 +26,11 @@ from hotline.accounts.passwords import make_hasher
 from hotline.accounts.service import AccountService
 from hotline.node import line, service
 from hotline.node.alerts import raise_alert
-from hotline.node.desk import Desk, Person
+from hotline.node.desk import Desk
 from hotline.node.line import overdue_items, usage_stats, watch
 from hotline.node.line_metrics import LineCollector
 from hotline.node.metrics import NodeMetrics
+from hotline.node.people import Person
 from hotline.node.record_store import append_own, lock_link
 from hotline.node.refusals import Refused
 from hotline.node.service import Node

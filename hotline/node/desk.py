@@ -8,7 +8,6 @@ reaches the peer and both records) and updates this node's working tables.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -28,24 +27,12 @@ from .events import record_event
 from .home import NodeError
 from .language_desk import LanguageDesk
 from .line import LineDesk
+from .people import Person
 from .record_store import Reference, append_own, find_entry, lock_link
 from .refusals import Refused
 from .service import Node, Outgoing, append_message
 
 MAX_SESSION_TEXT = 4_000
-
-
-@dataclass(frozen=True)
-class Person:
-    """Who acts: the account's username, shown name and role (recorded in entries)."""
-
-    username: str
-    display_name: str
-    role: str
-
-    @property
-    def label(self) -> str:
-        return f"{self.display_name} ({self.role.replace('_', ' ')})"
 
 
 class Desk(LineDesk, LanguageDesk):

@@ -10,7 +10,7 @@ both records, and the receiving node raises ``emergency.ringing`` for its consol
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -21,11 +21,10 @@ from ..storage.models import Entry, Link, Message
 from ..storage.policy_models import EmergencyActivation
 from .events import record_event
 from .link_policy import in_force, in_force_row
+from .message_text import MAX_TEXT_CHARS
+from .people import Person
 from .record_store import lock_link
 from .refusals import Refused, audit, jsonable
-
-if TYPE_CHECKING:
-    from .desk import Person
 
 EMERGENCY, ROUTINE = "emergency", "routine"
 MAX_JUSTIFICATION = 500
@@ -108,8 +107,6 @@ def request(
         raise Refused(
             Reason.FORBIDDEN, f"the role {person.role} may not activate the emergency channel"
         )
-    from .service import MAX_TEXT_CHARS  # (service imports this module through ladder)
-
     if not text.strip():
         raise Refused(Reason.EMPTY, "an emergency activation needs a message text")
     if len(text) > MAX_TEXT_CHARS:

@@ -15,15 +15,15 @@ from ..language.phrasebook import Phrasebook, shipped_phrasebook
 from ..protocol.kinds import Kind
 from ..storage.models import Link, Message
 from . import link_documents, link_policy
+from .agreed_messages import outgoing_body
 from .clock import now_ms as clock_ms
 from .home import NodeError
-from .line import _actor, _require
+from .people import Person, actor_of, require
 from .record_store import lock_link
 from .refusals import Refused, audit, audited
 from .service import Outgoing, append_message
 
 if TYPE_CHECKING:
-    from .desk import Person
     from .service import Node
 
 DOCUMENTS = ("phrasebook", "glossary")
@@ -117,8 +117,8 @@ class LanguageDesk:
             document = shipped_phrasebook() if name == "phrasebook" else shipped_glossary()
         name = "phrasebook" if isinstance(document, Phrasebook) else "glossary"
         found = self._link(link)
-        with audited(self.node, _actor(who), f"{name}.propose", found.name):
-            _require(who, Permission.MANAGE_LINKS)
+        with audited(self.node, actor_of(who), f"{name}.propose", found.name):
+            require(who, Permission.MANAGE_LINKS)
             with self.node.transaction() as session:
                 locked = lock_link(session, found.id)
                 stamp = clock_ms()
@@ -127,7 +127,7 @@ class LanguageDesk:
                 )
                 audit(
                     session,
-                    actor=_actor(who),
+                    actor=actor_of(who),
                     action=f"{name}.propose",
                     target=locked.name,
                     outcome="ok",
@@ -142,8 +142,8 @@ class LanguageDesk:
         """Countersign the other side's proposal of ``version``: it comes into force."""
         name = _document_name(document)
         found = self._link(link)
-        with audited(self.node, _actor(who), f"{name}.accept", found.name):
-            _require(who, Permission.MANAGE_LINKS)
+        with audited(self.node, actor_of(who), f"{name}.accept", found.name):
+            require(who, Permission.MANAGE_LINKS)
             with self.node.transaction() as session:
                 locked = lock_link(session, found.id)
                 stamp = clock_ms()
@@ -152,7 +152,7 @@ class LanguageDesk:
                 )
                 audit(
                     session,
-                    actor=_actor(who),
+                    actor=actor_of(who),
                     action=f"{name}.accept",
                     target=locked.name,
                     outcome="ok",
@@ -171,12 +171,10 @@ class LanguageDesk:
         ref: str | None = None,
     ) -> Message:
         """A message from an entry of the phrasebook in force, sent now."""
-        _require(who, Permission.SEND_MESSAGE)
+        require(who, Permission.SEND_MESSAGE)
         found = self._link(link)
         with self.node.transaction() as session:
             locked = lock_link(session, found.id)
-            from .agreed_messages import outgoing_body
-
             body = outgoing_body(
                 session, locked, {"entry": entry, "parameters": parameters, "by": who.label}
             )

@@ -3,7 +3,7 @@ two-person rule, escalation of silence, scheduled link tests, alerts and usage
 statistics. :class:`LineDesk` is mixed into :class:`hotline.node.desk.Desk`, the
 service the console calls; the CLI and the local API call the same methods.
 
-Methods that act take the acting :class:`~hotline.node.desk.Person` (console) or an
+Methods that act take the acting :class:`~hotline.node.people.Person` (console) or an
 actor string such as ``"cli:alice"`` (command line, local API token: the node's
 custodian). Every refusal is a :class:`~hotline.node.refusals.Refused` with a stable
 code, changes nothing, and is audited and logged.
@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from ..accounts.roles import Permission, allowed
+from ..accounts.roles import Permission
 from ..errors import Reason
 from ..protocol.policy import Agreement, Criterion, Policy, amend, default_policy
 from ..storage.models import Link
@@ -32,12 +32,12 @@ from .alerts import alert_view
 from .clock import now_ms as clock_ms
 from .escalation import OverdueItem
 from .events import record_event
+from .people import Person, actor_of, require
 from .record_store import lock_link
 from .refusals import Refused, audit, audited
 from .service import Outgoing, append_message
 
 if TYPE_CHECKING:
-    from .desk import Person
     from .service import Node
 
 
@@ -78,17 +78,6 @@ class WatchRound:
     steps: list[escalation.StepTaken]
 
 
-def _actor(who: Person | str) -> str:
-    return who if isinstance(who, str) else who.username
-
-
-def _require(who: Person | str, permission: Permission) -> None:
-    if not isinstance(who, str) and not allowed(who.role, permission):
-        raise Refused(
-            Reason.FORBIDDEN, f"the role {who.role} may not {permission.value.replace('_', ' ')}"
-        )
-
-
 class LineDesk:
     node: Node
 
@@ -124,8 +113,8 @@ class LineDesk:
         """Propose the next version: the version in force (or the defaults) with
         ``changes`` (fields of the policy map, as in a JSON file) applied."""
         found = self._link(link)
-        with audited(self.node, _actor(who), "policy.propose", found.name):
-            _require(who, Permission.MANAGE_LINKS)
+        with audited(self.node, actor_of(who), "policy.propose", found.name):
+            require(who, Permission.MANAGE_LINKS)
             with self.node.transaction() as session:
                 locked = lock_link(session, found.id)
                 current = link_policy.in_force(session, locked.id)
@@ -140,7 +129,7 @@ class LineDesk:
                 )
                 audit(
                     session,
-                    actor=_actor(who),
+                    actor=actor_of(who),
                     action="policy.propose",
                     target=locked.name,
                     outcome="ok",
@@ -154,15 +143,15 @@ class LineDesk:
     ) -> link_policy.PolicyVersion:
         """Countersign the other side's proposal of ``version``: it comes into force."""
         found = self._link(link)
-        with audited(self.node, _actor(who), "policy.accept", found.name):
-            _require(who, Permission.MANAGE_LINKS)
+        with audited(self.node, actor_of(who), "policy.accept", found.name):
+            require(who, Permission.MANAGE_LINKS)
             with self.node.transaction() as session:
                 locked = lock_link(session, found.id)
                 stamp = clock_ms()
                 row = link_policy.accept(session, self.node.identity, locked, version, now_ms=stamp)
                 audit(
                     session,
-                    actor=_actor(who),
+                    actor=actor_of(who),
                     action="policy.accept",
                     target=locked.name,
                     outcome="ok",
@@ -271,17 +260,17 @@ class LineDesk:
 
     def confirm_link_test(self, test_id: str, who: Person | str) -> LinkTest:
         """A person on this side confirms the other side's link test."""
-        with audited(self.node, _actor(who), "link_test.confirm", test_id):
-            _require(who, Permission.ACKNOWLEDGE)
+        with audited(self.node, actor_of(who), "link_test.confirm", test_id):
+            require(who, Permission.ACKNOWLEDGE)
             with self.node.transaction() as session:
                 stamp = clock_ms()
                 label = who if isinstance(who, str) else who.label
                 test = link_tests.confirm(
-                    session, self.node.identity, test_id, label, _actor(who), stamp
+                    session, self.node.identity, test_id, label, actor_of(who), stamp
                 )
                 audit(
                     session,
-                    actor=_actor(who),
+                    actor=actor_of(who),
                     action="link_test.confirm",
                     target=test.link_id,
                     outcome="ok",
@@ -313,9 +302,9 @@ class LineDesk:
         """Replace the link's escalation policy (administrators). Refused with
         ``unknown_link``, ``unknown_role``, ``unknown_user``, ``unknown_action``,
         ``unknown_rung`` ... and nothing changes."""
-        actor = _actor(who)
+        actor = actor_of(who)
         with audited(self.node, actor, "escalation.set", link):
-            _require(who, Permission.MANAGE_LINKS)
+            require(who, Permission.MANAGE_LINKS)
             found = self._link(link)
             with self.node.transaction() as session:
                 locked = lock_link(session, found.id)
@@ -351,7 +340,7 @@ class LineDesk:
         by name (:meth:`alerts`); the node's own administrator (an actor string: the
         local API's token, the CLI) sees them all."""
         with (
-            audited(self.node, _actor(who), "alert.clear", str(alert_id)),
+            audited(self.node, actor_of(who), "alert.clear", str(alert_id)),
             self.node.transaction() as session,
         ):
             alert = session.get(Alert, alert_id, with_for_update=True)
@@ -365,7 +354,7 @@ class LineDesk:
             if alert.cleared_ms is not None:
                 raise Refused(Reason.ALREADY_CLEARED, f"alert {alert_id} was already cleared")
             stamp = clock_ms()
-            alert.cleared_ms, alert.cleared_by = stamp, _actor(who)
+            alert.cleared_ms, alert.cleared_by = stamp, actor_of(who)
             record_event(
                 session,
                 "alert.cleared",

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
@@ -21,15 +21,18 @@ from ..storage.account_models import AuditLog
 from .clock import now_ms
 from .home import NodeError
 
-if TYPE_CHECKING:
-    from .service import Node
-
 log = logging.getLogger("hotline.rules")
 
 
 class Refused(errors.Refused, NodeError):
     """:class:`hotline.errors.Refused`, also caught where callers still catch
     NodeError (the name the node's errors had before the vocabulary was one)."""
+
+
+class Transactional(Protocol):
+    """What :func:`audited` needs of the node: a write transaction of its own."""
+
+    def transaction(self) -> AbstractContextManager[Session]: ...
 
 
 def audit(
@@ -56,7 +59,7 @@ def audit(
 
 
 @contextmanager
-def audited(node: Node, actor: str, action: str, target: str | None) -> Iterator[None]:
+def audited(node: Transactional, actor: str, action: str, target: str | None) -> Iterator[None]:
     """Turn a protocol refusal into :class:`Refused`; audit and log every refusal."""
     try:
         try:

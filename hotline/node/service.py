@@ -53,6 +53,7 @@ from .fresh import FreshEntries
 from .home import NodeConfig, NodeError, NodeHome
 from .ingest import IngestResult, ingest
 from .ladder import MESSAGE_KINDS, mark_transmitted, stage_message
+from .message_text import MAX_TEXT_CHARS
 from .record_store import (
     LinkNotFound,
     Reference,
@@ -70,7 +71,6 @@ from .refusals import Refused, audit
 from .status import LinkStatus as LinkStatus
 from .status import link_statuses
 
-MAX_TEXT_CHARS = 32_000
 BACKOFF_BASE_MS = 250
 BACKOFF_CAP_MS = 30_000
 

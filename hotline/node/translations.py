@@ -20,9 +20,10 @@ from ..storage.models import Link, Message
 from ..storage.translation_models import Translation
 from .alerts import clear_alerts_for
 from .clock import now_ms
+from .message_text import MAX_TEXT_CHARS
 from .record_store import Reference, append_own, find_entry, lock_link
 from .refusals import Refused
-from .service import MAX_TEXT_CHARS, Node
+from .service import Node
 from .translation_store import (
     DISPUTED_ALERT,
     MACHINE,

@@ -21,11 +21,13 @@ from ..accounts.errors import AccountError
 from ..accounts.service import AccountService
 from ..errors import Reason
 from ..node.alerts import alert_view
-from ..node.desk import Desk, Person
+from ..node.desk import Desk
 from ..node.emergency import activation_view
 from ..node.link_tests import test_view
+from ..node.message_text import MAX_TEXT_CHARS
+from ..node.people import Person
 from ..node.refusals import Refused
-from ..node.service import MAX_TEXT_CHARS, Node
+from ..node.service import Node
 from .params import MAX_ID
 
 ACTOR = "api"

@@ -27,8 +27,9 @@ from starlette.routing import Route
 from ..errors import Reason, Refused
 from ..node.group_commit import GroupCommit
 from ..node.home import NodeError
+from ..node.message_text import MAX_TEXT_CHARS
 from ..node.metrics import NodeMetrics
-from ..node.service import MAX_TEXT_CHARS, Node, Outgoing
+from ..node.service import Node, Outgoing
 from ..protocol.errors import ProtocolError
 from ..protocol.kinds import Kind
 from .console.app import create_console

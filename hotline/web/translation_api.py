@@ -18,8 +18,9 @@ from ..accounts.errors import AccountError
 from ..accounts.roles import Permission, allowed
 from ..accounts.service import AccountService
 from ..errors import Reason
+from ..node.message_text import MAX_TEXT_CHARS
 from ..node.refusals import Refused
-from ..node.service import MAX_TEXT_CHARS, Node
+from ..node.service import Node
 from ..node.translation_store import MAX_NOTE_CHARS
 from ..node.translations import QueueItem, Translations
 

@@ -16,7 +16,7 @@ from fastapi import HTTPException, Request
 from ...accounts.results import SessionInfo, UserInfo
 from ...accounts.roles import Permission
 from ...accounts.service import AccountService
-from ...node.desk import Person
+from ...node.people import Person
 from .i18n import LANGUAGES
 
 SESSION_COOKIE = "hotline_session"

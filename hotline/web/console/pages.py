@@ -18,10 +18,11 @@ from ...language.phrasebook import shipped_phrasebook
 from ...node.agreed_messages import agreed_view
 from ...node.calls import call_view
 from ...node.clock import now_ms
-from ...node.desk import Person, open_drafts
+from ...node.desk import open_drafts
 from ...node.escalation import OverdueItem, open_alerts, overdue
 from ...node.link_documents import glossary_in_force
 from ...node.link_policy import in_force
+from ...node.people import Person
 from ...node.service import Node
 from ...node.translation_store import TranslationView, view
 from ...protocol.envelope import Payload

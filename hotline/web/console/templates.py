@@ -13,7 +13,7 @@ from ...language.errors import LanguageError
 from ...language.phrasebook import shipped_phrasebook
 from ...node.agreed_messages import decline_reasons
 from ...node.desk import MAX_SESSION_TEXT
-from ...node.service import MAX_TEXT_CHARS
+from ...node.message_text import MAX_TEXT_CHARS
 from . import labels
 from .auth import CSRF_FIELD
 from .glossed import glossed
