@@ -29,12 +29,12 @@ from ..storage.models import Entry, Message
 from ..storage.translation_models import Translation
 from .alerts import raise_alert
 from .events import record_event
+from .message_text import MAX_TEXT_CHARS
 
 OURS, THEIRS = "ours", "theirs"
 PENDING, MACHINE, NONE, VERIFIED = "pending", "machine", "none", "verified"
 MAX_NOTE_CHARS = 2_000
 DISPUTED_ALERT = "translation_disputed"
-_MAX_TEXT_CHARS = 32_000
 
 
 @dataclass(frozen=True)
@@ -161,7 +161,7 @@ def apply_peer_translation(
         _apply_dispute(session, entry, dispute, now_ms)
         return
     target, text = body.get("target"), body.get("text")
-    if not _tag(target) or not isinstance(text, str) or not 0 < len(text) <= _MAX_TEXT_CHARS:
+    if not _tag(target) or not isinstance(text, str) or not 0 < len(text) <= MAX_TEXT_CHARS:
         return
     assert isinstance(target, str)
     message = session.get(Message, entry.ref)
