@@ -312,6 +312,8 @@ def test_reply_waits_for_a_principal_then_answers(sqlite_desks: Desks, browser: 
     duty.click(".draft-draft:has-text('此稿作废') button.discard")
     duty.wait_for_url(re.compile(rf"/links/{LINK}$"))
     other_tab.wait_for_selector(".draft-draft", state="detached", timeout=TIMEOUT_MS)
+    # The URL is the same before and after: wait for the draft itself to go.
+    duty.wait_for_selector(".draft", state="detached", timeout=TIMEOUT_MS)
     assert duty.locator(".draft").count() == 0
     assert "此稿作废" not in duty.locator("#drafts").inner_text()
     assert kept(other_tab)

@@ -57,7 +57,8 @@ def test_a_bounded_fuzzing_run_finds_nothing(target: str, tmp_path: Path) -> Non
     done = re.search(r"Done (\d+) runs", run.stderr)
     assert done is not None, run.stderr[-2000:]
     executed = int(done.group(1))
-    assert executed == RUNS or "max_total_time" in run.stderr
+    # libFuzzer counts the corpus's own inputs too: a run or two beyond --runs.
+    assert executed >= RUNS or "max_total_time" in run.stderr
     seeds = {bytes(seed) for seed in targets.TARGETS[target][1]()}
     assert len(list(corpus.iterdir())) > len(seeds), "the fuzzer kept no input of its own"
     # Coverage grew beyond the seeds: the run explored, not only replayed.
