@@ -11,6 +11,7 @@ from pathlib import Path
 from babel.messages.pofile import read_po
 
 from hotline.web.console.i18n import LANGUAGES, local_and_utc, translations
+from hotline.web.console.labels import audit_detail
 
 ROOT = Path(__file__).resolve().parent.parent
 CATALOGUE = ROOT / "hotline/locale/zh_Hans/LC_MESSAGES/messages.po"
@@ -56,3 +57,13 @@ def test_translations_and_times_in_both_languages() -> None:
     assert beijing.endswith("(2023-02-02 20:05:09 UTC)")  # another day: the UTC date too
     assert local_and_utc(moment, "en", "No/Such_Zone").startswith("2023-02-02 20:05:09")
     assert local_and_utc(None, "en", "UTC") == "—"
+
+
+def test_audit_details_name_reasons_in_the_readers_language() -> None:
+    detail = {"reason": "bad_credentials", "user_agent": "Firefox", "code": "not-a-reason"}
+    chinese = dict(audit_detail(detail, "zh-Hans"))
+    assert chinese["原因"] == "用户名、密码或验证码错误，或账户已被锁定。（bad_credentials）"
+    assert chinese["浏览器"] == "Firefox"
+    assert chinese["代码"] == "not-a-reason"  # not a reason: shown as it is
+    english = dict(audit_detail({"code": "unknown_link", "detail": "no link x"}, "en"))
+    assert english["code"] == "No such link. (unknown_link)"

@@ -8,7 +8,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from ...errors import Reason
 from .i18n import N_, translations
+from .reasons import TEXT as REASON_TEXT
 
 AUDIT_ACTIONS = {
     "login": N_("log in"),
@@ -73,6 +75,7 @@ ROLES = {
     "administrator": N_("administrator"),
     "observer": N_("observer"),
 }
+_REASONS = frozenset(reason.value for reason in REASON_TEXT)
 _LABEL = re.compile(r"^(?P<name>.*\S)\s+\((?P<role>[a-z ]+)\)$")
 
 
@@ -96,6 +99,10 @@ def audit_detail(detail: dict[str, Any] | None, lang: str) -> list[tuple[str, st
         label = DETAIL_KEYS.get(key)
         value = detail[key]
         shown = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+        if key in ("code", "reason") and shown in _REASONS:
+            # A stable reason: its sentence in the reader's language, the code after it.
+            sentence = catalogue.gettext(REASON_TEXT[Reason(shown)])
+            shown = f"{sentence}（{shown}）" if lang == "zh-Hans" else f"{sentence} ({shown})"
         pairs.append((catalogue.gettext(label) if label else key, shown))
     return pairs
 
