@@ -34,17 +34,10 @@ from importlib import resources
 from typing import Any
 
 from . import versioned
+from .conventions import conventions, shipped_languages
+from .declarations import DeclarationError, parse_declaration
 from .errors import InvalidDocument, Problem, Reason, Refused
-from .parameters import (
-    Canonical,
-    DeclarationError,
-    Enumeration,
-    ParameterType,
-    conventions,
-    parse_declaration,
-    shipped_languages,
-    validate_parameters,
-)
+from .parameters import Canonical, Enumeration, ParameterType, validate_parameters
 from .versioned import DOCUMENT, ID, Problems, known_keys, wording
 
 FORMAT = 1  # the layout of the document; part of the canonical encoding
