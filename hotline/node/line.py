@@ -40,10 +40,10 @@ from .alerts import alert_view
 from .clock import now_ms as clock_ms
 from .escalation import OverdueItem
 from .events import record_event
+from .outgoing import Outgoing, append_message
 from .people import Person, actor_of, require
 from .record_store import lock_link
 from .refusals import Refused, audit, audited
-from .service import Outgoing, append_message
 
 if TYPE_CHECKING:
     from .service import Node

@@ -29,7 +29,8 @@ from ..node.group_commit import GroupCommit
 from ..node.home import NodeError
 from ..node.message_text import MAX_TEXT_CHARS
 from ..node.metrics import NodeMetrics
-from ..node.service import Node, Outgoing
+from ..node.outgoing import Outgoing
+from ..node.service import Node
 from ..protocol.errors import ProtocolError
 from ..protocol.kinds import Kind
 from .console.app import create_console
