@@ -25,7 +25,8 @@ from typing import TypeVar
 
 from bench.stats import summary
 from hotline.demo import create_node, link_nodes
-from hotline.node.service import Node, Outgoing
+from hotline.node.outgoing import Outgoing
+from hotline.node.service import Node
 
 LINK = "bench"
 T = TypeVar("T")

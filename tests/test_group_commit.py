@@ -10,7 +10,7 @@ from contextlib import closing
 
 from hotline.node.group_commit import GroupCommit
 from hotline.node.home import NodeError
-from hotline.node.service import Outgoing
+from hotline.node.outgoing import Outgoing
 from hotline.storage.models import Message
 
 from .harness import LINK, Cluster

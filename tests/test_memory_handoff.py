@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from hotline.node.events import EventRow, RecentEvents
 from hotline.node.fresh import FreshEntries, FreshEntry
 from hotline.node.home import NodeError
-from hotline.node.service import Outgoing
+from hotline.node.outgoing import Outgoing
 from hotline.protocol.errors import ProtocolError
 
 from .harness import LINK, Cluster

@@ -365,14 +365,7 @@ class AccountService:
         name = normalise_username(username)
         claimed = clean_text(name, 128)
         agent = clean_text(user_agent, 512)
-        snapshot = None
-        if is_valid_username(name):
-            with self._reading() as session:
-                snapshot = session.execute(
-                    select(User.id, User.password_hash, User.locked_until_ms).where(
-                        User.username == name
-                    )
-                ).one_or_none()
+        snapshot = self._login_snapshot(name)
         if snapshot is None:
             self._burn(password)
             unknown = {"reason": ErrorCode.UNKNOWN_USER.value, "user_agent": agent}
@@ -394,38 +387,21 @@ class AccountService:
             now = self._clock()
             user = session.scalars(select(User).where(User.id == user_id).with_for_update()).one()
             detail: dict[str, Any] = {"user_agent": agent}
-            refusal: ErrorCode | None = None
-            counts = False
             if user.locked_until_ms is not None and user.locked_until_ms <= now:
                 user.failed_logins = 0  # the lockout is over: a fresh start
                 user.locked_until_ms = None
-            if user.locked_until_ms is not None or not evaluated:
-                refusal = ErrorCode.LOCKED
-            elif not password_ok or user.password_hash != known_hash:
-                refusal, counts = ErrorCode.BAD_CREDENTIALS, True
-            elif user.disabled:
-                refusal = ErrorCode.DISABLED
-            elif user.totp_secret is not None:
-                if not totp_code or not totp_code.strip():
-                    refusal = ErrorCode.TOTP_REQUIRED
-                else:
-                    check = totp.check(
-                        user.totp_secret, totp_code, at_ms=now, last_step=user.totp_last_step
-                    )
-                    if check.outcome is totp.TotpOutcome.ACCEPTED:
-                        user.totp_last_step = check.step
-                    elif check.outcome is totp.TotpOutcome.REUSED:
-                        refusal, counts = ErrorCode.TOTP_REUSED, True
-                    else:
-                        refusal, counts = ErrorCode.TOTP_INVALID, True
+            refusal, counts = _login_refusal(
+                user,
+                now,
+                evaluated=evaluated,
+                password_ok=password_ok,
+                known_hash=known_hash,
+                totp_code=totp_code,
+            )
             if refusal is not None:
                 detail["reason"] = refusal.value
                 if counts:
-                    user.failed_logins += 1
-                    detail["failures"] = user.failed_logins
-                    if user.failed_logins >= self.policy.max_failures:
-                        user.locked_until_ms = now + self.policy.lockout_ms
-                        detail["locked_until_ms"] = user.locked_until_ms
+                    self._count_failure(user, now, detail)
                 self._record(session, now, user.username, action, name, REFUSED, detail, address)
                 return LoginResult(None, refusal)
             user.failed_logins = 0
@@ -436,6 +412,26 @@ class AccountService:
             detail["totp"] = user.totp_secret is not None
             self._record(session, now, user.username, action, name, OK, detail, address)
             return LoginResult(self._info(user, now), None)
+
+    def _login_snapshot(self, name: str) -> Any:
+        """(id, password hash, locked until) of the account, read without a lock (the
+        password is checked outside the transaction); None if there is no such account."""
+        if not is_valid_username(name):
+            return None
+        with self._reading() as session:
+            return session.execute(
+                select(User.id, User.password_hash, User.locked_until_ms).where(
+                    User.username == name
+                )
+            ).one_or_none()
+
+    def _count_failure(self, user: User, now: int, detail: dict[str, Any]) -> None:
+        """One more failure in a row; the account locks at ``policy.max_failures``."""
+        user.failed_logins += 1
+        detail["failures"] = user.failed_logins
+        if user.failed_logins >= self.policy.max_failures:
+            user.locked_until_ms = now + self.policy.lockout_ms
+            detail["locked_until_ms"] = user.locked_until_ms
 
     # Sessions --------------------------------------------------------------
 
@@ -762,3 +758,33 @@ def _unknown(name: str) -> AccountError:
 
 def _taken(name: str) -> AccountError:
     return AccountError(ErrorCode.USERNAME_TAKEN, f"the username {name!r} is already taken")
+
+
+def _login_refusal(
+    user: User,
+    now: int,
+    *,
+    evaluated: bool,
+    password_ok: bool,
+    known_hash: str,
+    totp_code: str | None,
+) -> tuple[ErrorCode | None, bool]:
+    """Why a login is refused (None if it is not), and whether that counts towards the
+    lockout. An accepted TOTP code is remembered (``totp_last_step``) against replay."""
+    if user.locked_until_ms is not None or not evaluated:
+        return ErrorCode.LOCKED, False
+    if not password_ok or user.password_hash != known_hash:
+        return ErrorCode.BAD_CREDENTIALS, True
+    if user.disabled:
+        return ErrorCode.DISABLED, False
+    if user.totp_secret is None:
+        return None, False
+    if not totp_code or not totp_code.strip():
+        return ErrorCode.TOTP_REQUIRED, False
+    check = totp.check(user.totp_secret, totp_code, at_ms=now, last_step=user.totp_last_step)
+    if check.outcome is totp.TotpOutcome.ACCEPTED:
+        user.totp_last_step = check.step
+        return None, False
+    if check.outcome is totp.TotpOutcome.REUSED:
+        return ErrorCode.TOTP_REUSED, True
+    return ErrorCode.TOTP_INVALID, True

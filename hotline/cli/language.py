@@ -166,20 +166,18 @@ def _summary(name: str, document: Phrasebook | Glossary) -> dict[str, Any]:
     }
 
 
-def make_app(name: str) -> typer.Typer:
-    what = "agreed texts" if name == "phrasebook" else "shared terms"
-    app = typer.Typer(
-        help=f"The {name} ({what}): validate, show, diff, propose, accept, export.",
-        no_args_is_help=True,
-    )
+class _Commands:
+    """The commands of one document (``phrasebook`` or ``glossary``), the same for both."""
 
-    @app.command("validate")
-    def validate(source: SourceArgument) -> None:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def validate(self, source: SourceArgument) -> None:
         """Check a document; every problem is named by entry (or term) and field."""
-        _say("{line}", line=_line(_summary(name, load(name, source))))
+        _say("{line}", line=_line(_summary(self.name, load(self.name, source))))
 
-    @app.command("show")
     def show(
+        self,
         source: SourceArgument = SHIPPED,
         link: Annotated[
             str | None, typer.Option("--link", help="The version in force on this link.")
@@ -192,28 +190,27 @@ def make_app(name: str) -> typer.Typer:
     ) -> None:
         """A document (default: the shipped one), or the versions agreed on a link."""
         if link is not None:
-            _show_link(name, link, home, as_json)
+            _show_link(self.name, link, home, as_json)
             return
-        document = load(name, source)
+        document = load(self.name, source)
         if item is not None:
-            canonical = document.canonical()["entries" if name == "phrasebook" else "terms"]
+            canonical = document.canonical()["entries" if self.name == "phrasebook" else "terms"]
             if item not in canonical:
-                _fail(f"no {'entry' if name == 'phrasebook' else 'term'} {item!r}")
+                _fail(f"no {'entry' if self.name == 'phrasebook' else 'term'} {item!r}")
             _json({"id": item, **canonical[item]})
             return
-        summary = _summary(name, document)
+        summary = _summary(self.name, document)
         if as_json:
             _json(summary)
         else:
             _say("{line}", line=_line(summary))
 
-    @app.command("diff")
-    def diff(old: SourceArgument, new: SourceArgument) -> None:
+    def diff(self, old: SourceArgument, new: SourceArgument) -> None:
         """What changed between two versions, entry by entry and field by field."""
         from ..language import glossary, phrasebook
 
-        before, after = load(name, old), load(name, new)
-        if name == "phrasebook":
+        before, after = load(self.name, old), load(self.name, new)
+        if self.name == "phrasebook":
             d: Any = phrasebook.diff(before, after)  # type: ignore[arg-type]
             changed = {c.id: list(c.fields) for c in d.changed}
         else:
@@ -230,8 +227,8 @@ def make_app(name: str) -> typer.Typer:
             }
         )
 
-    @app.command("propose")
     def propose(
+        self,
         link: Annotated[str, typer.Argument(help="Link name.")],
         file: Annotated[
             str, typer.Option("--file", help="The document to propose (default: shipped).")
@@ -242,10 +239,10 @@ def make_app(name: str) -> typer.Typer:
         from ..errors import Refused
         from ..protocol.errors import ProtocolError
 
-        document = load(name, file)
+        document = load(self.name, file)
         desk = _desk(home)
         try:
-            row = desk.propose_document(link, document, _actor(), name=name)
+            row = desk.propose_document(link, document, _actor(), name=self.name)
         except (Refused, ProtocolError) as exc:
             _fail(str(exc))
         finally:
@@ -253,14 +250,14 @@ def make_app(name: str) -> typer.Typer:
         _say(
             "Proposed {name} version {version} (SHA-256 {digest}) on {link}; it comes into "
             "force when the other party runs 'hotline {name} accept {link} {version}'.",
-            name=name,
+            name=self.name,
             version=row.version,
             digest=row.digest,
             link=link,
         )
 
-    @app.command("accept")
     def accept(
+        self,
         link: Annotated[str, typer.Argument(help="Link name.")],
         version: Annotated[int, typer.Argument(help="The proposed version to countersign.")],
         home: HomeOption = DEFAULT_HOME,
@@ -270,7 +267,7 @@ def make_app(name: str) -> typer.Typer:
 
         desk = _desk(home)
         try:
-            row = desk.accept_document(link, name, version, _actor())
+            row = desk.accept_document(link, self.name, version, _actor())
         except Refused as exc:
             _fail(str(exc))
         finally:
@@ -278,7 +275,7 @@ def make_app(name: str) -> typer.Typer:
         _say(
             "{name} version {version} (SHA-256 {digest}) on {link} is in force, signed by "
             "{proposer} and {acceptor}.",
-            name=name.capitalize(),
+            name=self.name.capitalize(),
             version=row.version,
             digest=row.digest,
             link=link,
@@ -286,8 +283,8 @@ def make_app(name: str) -> typer.Typer:
             acceptor=row.accepted_by,
         )
 
-    @app.command("export")
     def export(
+        self,
         source: SourceArgument = SHIPPED,
         link: Annotated[
             str | None, typer.Option("--link", help="The version in force on this link.")
@@ -296,7 +293,7 @@ def make_app(name: str) -> typer.Typer:
         home: HomeOption = DEFAULT_HOME,
     ) -> None:
         """One JSON document (to edit, validate and propose)."""
-        document = _in_force(name, link, home) if link is not None else load(name, source)
+        document = _in_force(self.name, link, home) if link is not None else load(self.name, source)
         text = json.dumps(document_form(document), ensure_ascii=False, indent=2) + "\n"
         if output is None:
             _json(document_form(document))
@@ -304,11 +301,25 @@ def make_app(name: str) -> typer.Typer:
         output.write_text(text, "utf-8")
         _say(
             "Wrote {name} version {version} to {path}",
-            name=name,
+            name=self.name,
             version=document.version,
             path=output,
         )
 
+
+def make_app(name: str) -> typer.Typer:
+    what = "agreed texts" if name == "phrasebook" else "shared terms"
+    app = typer.Typer(
+        help=f"The {name} ({what}): validate, show, diff, propose, accept, export.",
+        no_args_is_help=True,
+    )
+    commands = _Commands(name)
+    app.command("validate")(commands.validate)
+    app.command("show")(commands.show)
+    app.command("diff")(commands.diff)
+    app.command("propose")(commands.propose)
+    app.command("accept")(commands.accept)
+    app.command("export")(commands.export)
     return app
 
 

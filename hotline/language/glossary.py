@@ -24,8 +24,8 @@ from importlib import resources
 from typing import Any, cast
 
 from . import versioned
+from .conventions import conventions, shipped_languages
 from .errors import InvalidDocument, Problem, Reason
-from .parameters import conventions, shipped_languages
 from .versioned import DOCUMENT, ID, Problems, known_keys, wording
 
 FORMAT = 1

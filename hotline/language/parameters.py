@@ -39,113 +39,35 @@ local times. An offset reads the same everywhere.
 Rendering follows each language's conventions through Babel (numbers, dates, plural
 rules); the words a language needs (hemispheres, unit names) and the order of the
 parts come from ``data/languages/<language>.json``, so adding a language is data.
+
+The identifier type lives in :mod:`.identifiers`; each language's conventions in
+:mod:`.conventions`; reading and writing decimals in :mod:`.decimals`; reading a
+phrasebook's declaration into its type in :mod:`.declarations`.
 """
 
 from __future__ import annotations
 
-import functools
-import json
 import re
 import unicodedata
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal, InvalidOperation
-from importlib import resources
+from decimal import Decimal
 from typing import Any, ClassVar, cast
 
-from babel import Locale
 from babel.dates import format_datetime
 from babel.lists import format_list
 from babel.numbers import format_decimal
 
+from .conventions import Conventions, conventions
+from .decimals import MAX_SAFE_INTEGER, check_bounds, decimal_text, parse_decimal
 from .errors import Reason, Refused
 
 Canonical = str | int | dict[str, str]
 """A canonical parameter value: JSON- and CBOR-safe, one form per value."""
 
-# At most 15 digits either side of the point. With each type's limit on fraction digits
-# (9 at most), every product and comparison stays within Decimal's default 28 digits.
-_DECIMAL = re.compile(r"-?[0-9]{1,15}(?:\.[0-9]{1,15})?")
-_MAX_SAFE_INTEGER = 2**53 - 1  # the largest integer every JSON reader keeps exactly
-
-
-# Language conventions ---------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Conventions:
-    """How one language writes values; read from ``data/languages/<language>.json``."""
-
-    language: str
-    locale: Locale
-    word_boundaries: bool  # whether terms match whole words (English) or substrings
-    romanisation: str | None  # "pinyin": search also matches the text's romanised form
-    hemispheres: Mapping[str, str]
-    latitude: str
-    longitude: str
-    position: str
-    minutes_format: str
-    bearing: str
-    bearing_format: str
-    datetime_patterns: Mapping[str, str]
-    units: Mapping[str, Mapping[str, str]]  # unit -> plural category -> "{0} ..."
-
-    def quantity(self, number: Decimal | int, unit: str) -> str:
-        """``number`` of ``unit`` in words, with the language's plural form."""
-        forms = self.units[unit]
-        category = self.locale.plural_form(number)
-        pattern = forms.get(category) or forms["other"]
-        return pattern.replace("{0}", self.number(number))
-
-    def number(self, number: Decimal | int) -> str:
-        return format_decimal(number, locale=self.locale, decimal_quantization=False)
-
-
-@functools.cache
-def conventions(language: str) -> Conventions:
-    """The shipped conventions of ``language``; refuses a language with none."""
-    if language not in shipped_languages():
-        raise Refused(Reason.UNKNOWN_LANGUAGE, f"no conventions for language {language!r}")
-    raw = json.loads(_data_file("languages", f"{language}.json"))
-    return Conventions(
-        language=raw["language"],
-        locale=Locale.parse(raw["babel_locale"]),
-        word_boundaries=bool(raw["word_boundaries"]),
-        romanisation=raw["romanisation"],
-        hemispheres=raw["hemispheres"],
-        latitude=raw["latitude"],
-        longitude=raw["longitude"],
-        position=raw["position"],
-        minutes_format=raw["minutes_format"],
-        bearing=raw["bearing"],
-        bearing_format=raw["bearing_format"],
-        datetime_patterns=raw["datetime"],
-        units=raw["units"],
-    )
-
-
-@functools.cache
-def shipped_languages() -> tuple[str, ...]:
-    """Languages whose conventions ship with Hotline."""
-    folder = resources.files("hotline.language").joinpath("data", "languages")
-    return tuple(sorted(p.name.removesuffix(".json") for p in folder.iterdir()))
-
-
-def _data_file(*parts: str) -> str:
-    return resources.files("hotline.language").joinpath("data", *parts).read_text("utf-8")
-
 
 # The types --------------------------------------------------------------------------
-
-
-class DeclarationError(Exception):
-    """A parameter declaration that cannot be used; ``field`` is the path inside it."""
-
-    def __init__(self, reason: Reason, field: str, detail: str) -> None:
-        super().__init__(detail)
-        self.reason, self.field, self.detail = reason, field, detail
 
 
 class ParameterType(ABC):
@@ -244,7 +166,7 @@ class Duration(ParameterType):
             seconds = value
         else:
             raise Refused(Reason.WRONG_TYPE, "expected whole seconds", parameter=name)
-        _bounded(seconds, self.minimum, self.maximum, name)
+        check_bounds(seconds, self.minimum, self.maximum, name)
         return seconds
 
     def render(self, value: Canonical, language: str) -> str:
@@ -274,13 +196,13 @@ class Position(ParameterType):
     def validate(self, value: object, name: str) -> Canonical:
         if not isinstance(value, Mapping) or set(value) != {"lat", "lon"}:
             raise Refused(Reason.WRONG_TYPE, 'expected {"lat": ..., "lon": ...}', parameter=name)
-        lat = _decimal(value["lat"], self._DIGITS, f"{name}.lat")
-        lon = _decimal(value["lon"], self._DIGITS, f"{name}.lon")
-        _bounded(lat, Decimal(-90), Decimal(90), f"{name}.lat")
-        _bounded(lon, Decimal(-180), Decimal(180), f"{name}.lon")
+        lat = parse_decimal(value["lat"], self._DIGITS, f"{name}.lat")
+        lon = parse_decimal(value["lon"], self._DIGITS, f"{name}.lon")
+        check_bounds(lat, Decimal(-90), Decimal(90), f"{name}.lat")
+        check_bounds(lon, Decimal(-180), Decimal(180), f"{name}.lon")
         if lon == -180:
             lon = Decimal(180)
-        return {"lat": _text(lat), "lon": _text(lon)}
+        return {"lat": decimal_text(lat), "lon": decimal_text(lon)}
 
     def render(self, value: Canonical, language: str) -> str:
         c, point = conventions(language), cast(dict[str, str], value)
@@ -308,7 +230,7 @@ class Bearing(ParameterType):
     def validate(self, value: object, name: str) -> Canonical:
         if not isinstance(value, int) or isinstance(value, bool):
             raise Refused(Reason.WRONG_TYPE, "expected whole degrees", parameter=name)
-        _bounded(value, 0, 360, name)
+        check_bounds(value, 0, 360, name)
         return value % 360
 
     def render(self, value: Canonical, language: str) -> str:
@@ -348,7 +270,7 @@ class Quantity(ParameterType):
                 f"unit must be one of {', '.join(self.allowed)}",
                 parameter=name,
             )
-        number = _decimal(value["value"], self._DIGITS, name)
+        number = parse_decimal(value["value"], self._DIGITS, name)
         base = number * self.units[unit]
         low, high = (Decimal(v) * self.units[u] for v, u in (self.minimum, self.maximum))
         if not low <= base <= high:
@@ -358,7 +280,7 @@ class Quantity(ParameterType):
                 f" and {self.maximum[0]} {self.maximum[1]}",
                 parameter=name,
             )
-        return {"value": _text(number), "unit": unit}
+        return {"value": decimal_text(number), "unit": unit}
 
     def render(self, value: Canonical, language: str) -> str:
         quantity = cast(dict[str, str], value)
@@ -410,67 +332,6 @@ class Distance(Quantity):
     default_minimum, default_maximum = ("0", "m"), ("2000000", "km")
 
 
-_IMO_FORM = re.compile(r"IMO ?([0-9]{7})")
-
-
-def _imo(text: str) -> str | None:
-    match = _IMO_FORM.fullmatch(text)
-    if not match:
-        return None
-    digits = match.group(1)
-    check = sum(int(d) * w for d, w in zip(digits[:6], range(7, 1, -1), strict=True)) % 10
-    return f"IMO {digits}" if check == int(digits[6]) else None
-
-
-def _norad(text: str) -> str | None:
-    return str(int(text)) if re.fullmatch(r"[0-9]{1,9}", text) and int(text) > 0 else None
-
-
-def _pattern(form: str) -> Any:
-    compiled = re.compile(form)
-    return lambda text: text if compiled.fullmatch(text) else None
-
-
-class Identifier(ParameterType):
-    """The identifier of a vessel, aircraft or object, in one scheme's syntax. Input is
-    trimmed, inner spaces single, letters upper-case; the scheme may normalise further
-    (a NORAD number loses its leading zeros, an IMO number reads ``IMO 1234567`` and
-    must pass its check digit). Identifiers read the same in every language."""
-
-    kind = "identifier"
-    schemes: ClassVar[Mapping[str, Any]] = {
-        "hull": _pattern(r"[A-Z0-9][A-Z0-9 -]{0,15}"),  # pennant or hull number: DDG-89, 173
-        "callsign": _pattern(r"[A-Z0-9][A-Z0-9 -]{1,11}"),  # radio callsign: NAVY 123
-        "registration": _pattern(r"[A-Z0-9][A-Z0-9-]{1,9}"),  # aircraft tail: B-1234
-        "icao24": _pattern(r"[0-9A-F]{6}"),  # ICAO 24-bit address, hex
-        "mmsi": _pattern(r"[0-9]{9}"),  # Maritime Mobile Service Identity
-        "imo": _imo,  # IMO ship number
-        "norad": _norad,  # NORAD / US Space Command catalogue number
-        "cospar": _pattern(r"[0-9]{4}-[0-9]{3}[A-Z]{1,3}"),  # international designator
-    }
-
-    def __init__(self, scheme: str) -> None:
-        self.scheme = scheme
-        self._check = self.schemes[scheme]
-
-    def validate(self, value: object, name: str) -> Canonical:
-        if not isinstance(value, str):
-            raise Refused(Reason.WRONG_TYPE, "expected text", parameter=name)
-        canonical = self._check(" ".join(value.split()).upper()) if len(value) <= 64 else None
-        if canonical is None:
-            raise Refused(
-                Reason.BAD_FORMAT, f"not a valid {self.scheme} identifier", parameter=name
-            )
-        return cast(str, canonical)
-
-    def render(self, value: Canonical, language: str) -> str:
-        conventions(language)
-        return cast(str, value)
-
-    def _constraints(self) -> dict[str, Any]:
-        return {"scheme": self.scheme}
-
-
 class Name(ParameterType):
     """The name of a person, ship or place, as written (it is not translated): letters
     of any script, digits, single spaces and ``' ’ - . · ( ) ,``. A name both sides
@@ -510,13 +371,13 @@ class Integer(ParameterType):
 
     kind = "integer"
 
-    def __init__(self, minimum: int = -_MAX_SAFE_INTEGER, maximum: int = _MAX_SAFE_INTEGER) -> None:
+    def __init__(self, minimum: int = -MAX_SAFE_INTEGER, maximum: int = MAX_SAFE_INTEGER) -> None:
         self.minimum, self.maximum = minimum, maximum
 
     def validate(self, value: object, name: str) -> Canonical:
         if not isinstance(value, int) or isinstance(value, bool):
             raise Refused(Reason.WRONG_TYPE, "expected a whole number", parameter=name)
-        _bounded(value, self.minimum, self.maximum, name)
+        check_bounds(value, self.minimum, self.maximum, name)
         return value
 
     def render(self, value: Canonical, language: str) -> str:
@@ -539,17 +400,17 @@ class Number(ParameterType):
         self.fraction_digits = fraction_digits
 
     def validate(self, value: object, name: str) -> Canonical:
-        number = _decimal(value, self.fraction_digits, name)
-        _bounded(number, self.minimum, self.maximum, name)
-        return _text(number)
+        number = parse_decimal(value, self.fraction_digits, name)
+        check_bounds(number, self.minimum, self.maximum, name)
+        return decimal_text(number)
 
     def render(self, value: Canonical, language: str) -> str:
         return conventions(language).number(Decimal(cast(str, value)))
 
     def _constraints(self) -> dict[str, Any]:
         return {
-            "minimum": _text(self.minimum),
-            "maximum": _text(self.maximum),
+            "minimum": decimal_text(self.minimum),
+            "maximum": decimal_text(self.maximum),
             "fraction_digits": self.fraction_digits,
         }
 
@@ -581,168 +442,6 @@ class Enumeration(ParameterType):
 
     def _constraints(self) -> dict[str, Any]:
         return {"options": self.options}
-
-
-TYPES: Mapping[str, type[ParameterType]] = {
-    t.kind: t
-    for t in (
-        DateTime,
-        Duration,
-        Position,
-        Bearing,
-        Altitude,
-        Depth,
-        Speed,
-        Distance,
-        Identifier,
-        Name,
-        Integer,
-        Number,
-        Enumeration,
-    )
-}
-
-_OPTION_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
-
-
-def parse_declaration(declaration: object, languages: Sequence[str]) -> ParameterType:
-    """The type a declaration names, with its constraints (an enumeration's options
-    already resolved to a map). Raises :class:`DeclarationError` naming the field."""
-    if not isinstance(declaration, Mapping) or not isinstance(declaration.get("type"), str):
-        raise DeclarationError(Reason.MALFORMED, "type", 'expected {"type": ..., ...}')
-    kind = declaration["type"]
-    if kind not in TYPES:
-        raise DeclarationError(Reason.UNKNOWN_TYPE, "type", f"unknown parameter type {kind!r}")
-    rest = {k: v for k, v in declaration.items() if k != "type"}
-    try:
-        if kind == "enum":
-            return _enumeration(rest, languages)
-        if kind == "identifier":
-            _only(rest, {"scheme"}, required=frozenset({"scheme"}))
-            if rest["scheme"] not in Identifier.schemes:
-                raise DeclarationError(
-                    Reason.BAD_CONSTRAINT, "scheme", f"unknown scheme {rest['scheme']!r}"
-                )
-            return Identifier(rest["scheme"])
-        if issubclass(TYPES[kind], Quantity):
-            return _quantity(cast(type[Quantity], TYPES[kind]), rest)
-        if kind in ("duration", "integer"):
-            _only(rest, {"minimum", "maximum"})
-            for key, bound in rest.items():
-                if not isinstance(bound, int) or isinstance(bound, bool):
-                    raise DeclarationError(Reason.BAD_CONSTRAINT, key, "expected an integer")
-            made = Duration(**rest) if kind == "duration" else Integer(**rest)
-            if made.minimum > made.maximum:
-                raise DeclarationError(Reason.BAD_CONSTRAINT, "minimum", "exceeds the maximum")
-            return made
-        if kind == "number":
-            _only(rest, {"minimum", "maximum", "fraction_digits"})
-            digits = rest.get("fraction_digits", 3)
-            if not isinstance(digits, int) or isinstance(digits, bool) or not 0 <= digits <= 9:
-                raise DeclarationError(Reason.BAD_CONSTRAINT, "fraction_digits", "0 to 9")
-            bounds = {
-                k: _text(_decimal(rest[k], 9, k)) for k in ("minimum", "maximum") if k in rest
-            }
-            number = Number(**bounds, fraction_digits=digits)
-            if number.minimum > number.maximum:
-                raise DeclarationError(Reason.BAD_CONSTRAINT, "minimum", "exceeds the maximum")
-            return number
-        if kind == "name":
-            _only(rest, {"max_length"})
-            length = rest.get("max_length", 80)
-            if not isinstance(length, int) or isinstance(length, bool) or not 1 <= length <= 200:
-                raise DeclarationError(Reason.BAD_CONSTRAINT, "max_length", "1 to 200")
-            return Name(length)
-        _only(rest, set())
-        return TYPES[kind]()
-    except Refused as exc:  # a bound that is not itself a valid value
-        raise DeclarationError(Reason.BAD_CONSTRAINT, exc.parameter or "", exc.detail) from None
-
-
-def _enumeration(rest: Mapping[str, Any], languages: Sequence[str]) -> Enumeration:
-    _only(rest, {"options"}, required=frozenset({"options"}))
-    options = rest["options"]
-    if not isinstance(options, Mapping) or not options:
-        raise DeclarationError(Reason.BAD_ENUM, "options", "expected a map of options")
-    for key, wording in options.items():
-        if not isinstance(key, str) or not _OPTION_ID.fullmatch(key):
-            raise DeclarationError(Reason.BAD_ENUM, f"options.{key}", "option ids: a-z, 0-9, - _")
-        if not isinstance(wording, Mapping):
-            raise DeclarationError(
-                Reason.BAD_ENUM, f"options.{key}", "expected wording per language"
-            )
-        for language in languages:
-            text = wording.get(language)
-            if not isinstance(text, str) or not text.strip():
-                raise DeclarationError(
-                    Reason.BAD_ENUM, f"options.{key}.{language}", f"no wording in {language}"
-                )
-        extra = set(wording) - set(languages)
-        if extra:
-            raise DeclarationError(
-                Reason.BAD_ENUM, f"options.{key}", f"wording in undeclared {sorted(extra)}"
-            )
-    return Enumeration(options)
-
-
-def _quantity(kind: type[Quantity], rest: Mapping[str, Any]) -> Quantity:
-    _only(rest, {"units", "minimum", "maximum"})
-    units = rest.get("units")
-    if units is not None and (
-        not isinstance(units, list) or not units or any(u not in kind.units for u in units)
-    ):
-        raise DeclarationError(
-            Reason.BAD_CONSTRAINT, "units", f"a list drawn from {', '.join(kind.units)}"
-        )
-    bounds: dict[str, tuple[str, str]] = {}
-    for key in ("minimum", "maximum"):
-        if key in rest:
-            canonical = cast(dict[str, str], kind().validate(rest[key], key))
-            bounds[key] = (canonical["value"], canonical["unit"])
-    return kind(units, **bounds)
-
-
-def _only(
-    rest: Mapping[str, Any], allowed: set[str], required: frozenset[str] = frozenset()
-) -> None:
-    for key in rest:
-        if key not in allowed:
-            raise DeclarationError(Reason.BAD_CONSTRAINT, key, f"unknown constraint {key!r}")
-    for key in required:
-        if key not in rest:
-            raise DeclarationError(Reason.BAD_CONSTRAINT, key, f"{key!r} is required")
-
-
-# Decimal helpers ---------------------------------------------------------------------
-
-
-def _decimal(value: object, digits: int, name: str) -> Decimal:
-    """An integer or decimal string (no exponent, no float) with at most ``digits``
-    fraction digits, once trailing zeros are dropped."""
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise Refused(Reason.WRONG_TYPE, "expected an integer or a decimal string", parameter=name)
-    if isinstance(value, str) and not _DECIMAL.fullmatch(value):
-        raise Refused(Reason.BAD_FORMAT, "expected a decimal such as 12.5", parameter=name)
-    try:
-        number = Decimal(value)
-    except InvalidOperation:
-        raise Refused(Reason.BAD_FORMAT, "not a number", parameter=name) from None
-    if len(_text(number).partition(".")[2]) > digits:
-        raise Refused(Reason.BAD_FORMAT, f"at most {digits} fraction digits", parameter=name)
-    return number
-
-
-def _text(number: Decimal) -> str:
-    """The one written form of a decimal: no exponent, no trailing zeros, no ``-0``."""
-    text = format(number, "f")  # exact: formatting applies no context precision
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return "0" if text in ("-0", "") else text
-
-
-def _bounded(value: Decimal | int, low: Decimal | int, high: Decimal | int, name: str) -> None:
-    if not low <= value <= high:
-        raise Refused(Reason.OUT_OF_RANGE, f"must lie between {low} and {high}", parameter=name)
 
 
 def validate_parameters(

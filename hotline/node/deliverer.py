@@ -39,10 +39,10 @@ from ..protocol.errors import Code, ProtocolError
 from ..protocol.heartbeat import sign_progress, verify_progress
 from ..storage.models import Link
 from .clock import now_ms
-from .connections import LinkConnections
 from .heartbeat_timings import HeartbeatTimings
 from .heartbeats import HeartbeatMonitor
 from .ingest import IngestResult
+from .link_run import Decision, LinkRun
 from .liveness import DOWN, UP, LinkPaths, PathHealth
 from .metrics import NodeMetrics
 from .service import Node, PushBatch
@@ -82,62 +82,6 @@ class _UseRelay(Exception):
 
 class _PathGone(httpx.TransportError):
     """The heartbeats declared the request's path down while it was in flight."""
-
-
-class _Decision(asyncio.Event):
-    """Set when the link's task knows what it does next; ``pushing``: another push."""
-
-    pushing = False
-
-
-class _LinkRun:
-    """One link's delivery state inside the task that holds its lease."""
-
-    def __init__(
-        self, link: Link, paths: LinkPaths, client_context: Callable[[bytes], ssl.SSLContext]
-    ) -> None:
-        self.link = link
-        self.paths = paths
-        # Shared with the link's heartbeats, which keep them warm.
-        self.connections = LinkConnections(client_context, link.peer_tls_certificate, paths.timings)
-        # The peer holds our chain up to here (its latest reply), recorded or not yet.
-        self.acked = 0
-        # How much of the peer's chain we hold, as last read or recorded.
-        self.peer_seq = 0
-        # The last push went through: the next may come from fresh.py, not the outbox.
-        self.flowing = False
-        # The outbox signal's generation when we last knew everything due here (from
-        # the outbox or fresh.py); -1 after a poll timeout: read the outbox again.
-        self.looked = -1
-        # Recording the latest reply, and why the last recording failed.
-        self.settling: asyncio.Task[None] | None = None
-        self.failure: Exception | None = None
-        # Set when the next push has gone out, or the task found nothing to push: a
-        # reply waits for it (at most SETTLE_GRACE_SECONDS) before it is recorded.
-        self.next_push = _Decision()
-
-    def decided(self, *, pushing: bool) -> None:
-        """The next push is on its way, or there is none: record the latest reply now."""
-        self.next_push.pushing = pushing
-        self.next_push.set()
-        self.next_push = _Decision()
-
-    async def settled(self) -> None:
-        if self.settling is not None:
-            await asyncio.gather(self.settling, return_exceptions=True)
-
-    def raise_failure(self) -> None:
-        """Raise, once, why recording the last reply failed (if it did)."""
-        if self.failure is not None:
-            failure, self.failure = self.failure, None
-            raise failure
-
-    async def drop(self, path: PathHealth) -> None:
-        """Forget the path's kept-alive connections: the next request connects anew."""
-        await self.connections.reset(path)
-
-    async def aclose(self) -> None:
-        await self.connections.aclose()
 
 
 class Deliverer:
@@ -185,7 +129,7 @@ class Deliverer:
         lease_until = 0
         rows = await to_thread.run_sync(self.node.link_paths, link.id)
         timings = self.node.config.heartbeats
-        run = _LinkRun(
+        run = LinkRun(
             link, LinkPaths.from_rows(link.id, link.name, rows, timings), self.client_context
         )
         monitor: asyncio.Task[None] | None = None
@@ -248,7 +192,7 @@ class Deliverer:
         """A path came back: retry the link's outbox now rather than after its backoff."""
         self.node.defer_outbox(link_id, 0)
 
-    async def _push(self, run: _LinkRun) -> bool:
+    async def _push(self, run: LinkRun) -> bool:
         link = run.link
         run.raise_failure()
         await self._let_sends_gather()
@@ -324,9 +268,9 @@ class Deliverer:
 
     async def _settle(
         self,
-        run: _LinkRun,
+        run: LinkRun,
         previous: asyncio.Task[None] | None,
-        next_push: _Decision | None,
+        next_push: Decision | None,
         batch: PushBatch,
         reply: PushReply,
         sent_ms: int,
@@ -373,14 +317,14 @@ class Deliverer:
         if reply.missing or result.missing:
             self.request_pull(link.id)
 
-    def _failed(self, run: _LinkRun, failure: Exception) -> None:
+    def _failed(self, run: LinkRun, failure: Exception) -> None:
         """Recording a reply failed: the link's task raises it on its next push (and
         backs off), reading the outbox from then on."""
         run.flowing = False
         run.failure = failure
         self.node.outbox.notify()
 
-    async def _push_relay(self, run: _LinkRun, batch: PushBatch) -> PushReply | None:
+    async def _push_relay(self, run: LinkRun, batch: PushBatch) -> PushReply | None:
         """Send the sealed batch through the link's relay. The reply, or None when
         the relay stored the batch but could not forward it yet."""
         link, me = run.link, self.node.identity
@@ -434,7 +378,7 @@ class Deliverer:
         self.metrics.relay_pushes.labels(link.name, "delivered").inc()
         return reply
 
-    async def _pull(self, run: _LinkRun) -> None:
+    async def _pull(self, run: LinkRun) -> None:
         link = run.link
         run.decided(pushing=True)
         await run.settled()
@@ -452,7 +396,7 @@ class Deliverer:
             await to_thread.run_sync(self.node.delivered, link.id, fresh.peer_has_seq, entries)
 
     async def _direct(
-        self, run: _LinkRun, method: str, suffix: str, body: bytes | None = None
+        self, run: LinkRun, method: str, suffix: str, body: bytes | None = None
     ) -> bytes:
         """Send on the active path; on a transport failure move to the next usable
         path and send again. Raises _UseRelay when every direct path is down."""
@@ -478,7 +422,7 @@ class Deliverer:
             return response.content
 
     async def _request(
-        self, run: _LinkRun, path: PathHealth, method: str, suffix: str, body: bytes | None
+        self, run: LinkRun, path: PathHealth, method: str, suffix: str, body: bytes | None
     ) -> httpx.Response:
         """One request, abandoned if the heartbeats declare its path down meanwhile
         (a silent path would otherwise hold the batch until the timeout)."""

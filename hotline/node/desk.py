@@ -27,10 +27,11 @@ from .events import record_event
 from .home import NodeError
 from .language_desk import LanguageDesk
 from .line import LineDesk
+from .outgoing import Outgoing, append_message
 from .people import Person
 from .record_store import Reference, append_own, find_entry, lock_link
 from .refusals import Refused
-from .service import Node, Outgoing, append_message
+from .service import Node
 
 MAX_SESSION_TEXT = 4_000
 

@@ -21,7 +21,8 @@ from anyio import to_thread
 
 from ..storage.models import Message
 from .home import NodeError
-from .service import Node, Outgoing
+from .outgoing import Outgoing
+from .service import Node
 
 MAX_GROUP = 256
 

@@ -18,10 +18,10 @@ from . import link_documents, link_policy
 from .agreed_messages import outgoing_body
 from .clock import now_ms as clock_ms
 from .home import NodeError
+from .outgoing import Outgoing, append_message
 from .people import Person, actor_of, require
 from .record_store import lock_link
 from .refusals import Refused, audit, audited
-from .service import Outgoing, append_message
 
 if TYPE_CHECKING:
     from .service import Node

@@ -27,15 +27,23 @@ from ..storage.policy_models import (
     EscalationStep,
     LinkTest,
 )
-from . import emergency, escalation, link_policy, link_tests, stats
+from . import (
+    emergency,
+    escalation,
+    escalation_policy,
+    escalation_steps,
+    link_policy,
+    link_tests,
+    stats,
+)
 from .alerts import alert_view
 from .clock import now_ms as clock_ms
 from .escalation import OverdueItem
 from .events import record_event
+from .outgoing import Outgoing, append_message
 from .people import Person, actor_of, require
 from .record_store import lock_link
 from .refusals import Refused, audit, audited
-from .service import Outgoing, append_message
 
 if TYPE_CHECKING:
     from .service import Node
@@ -75,7 +83,7 @@ class WatchRound:
     tests_sent: list[str]
     tests_missed: list[str]  # ours, not confirmed in time
     tests_lapsed: list[str]  # the other side's, not confirmed in time
-    steps: list[escalation.StepTaken]
+    steps: list[escalation_steps.StepTaken]
 
 
 class LineDesk:
@@ -308,7 +316,7 @@ class LineDesk:
             found = self._link(link)
             with self.node.transaction() as session:
                 locked = lock_link(session, found.id)
-                return escalation.set_policy(
+                return escalation_policy.set_policy(
                     session, locked, document, actor=actor, now_ms=clock_ms()
                 )
 
@@ -404,7 +412,7 @@ def watch(node: Node, now_ms: int | None = None) -> WatchRound:
             for link in session.scalars(
                 select(Link).join(EscalationPolicy, EscalationPolicy.link_id == Link.id)
             )
-            if escalation.has_due(session, link, stamp)
+            if escalation_steps.has_due(session, link, stamp)
         ]
         # Either direction: ours become missed, the other side's lapsed.
         expired = session.scalar(
@@ -424,10 +432,10 @@ def watch(node: Node, now_ms: int | None = None) -> WatchRound:
         with node.transaction() as session:
             missed = [t.id for t in link_tests.mark_missed(session, stamp)]
             lapsed = [t.id for t in link_tests.mark_lapsed(session, stamp)]
-    steps: list[escalation.StepTaken] = []
+    steps: list[escalation_steps.StepTaken] = []
     for link_id in links:
         with node.transaction() as session:
-            steps += escalation.run(session, lock_link(session, link_id), stamp)
+            steps += escalation_steps.run(session, lock_link(session, link_id), stamp)
     return WatchRound(sent, missed, lapsed, steps)
 
 

@@ -10,6 +10,13 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 class NodeMetrics:
     def __init__(self, outbox_depth: Callable[[], float]) -> None:
         self.registry = CollectorRegistry()
+        # Registered in this order, which is the order /metrics lists them in.
+        self._add_delivery(outbox_depth)
+        self._add_liveness()
+        self._add_relay_and_storage()
+
+    def _add_delivery(self, outbox_depth: Callable[[], float]) -> None:
+        """Entries waiting, delivered, failed, received and refused, and latency."""
         self.outbox_depth = Gauge(
             "hotline_outbox_depth",
             "Entries waiting for the peer to hold them",
@@ -47,6 +54,9 @@ class NodeMetrics:
             buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
             registry=self.registry,
         )
+
+    def _add_liveness(self) -> None:
+        """Paths and links: their state, heartbeats, failovers and pushes via a relay."""
         self.path_state = Gauge(
             "hotline_path_state",
             "Liveness of each path of a link: 2 up, 1 degraded, 0 down, -1 unknown",
@@ -91,6 +101,9 @@ class NodeMetrics:
             ["link", "outcome"],
             registry=self.registry,
         )
+
+    def _add_relay_and_storage(self) -> None:
+        """SQLite's checkpoints, and what this node forwards as a relay."""
         self.checkpoint_seconds = Histogram(
             "hotline_sqlite_checkpoint_seconds",
             "SQLite only: passive checkpoints of the write-ahead log, run off the commit path",

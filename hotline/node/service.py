@@ -35,7 +35,6 @@ from ..storage.models import (
     RelayBatch,
     RelayRoute,
 )
-from ..storage.staging import insert_staged
 from . import leases, linking
 from . import paths as path_store
 from .agreed_messages import outgoing_body
@@ -52,15 +51,11 @@ from .events import (
 from .fresh import FreshEntries
 from .home import NodeConfig, NodeError, NodeHome
 from .ingest import IngestResult, ingest
-from .ladder import MESSAGE_KINDS, mark_transmitted, stage_message
-from .message_text import MAX_TEXT_CHARS
+from .ladder import mark_transmitted
+from .outgoing import Outgoing, append_message, check_body, lock_links
 from .record_store import (
     LinkNotFound,
-    Reference,
     advance_link,
-    append_own,
-    find_entry,
-    link_from_row,
     lock_link,
     lock_link_outside_session,
     push_outbox_now,
@@ -228,11 +223,11 @@ class Node:
         items were counted by :meth:`sends_queued`."""
         results: list[Message | NodeError] = []
         with self.transaction(settles_queued=len(items) if queued else 0) as session:
-            links = _lock_links(session, {item.link for item in items})
+            links = lock_links(session, {item.link for item in items})
             stamp = now_ms()
             for item in items:
                 try:
-                    _check_body(item.kind, item.body)
+                    check_body(item.kind, item.body)
                     link = links.get(item.link)
                     if link is None:
                         raise Refused(
@@ -665,16 +660,6 @@ class PushBatch:
     committed_ms: list[int]
 
 
-@dataclass(frozen=True)
-class Outgoing:
-    """A message to send: link name or id, body, kind, and the entry it answers."""
-
-    link: str
-    body: dict[str, Any]
-    kind: Kind = Kind.MESSAGE
-    ref: str | None = None
-
-
 # Built once: these run for every push and send, and building a statement costs
 # more than running it.
 _DELETE_PUSHED = Prepared(
@@ -700,70 +685,6 @@ _PUSH_BATCH = Prepared(
     .order_by(OUTBOX.c.seq)
     .limit(bindparam("limit"))
 )
-_LOCK_LINKS = (
-    select(LINKS)
-    .where(
-        or_(
-            LINKS.c.name.in_(bindparam("keys", expanding=True)),
-            LINKS.c.id.in_(bindparam("keys", expanding=True)),
-        )
-    )
-    .order_by(LINKS.c.id)
-    .with_for_update()
-)
-
-
-def _lock_links(session: Session, names_or_ids: set[str]) -> dict[str, Link]:
-    """Lock the named links, in id order (no deadlock between concurrent batches),
-    as Links the session does not hold (see lock_link_outside_session)."""
-    if len(names_or_ids) == 1:
-        (key,) = names_or_ids
-        try:
-            link = lock_link_outside_session(session, key, by_name=True)
-        except LinkNotFound:
-            return {}
-        return {key: link}
-    insert_staged(session)  # the rows are read afresh: this transaction's changes first
-    rows = session.connection().execute(_LOCK_LINKS, {"keys": sorted(names_or_ids)})
-    found: dict[str, Link] = {}
-    for link in map(link_from_row, rows):
-        for key in (link.id, link.name):
-            if key in names_or_ids:
-                found[key] = link
-    return found
-
-
-def append_message(
-    session: Session, me: PrivateIdentity, link: Link, item: Outgoing, stamp: int
-) -> Message:
-    reference = None
-    if item.ref is not None:
-        target = find_entry(session, link.id, item.ref)
-        if target is None:
-            raise Refused(Reason.UNKNOWN_ENTRY, f"no entry {item.ref} on link {link.name}")
-        reference = Reference(target.id, target.hash)
-    entry, _ = append_own(session, link, me, item.kind, item.body, now_ms=stamp, ref=reference)
-    message = stage_message(session, entry, item.body, direction="out", now_ms=stamp)
-    record_event(
-        session,
-        "message.queued",
-        {
-            "id": entry.id,
-            "seq": entry.seq,
-            "kind": item.kind.value,
-            "body": item.body,
-            "ref": item.ref,
-        },
-        link_id=link.id,
-        now_ms=stamp,
-    )
-    if item.ref is not None:
-        session.execute(
-            update(Message)
-            .where(Message.id == item.ref, Message.direction == "in")
-            .values(answered_ms=stamp, answered_by=entry.id)
-        )
-    return message
 
 
 def _check_pin(certificate: bytes) -> None:
@@ -775,33 +696,4 @@ def _check_pin(certificate: bytes) -> None:
         raise Refused(Reason.BAD_CERTIFICATE, f"certificate refused: {exc}") from None
 
 
-def _check_body(kind: Kind, body: dict[str, Any]) -> None:
-    if kind not in MESSAGE_KINDS:
-        raise Refused(Reason.MALFORMED, f"{kind.value} is not a message kind")
-    channel = body.get("channel", "routine")
-    if channel != "routine":
-        if channel != "emergency":
-            raise Refused(Reason.UNKNOWN_CHANNEL, f"channel {channel!r}: 'emergency' or 'routine'")
-        if not body.get("criterion"):
-            raise Refused(
-                Reason.NOT_AN_EMERGENCY,
-                "the emergency channel is for the agreed criteria only, and this names none: "
-                "send it as routine instead",
-            )
-        raise Refused(
-            Reason.ACTIVATION_REQUIRED,
-            "emergency messages leave through an activation (console, 'Desk.activate_emergency' "
-            "or POST /api/v1/links/{link}/emergency), which checks the criterion and the "
-            "two-person rule",
-        )
-    if kind is Kind.MESSAGE:
-        text = body.get("text")
-        if not isinstance(text, str) or not text.strip():
-            raise Refused(Reason.EMPTY, "a message needs non-empty text")
-        if len(text) > MAX_TEXT_CHARS:
-            raise Refused(
-                Reason.TOO_LONG, f"text is {len(text)} characters; the limit is {MAX_TEXT_CHARS}"
-            )
-
-
-__all__ = ["LinkNotFound", "LinkStatus", "Node", "Outgoing"]
+__all__ = ["LinkNotFound", "LinkStatus", "Node"]

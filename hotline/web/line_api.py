@@ -59,56 +59,56 @@ class ByRequest(BaseModel):
     by: str = Field(min_length=1, max_length=64)
 
 
-def line_router(node: Node, dependencies: list[Any]) -> APIRouter:
-    router = APIRouter(prefix="/api/v1", dependencies=dependencies)
-    desk = Desk(node)
-    accounts = AccountService(node.sessions, readers=node.readers, party=node.party)
+class _LineHandlers:
+    """The endpoints for a link's rules, over one node's desk and console accounts."""
 
-    def person(username: str) -> Person:
+    def __init__(self, node: Node) -> None:
+        self.desk = Desk(node)
+        self.accounts = AccountService(node.sessions, readers=node.readers, party=node.party)
+
+    def person(self, username: str) -> Person:
         try:
-            user = accounts.get_user(username)
+            user = self.accounts.get_user(username)
         except AccountError as exc:
             raise Refused(exc.reason, exc.detail) from None
         if user.disabled:
             raise Refused(Reason.FORBIDDEN, f"the account {username} is disabled")
         return Person(user.username, user.display_name, user.role.value)
 
-    async def run(call: Any) -> Any:
+    async def run(self, call: Any) -> Any:
         return await to_thread.run_sync(call)
 
-    @router.get("/links/{link}/policy")
-    async def policy(link: str) -> dict[str, Any]:
-        state = await run(lambda: desk.policy(link))
+    async def policy(self, link: str) -> dict[str, Any]:
+        state = await self.run(lambda: self.desk.policy(link))
         return dict(state.view())
 
-    @router.post("/links/{link}/policy/proposals", status_code=201)
-    async def propose(link: str, changes: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
-        version = await run(lambda: desk.propose_policy(link, changes, ACTOR))
+    async def propose(
+        self, link: str, changes: Annotated[dict[str, Any], Body()]
+    ) -> dict[str, Any]:
+        version = await self.run(lambda: self.desk.propose_policy(link, changes, ACTOR))
         return dict(version.view())
 
-    @router.post("/links/{link}/policy/{version}/accept")
-    async def accept(link: str, version: RowId) -> dict[str, Any]:
-        accepted = await run(lambda: desk.accept_policy(link, version, ACTOR))
+    async def accept(self, link: str, version: RowId) -> dict[str, Any]:
+        accepted = await self.run(lambda: self.desk.accept_policy(link, version, ACTOR))
         return dict(accepted.view())
 
-    @router.post("/links/{link}/emergency", status_code=201)
-    async def activate(link: str, request: ActivationRequest) -> dict[str, Any]:
+    async def activate(self, link: str, request: ActivationRequest) -> dict[str, Any]:
         def call() -> Any:
-            return desk.activate_emergency(
+            return self.desk.activate_emergency(
                 link,
-                person(request.by),
+                self.person(request.by),
                 criterion=request.criterion,
                 justification=request.justification,
                 text=request.text,
                 lang=request.lang,
             )
 
-        return activation_view(await run(call))
+        return activation_view(await self.run(call))
 
-    def signed_in(username: str, password: str, totp: str | None) -> Person:
+    def signed_in(self, username: str, password: str, totp: str | None) -> Person:
         """The operator, once their password (and TOTP code, if they have one) checks
         out; wrong ones count towards the account's lockout, as at the console."""
-        result = accounts.authenticate(
+        result = self.accounts.authenticate(
             username, password, totp, address="local-api", action="emergency.credential"
         )
         if result.user is None:
@@ -120,35 +120,30 @@ def line_router(node: Node, dependencies: list[Any]) -> APIRouter:
         user = result.user
         return Person(user.username, user.display_name, user.role.value)
 
-    @router.post("/emergency/{activation_id}/decision")
-    async def decide(activation_id: RowId, request: DecisionRequest) -> dict[str, Any]:
+    async def decide(self, activation_id: RowId, request: DecisionRequest) -> dict[str, Any]:
         def call() -> Any:
-            approver = signed_in(request.by, request.password, request.totp)
-            return desk.decide_emergency(
+            approver = self.signed_in(request.by, request.password, request.totp)
+            return self.desk.decide_emergency(
                 activation_id, approver, approve=request.approve, note=request.note
             )
 
-        return activation_view(await run(call))
+        return activation_view(await self.run(call))
 
-    @router.get("/emergency")
     async def activations(
-        link: str | None = None, state: str | None = None
+        self, link: str | None = None, state: str | None = None
     ) -> list[dict[str, Any]]:
-        rows = await run(lambda: desk.emergency_activations(link, state=state))
+        rows = await self.run(lambda: self.desk.emergency_activations(link, state=state))
         return [activation_view(a) for a in rows]
 
-    @router.get("/links/{link}/escalation")
-    async def escalation(link: str) -> dict[str, Any]:
-        return {"link": link, "policy": await run(lambda: desk.escalation(link))}
+    async def escalation(self, link: str) -> dict[str, Any]:
+        return {"link": link, "policy": await self.run(lambda: self.desk.escalation(link))}
 
-    @router.put("/links/{link}/escalation")
-    async def set_escalation(link: str, document: Annotated[Any, Body()]) -> dict[str, Any]:
-        stored = await run(lambda: desk.set_escalation(link, document, ACTOR))
+    async def set_escalation(self, link: str, document: Annotated[Any, Body()]) -> dict[str, Any]:
+        stored = await self.run(lambda: self.desk.set_escalation(link, document, ACTOR))
         return {"link": link, "policy": stored}
 
-    @router.get("/links/{link}/escalation/steps")
-    async def steps(link: str, message: str | None = None) -> list[dict[str, Any]]:
-        rows = await run(lambda: desk.escalation_steps(link, message_id=message))
+    async def steps(self, link: str, message: str | None = None) -> list[dict[str, Any]]:
+        rows = await self.run(lambda: self.desk.escalation_steps(link, message_id=message))
         return [
             {
                 "id": s.id,
@@ -165,36 +160,54 @@ def line_router(node: Node, dependencies: list[Any]) -> APIRouter:
             for s in rows
         ]
 
-    @router.get("/overdue")
-    async def overdue() -> list[dict[str, Any]]:
-        return [item.view() for item in await run(desk.overdue)]
+    async def overdue(self) -> list[dict[str, Any]]:
+        return [item.view() for item in await self.run(self.desk.overdue)]
 
-    @router.get("/alerts")
-    async def alerts() -> list[dict[str, Any]]:
-        return [alert_view(a) for a in await run(desk.alerts)]
+    async def alerts(self) -> list[dict[str, Any]]:
+        return [alert_view(a) for a in await self.run(self.desk.alerts)]
 
-    @router.post("/alerts/{alert_id}/clear")
-    async def clear(alert_id: RowId) -> dict[str, Any]:
-        return alert_view(await run(lambda: desk.clear_alert(alert_id, ACTOR)))
+    async def clear(self, alert_id: RowId) -> dict[str, Any]:
+        return alert_view(await self.run(lambda: self.desk.clear_alert(alert_id, ACTOR)))
 
-    @router.get("/links/{link}/link-tests")
-    async def tests(link: str) -> list[dict[str, Any]]:
-        return [test_view(t) for t in await run(lambda: desk.link_tests(link))]
+    async def tests(self, link: str) -> list[dict[str, Any]]:
+        return [test_view(t) for t in await self.run(lambda: self.desk.link_tests(link))]
 
-    @router.post("/link-tests/{test_id}/confirm")
-    async def confirm(test_id: str, request: ByRequest) -> dict[str, Any]:
-        return test_view(await run(lambda: desk.confirm_link_test(test_id, person(request.by))))
+    async def confirm(self, test_id: str, request: ByRequest) -> dict[str, Any]:
+        return test_view(
+            await self.run(lambda: self.desk.confirm_link_test(test_id, self.person(request.by)))
+        )
 
-    @router.get("/links/{link}/stats")
     async def usage(
+        self,
         link: str,
         bucket: str = "day",
         since_ms: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None,
         until_ms: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None,
     ) -> dict[str, Any]:
-        result = await run(
-            lambda: desk.usage(link, bucket=bucket, since_ms=since_ms, until_ms=until_ms)
+        result = await self.run(
+            lambda: self.desk.usage(link, bucket=bucket, since_ms=since_ms, until_ms=until_ms)
         )
         return dict(result.view())
 
+
+def line_router(node: Node, dependencies: list[Any]) -> APIRouter:
+    router = APIRouter(prefix="/api/v1", dependencies=dependencies)
+    api = _LineHandlers(node)
+    router.add_api_route("/links/{link}/policy", api.policy, methods=["GET"])
+    router.add_api_route(
+        "/links/{link}/policy/proposals", api.propose, methods=["POST"], status_code=201
+    )
+    router.add_api_route("/links/{link}/policy/{version}/accept", api.accept, methods=["POST"])
+    router.add_api_route("/links/{link}/emergency", api.activate, methods=["POST"], status_code=201)
+    router.add_api_route("/emergency/{activation_id}/decision", api.decide, methods=["POST"])
+    router.add_api_route("/emergency", api.activations, methods=["GET"])
+    router.add_api_route("/links/{link}/escalation", api.escalation, methods=["GET"])
+    router.add_api_route("/links/{link}/escalation", api.set_escalation, methods=["PUT"])
+    router.add_api_route("/links/{link}/escalation/steps", api.steps, methods=["GET"])
+    router.add_api_route("/overdue", api.overdue, methods=["GET"])
+    router.add_api_route("/alerts", api.alerts, methods=["GET"])
+    router.add_api_route("/alerts/{alert_id}/clear", api.clear, methods=["POST"])
+    router.add_api_route("/links/{link}/link-tests", api.tests, methods=["GET"])
+    router.add_api_route("/link-tests/{test_id}/confirm", api.confirm, methods=["POST"])
+    router.add_api_route("/links/{link}/stats", api.usage, methods=["GET"])
     return router

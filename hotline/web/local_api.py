@@ -29,7 +29,8 @@ from ..node.group_commit import GroupCommit
 from ..node.home import NodeError
 from ..node.message_text import MAX_TEXT_CHARS
 from ..node.metrics import NodeMetrics
-from ..node.service import Node, Outgoing
+from ..node.outgoing import Outgoing
+from ..node.service import Node
 from ..protocol.errors import ProtocolError
 from ..protocol.kinds import Kind
 from .console.app import create_console
@@ -82,19 +83,13 @@ def _agreed_outgoing(link: str, raw: bytes) -> Outgoing | None:
     return Outgoing(link, body, Kind.AGREED_TEXT, ref=form.ref)
 
 
-def create_local_app(node: Node, metrics: NodeMetrics) -> FastAPI:
-    # No OpenTelemetry: the node's metrics are Prometheus (/metrics), and FastAPI's
-    # per-request check for a configured provider cost more than routing. No /docs
-    # or /redoc: their pages load scripts from a CDN, and the node works offline
-    # (the schema stays at /openapi.json).
-    app = FastAPI(
-        title=f"Hotline local API ({node.party})",
-        version="1",
-        telemetry={"tracing": False, "metrics": False, "logs": False},
-        docs_url=None,
-        redoc_url=None,
-    )
-    sends = GroupCommit(node)
+class _LocalHandlers:
+    """The local API's own endpoints and refusal handlers, over one node."""
+
+    def __init__(self, node: Node, metrics: NodeMetrics) -> None:
+        self.node = node
+        self.metrics = metrics
+        self.sends = GroupCommit(node)
 
     # The token (and the body's size) are checked before any route reads a body
     # (LocalGuard); this dependency declares the header in the schema and checks it
@@ -102,19 +97,17 @@ def create_local_app(node: Node, metrics: NodeMetrics) -> FastAPI:
     # Async on purpose: FastAPI runs a sync dependency in a worker thread, and that
     # hand-off cost more than the check (a hash, against the configuration the node
     # loaded at start) on every call.
-    async def authorise(authorization: Annotated[str | None, Header()] = None) -> None:
+    async def authorise(self, authorization: Annotated[str | None, Header()] = None) -> None:
         scheme, _, token = (authorization or "").partition(" ")
-        if scheme.lower() != "bearer" or not token or not node.config.token_matches(token):
+        if scheme.lower() != "bearer" or not token or not self.node.config.token_matches(token):
             raise HTTPException(401, TOKEN_REQUIRED, {"WWW-Authenticate": "Bearer"})
-
-    auth = [Depends(authorise)]
 
     # Sending is the hot path (every message of a flood is one request), so it is a
     # plain Starlette route, first in the table: FastAPI's dependency solving and
     # response encoding cost about three times the rest of the request. Same
     # authorisation (LocalGuard's, once), same validation (SendRequest; a 422 in
     # FastAPI's shape), same exception handlers; it is left out of the OpenAPI schema.
-    async def send(request: Request) -> JSONResponse:
+    async def send(self, request: Request) -> JSONResponse:
         raw = await request.body()
         try:
             form = SendRequest.model_validate_json(raw)
@@ -126,7 +119,7 @@ def create_local_app(node: Node, metrics: NodeMetrics) -> FastAPI:
             except ValidationError as agreed_text:
                 refused, agreed = agreed_text, None
             if agreed is not None:
-                return JSONResponse(message_view(await sends.send(agreed)), status_code=201)
+                return JSONResponse(message_view(await self.sends.send(agreed)), status_code=201)
             errors = refused.errors(include_url=False, include_context=False)
             raise RequestValidationError(
                 [{**e, "loc": ("body", *e["loc"])} for e in errors]
@@ -139,84 +132,66 @@ def create_local_app(node: Node, metrics: NodeMetrics) -> FastAPI:
             if form.criterion:
                 body["criterion"] = form.criterion
         link = request.path_params["link"]
-        message = await sends.send(Outgoing(link, body, ref=form.ref))
+        message = await self.sends.send(Outgoing(link, body, ref=form.ref))
         return JSONResponse(message_view(message), status_code=201)
-
-    app.router.routes.insert(0, Route("/api/v1/links/{link}/messages", send, methods=["POST"]))
-    app.add_middleware(LocalGuard, token_matches=node.config.token_matches)
 
     # One table from reason to status (hotline.web.statuses), for the node's refusals
     # and the protocol's alike.
-    @app.exception_handler(Refused)
-    async def refused(request: Request, exc: Refused) -> JSONResponse:
+    async def refused(self, request: Request, exc: Refused) -> JSONResponse:
         return JSONResponse(
             {"detail": exc.detail, "code": exc.reason.value}, status_code=status_of(exc.reason)
         )
 
-    @app.exception_handler(ClientDisconnect)
-    async def gone(request: Request, exc: ClientDisconnect) -> Response:
+    async def gone(self, request: Request, exc: ClientDisconnect) -> Response:
         # The client hung up, or its body's deadline did: nobody is left to answer.
         return Response(status_code=400)
 
-    @app.exception_handler(NodeError)
-    async def node_error(request: Request, exc: NodeError) -> JSONResponse:
+    async def node_error(self, request: Request, exc: NodeError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=400)
 
-    @app.exception_handler(ProtocolError)
-    async def protocol_error(request: Request, exc: ProtocolError) -> JSONResponse:
+    async def protocol_error(self, request: Request, exc: ProtocolError) -> JSONResponse:
         reason = Reason(exc.code.value)
         return JSONResponse(
             {"detail": exc.detail, "code": reason.value}, status_code=status_of(reason)
         )
 
-    @app.get("/healthz")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok", "party": node.party}
+    async def healthz(self) -> dict[str, str]:
+        return {"status": "ok", "party": self.node.party}
 
-    @app.get("/metrics")
-    async def prometheus() -> Response:
-        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    async def prometheus(self) -> Response:
+        return Response(generate_latest(self.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
-    @app.get("/api/v1/links", dependencies=auth)
-    async def links() -> list[dict[str, Any]]:
-        return [link_view(link) for link in await to_thread.run_sync(node.links)]
+    async def links(self) -> list[dict[str, Any]]:
+        return [link_view(link) for link in await to_thread.run_sync(self.node.links)]
 
-    @app.get("/api/v1/links/{link}/paths", dependencies=auth)
-    async def paths(link: str) -> list[dict[str, Any]]:
-        return [path_view(p) for p in await to_thread.run_sync(node.link_paths, link)]
+    async def paths(self, link: str) -> list[dict[str, Any]]:
+        return [path_view(p) for p in await to_thread.run_sync(self.node.link_paths, link)]
 
-    @app.get("/api/v1/status", dependencies=auth)
-    async def status() -> dict[str, Any]:
-        rows = await to_thread.run_sync(node.status)
-        return {"party": node.party, "links": [status_view(s) for s in rows]}
+    async def status(self) -> dict[str, Any]:
+        rows = await to_thread.run_sync(self.node.status)
+        return {"party": self.node.party, "links": [status_view(s) for s in rows]}
 
-    @app.get("/api/v1/links/{link}/messages", dependencies=auth)
     async def messages(
-        link: str, limit: Annotated[int, Query(ge=1, le=1000)] = 50
+        self, link: str, limit: Annotated[int, Query(ge=1, le=1000)] = 50
     ) -> list[dict[str, Any]]:
+        node = self.node
         return await to_thread.run_sync(
             lambda: messages_with_agreed(node, node.messages(link, limit=limit))
         )
 
-    @app.get("/api/v1/messages/{message_id}", dependencies=auth)
-    async def message(message_id: str) -> dict[str, Any]:
-        row = await to_thread.run_sync(node.message, message_id)
+    async def message(self, message_id: str) -> dict[str, Any]:
+        row = await to_thread.run_sync(self.node.message, message_id)
         if row is None:
             raise HTTPException(404, f"no message {message_id}")
-        (view,) = await to_thread.run_sync(lambda: messages_with_agreed(node, [row]))
+        (view,) = await to_thread.run_sync(lambda: messages_with_agreed(self.node, [row]))
         return view
 
-    @app.get("/api/v1/links/{link}/export", dependencies=auth)
-    async def export(link: str) -> PlainTextResponse:
-        bundle = await to_thread.run_sync(node.export, link)
+    async def export(self, link: str) -> PlainTextResponse:
+        bundle = await to_thread.run_sync(self.node.export, link)
         return PlainTextResponse(bundle.to_json(), media_type="application/json")
 
-    app.include_router(line_router(node, auth))
-    app.include_router(translation_router(node, auth))
-    app.include_router(language_router(node, auth))
-
-    @app.get("/api/v1/events", dependencies=auth)
     async def events(
+        self,
         request: Request,
         after: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None,
         last_event_id: Annotated[str | None, Header()] = None,
@@ -225,16 +200,60 @@ def create_local_app(node: Node, metrics: NodeMetrics) -> FastAPI:
         if start is None and last_event_id is not None:
             start = bounded_int(last_event_id)
         if start is None:
-            start = await to_thread.run_sync(_last_id, node)
+            start = await to_thread.run_sync(_last_id, self.node)
         return StreamingResponse(
-            _stream(node, request, start),
+            _stream(self.node, request, start),
             media_type="text/event-stream",
             headers={"cache-control": "no-store", "x-accel-buffering": "no"},
         )
 
+
+def create_local_app(node: Node, metrics: NodeMetrics) -> FastAPI:
+    # No OpenTelemetry: the node's metrics are Prometheus (/metrics), and FastAPI's
+    # per-request check for a configured provider cost more than routing. No /docs
+    # or /redoc: their pages load scripts from a CDN, and the node works offline
+    # (the schema stays at /openapi.json).
+    app = FastAPI(
+        title=f"Hotline local API ({node.party})",
+        version="1",
+        telemetry={"tracing": False, "metrics": False, "logs": False},
+        docs_url=None,
+        redoc_url=None,
+    )
+    api = _LocalHandlers(node, metrics)
+    auth = [Depends(api.authorise)]
+    # The hot send route: a plain Starlette route, first in the table.
+    app.router.routes.insert(0, Route("/api/v1/links/{link}/messages", api.send, methods=["POST"]))
+    app.add_middleware(LocalGuard, token_matches=node.config.token_matches)
+    app.exception_handler(Refused)(api.refused)
+    app.exception_handler(ClientDisconnect)(api.gone)
+    app.exception_handler(NodeError)(api.node_error)
+    app.exception_handler(ProtocolError)(api.protocol_error)
+    app.add_api_route("/healthz", api.healthz, methods=["GET"])
+    app.add_api_route("/metrics", api.prometheus, methods=["GET"])
+    app.add_api_route("/api/v1/links", api.links, methods=["GET"], dependencies=auth)
+    app.add_api_route("/api/v1/links/{link}/paths", api.paths, methods=["GET"], dependencies=auth)
+    app.add_api_route("/api/v1/status", api.status, methods=["GET"], dependencies=auth)
+    app.add_api_route(
+        "/api/v1/links/{link}/messages", api.messages, methods=["GET"], dependencies=auth
+    )
+    app.add_api_route(
+        "/api/v1/messages/{message_id}", api.message, methods=["GET"], dependencies=auth
+    )
+    app.add_api_route("/api/v1/links/{link}/export", api.export, methods=["GET"], dependencies=auth)
+    app.include_router(line_router(node, auth))
+    app.include_router(translation_router(node, auth))
+    app.include_router(language_router(node, auth))
+    app.add_api_route("/api/v1/events", api.events, methods=["GET"], dependencies=auth)
     create_console(app, node)
-    # After the console's own handlers, which these wrap: people get the console's
-    # page, scripts FastAPI's JSON, both without the input.
+    _answer_without_input(app)
+    app.add_middleware(SecurityHeaders)
+    return app
+
+
+def _answer_without_input(app: FastAPI) -> None:
+    """Wrap the console's own handlers (so call this after ``create_console``): people get
+    the console's page, scripts FastAPI's JSON, both without the input."""
     shown_invalid = app.exception_handlers[RequestValidationError]
     shown_refusal = app.exception_handlers[StarletteHTTPException]
 
@@ -256,8 +275,6 @@ def create_local_app(node: Node, metrics: NodeMetrics) -> FastAPI:
 
     app.add_exception_handler(RequestValidationError, invalid)
     app.add_exception_handler(StarletteHTTPException, refusal)
-    app.add_middleware(SecurityHeaders)
-    return app
 
 
 def _without_input(errors: Sequence[Any]) -> list[dict[str, Any]]:

@@ -17,6 +17,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ..node.clock import now_ms
+from ..node.ingest import IngestResult
 from ..node.metrics import NodeMetrics
 from ..node.paths import RELAY
 from ..node.record_store import LinkNotFound
@@ -97,55 +98,68 @@ def _client_cert(request: Request) -> bytes | None:
     return cert if isinstance(cert, bytes) else None
 
 
-def create_peer_app(
-    node: Node,
-    metrics: NodeMetrics,
-    on_gap: Callable[[str], None] | None = None,
-    relay: RelayForwarder | None = None,
-) -> Starlette:
-    known: dict[str, _LinkPeer] = {}
+class _PeerHandlers:
+    """The peer API's endpoints over one node. Each checks the client certificate
+    against the one pinned for the link it names before reading the body."""
 
-    async def authorised_link(request: Request) -> _LinkPeer | Response:
+    def __init__(
+        self,
+        node: Node,
+        metrics: NodeMetrics,
+        on_gap: Callable[[str], None] | None,
+        relay: RelayForwarder | None,
+    ) -> None:
+        self.node = node
+        self.metrics = metrics
+        self.on_gap = on_gap
+        self.relay = relay
+        self.known: dict[str, _LinkPeer] = {}
+
+    async def authorised_link(self, request: Request) -> _LinkPeer | Response:
         link_id = request.path_params["link_id"]
-        link = known.get(link_id)
+        link = self.known.get(link_id)
         if link is None:
             try:
-                row = await to_thread.run_sync(node.find_link, link_id)
+                row = await to_thread.run_sync(self.node.find_link, link_id)
             except Exception:
                 return _error(404, Code.WRONG_LINK.value, f"no link {link_id} here")
-            link = known[row.id] = _LinkPeer.of(row)
+            link = self.known[row.id] = _LinkPeer.of(row)
         if _client_cert(request) != link.tls_certificate:
             return _error(
                 403, Code.UNKNOWN_SENDER.value, "certificate is not the one pinned for this link"
             )
         return link
 
-    async def push(request: Request) -> Response:
-        link = await authorised_link(request)
+    def count_received(self, link_id: str, link_name: str, result: IngestResult) -> None:
+        """Count each outcome of a received batch, and report a gap in it."""
+        for outcome in result.outcomes:
+            self.metrics.received.labels(link_name, outcome.status).inc()
+            if outcome.code:
+                self.metrics.refused.labels(outcome.code).inc()
+        if result.missing and self.on_gap is not None:
+            self.on_gap(link_id)
+
+    async def push(self, request: Request) -> Response:
+        link = await self.authorised_link(request)
         if isinstance(link, Response):
             return link
         try:
             message = decode_push(await _read_body(request, MAX_BODY_BYTES))
             result = await to_thread.run_sync(
-                node.receive, link.id, message.envelopes, message.have
+                self.node.receive, link.id, message.envelopes, message.have
             )
         except _TooLarge:
             return _error(413, Code.TOO_LARGE.value, "request body is too large")
         except ProtocolError as exc:
-            metrics.refused.labels(exc.code.value).inc()
+            self.metrics.refused.labels(exc.code.value).inc()
             return _error(400, exc.code.value, exc.detail)
         except LinkNotFound:
             return _error(404, Code.WRONG_LINK.value, f"no link {link.id} here")
-        for outcome in result.outcomes:
-            metrics.received.labels(link.name, outcome.status).inc()
-            if outcome.code:
-                metrics.refused.labels(outcome.code).inc()
-        if result.missing and on_gap is not None:
-            on_gap(link.id)
+        self.count_received(link.id, link.name, result)
         return Response(encode_reply(result), media_type=CONTENT_TYPE)
 
-    async def entries(request: Request) -> Response:
-        link = await authorised_link(request)
+    async def entries(self, request: Request) -> Response:
+        link = await self.authorised_link(request)
         if isinstance(link, Response):
             return link
         after = bounded_int(request.query_params.get("after", "0"))
@@ -157,12 +171,12 @@ def create_peer_app(
                 f"after must be an integer from 0 to {MAX_ID} and limit one from 1",
             )
         limit = min(limit, MAX_BATCH)
-        rows = await to_thread.run_sync(node.own_entries_after, link.id, after, limit)
+        rows = await to_thread.run_sync(self.node.own_entries_after, link.id, after, limit)
         return Response(encode_entries(rows), media_type=CONTENT_TYPE)
 
-    async def heartbeat(request: Request) -> Response:
+    async def heartbeat(self, request: Request) -> Response:
         """Answer a signed heartbeat with a signed echo. Nothing is written."""
-        link = await authorised_link(request)
+        link = await self.authorised_link(request)
         if isinstance(link, Response):
             return link
         try:
@@ -171,23 +185,23 @@ def create_peer_app(
                 body,
                 sender_key=link.signing_key,
                 sender=link.party,
-                me=node.party,
+                me=self.node.party,
                 link=link.id,
                 now_ms=now_ms(),
             )
         except _TooLarge:
             return _error(413, Code.TOO_LARGE.value, "heartbeat is too large")
         except ProtocolError as exc:
-            metrics.refused.labels(exc.code.value).inc()
+            self.metrics.refused.labels(exc.code.value).inc()
             return _error(400, exc.code.value, exc.detail)
-        echo = make_echo(node.identity, beat, time_ms=now_ms())
+        echo = make_echo(self.node.identity, beat, time_ms=now_ms())
         return Response(echo, media_type=CONTENT_TYPE)
 
-    async def relay_in(request: Request) -> Response:
+    async def relay_in(self, request: Request) -> Response:
         """On a relay: take a party's sealed batch, store it, forward it."""
         link_id = request.path_params["link_id"]
-        routes = await to_thread.run_sync(node.relay_routes, link_id)
-        if relay is None or not routes:
+        routes = await to_thread.run_sync(self.node.relay_routes, link_id)
+        if self.relay is None or not routes:
             return _error(404, Code.WRONG_LINK.value, f"this node relays no link {link_id}")
         cert = _client_cert(request)
         sender = next((r for r in routes if r.certificate == cert), None)
@@ -208,20 +222,20 @@ def create_peer_app(
                 400, Code.WRONG_RECIPIENT.value, f"{push.to!r} is not the other party of this link"
             )
         batch_id = await to_thread.run_sync(
-            node.relay_store, link_id, sender.party, target.party, body, len(push.envelopes)
+            self.node.relay_store, link_id, sender.party, target.party, body, len(push.envelopes)
         )
-        answer = await relay.forward(batch_id, target, body)
+        answer = await self.relay.forward(batch_id, target, body)
         if answer is None:
             return Response(encode({"stored": batch_id}), status_code=202, media_type=CONTENT_TYPE)
         status, content = answer  # the receiver's own answer, passed on unchanged
         return Response(content, status_code=status, media_type=CONTENT_TYPE)
 
-    async def relayed(request: Request) -> Response:
+    async def relayed(self, request: Request) -> Response:
         """A batch from our peer that came through a relay this link accepted."""
         link_id = request.path_params["link_id"]
         try:
-            link = await to_thread.run_sync(node.find_link, link_id)
-            paths = await to_thread.run_sync(node.link_paths, link_id)
+            link = await to_thread.run_sync(self.node.find_link, link_id)
+            paths = await to_thread.run_sync(self.node.link_paths, link_id)
         except Exception:
             return _error(404, Code.WRONG_LINK.value, f"no link {link_id} here")
         cert = _client_cert(request)
@@ -232,47 +246,52 @@ def create_peer_app(
         try:
             body = await _read_body(request, MAX_BODY_BYTES)
             push = decode_relay_push(body)
-            if push.to != node.party:
+            if push.to != self.node.party:
                 raise ProtocolError(Code.WRONG_RECIPIENT, "batch is addressed to another party")
             verify_progress(
                 push.have_sig,
                 signer_key=link.peer_signing_key,
                 link=link.id,
                 signer=link.peer_party,
-                to=node.party,
+                to=self.node.party,
                 have=push.have,
             )
-            result = await to_thread.run_sync(node.receive, link.id, push.envelopes, push.have)
+            result = await to_thread.run_sync(self.node.receive, link.id, push.envelopes, push.have)
         except _TooLarge:
             return _error(413, Code.TOO_LARGE.value, "request body is too large")
         except ProtocolError as exc:
-            metrics.refused.labels(exc.code.value).inc()
+            self.metrics.refused.labels(exc.code.value).inc()
             return _error(400, exc.code.value, exc.detail)
-        for outcome in result.outcomes:
-            metrics.received.labels(link.name, outcome.status).inc()
-            if outcome.code:
-                metrics.refused.labels(outcome.code).inc()
-        if result.missing and on_gap is not None:
-            on_gap(link.id)
-        signature = sign_progress(node.identity, link=link.id, to=link.peer_party, have=result.have)
+        self.count_received(link.id, link.name, result)
+        signature = sign_progress(
+            self.node.identity, link=link.id, to=link.peer_party, have=result.have
+        )
         return Response(encode_relayed_reply(result, signature), media_type=CONTENT_TYPE)
 
-    async def healthz(request: Request) -> Response:
-        return JSONResponse({"status": "ok", "party": node.party})
+    async def healthz(self, request: Request) -> Response:
+        return JSONResponse({"status": "ok", "party": self.node.party})
 
-    async def gone(request: Request, exc: Exception) -> Response:
+    async def gone(self, request: Request, exc: Exception) -> Response:
         # The peer hung up, or its body's deadline did: nobody is left to answer.
         log.info("peer request abandoned before its body was complete")
         return Response(status_code=400)
 
+
+def create_peer_app(
+    node: Node,
+    metrics: NodeMetrics,
+    on_gap: Callable[[str], None] | None = None,
+    relay: RelayForwarder | None = None,
+) -> Starlette:
+    peer = _PeerHandlers(node, metrics, on_gap, relay)
     return Starlette(
-        exception_handlers={ClientDisconnect: gone},
+        exception_handlers={ClientDisconnect: peer.gone},
         routes=[
-            Route("/peer/v1/links/{link_id}/push", push, methods=["POST"]),
-            Route("/peer/v1/links/{link_id}/entries", entries, methods=["GET"]),
-            Route("/peer/v1/links/{link_id}/heartbeat", heartbeat, methods=["POST"]),
-            Route("/peer/v1/links/{link_id}/relayed", relayed, methods=["POST"]),
-            Route("/peer/v1/relay/{link_id}", relay_in, methods=["POST"]),
-            Route("/healthz", healthz, methods=["GET"]),
+            Route("/peer/v1/links/{link_id}/push", peer.push, methods=["POST"]),
+            Route("/peer/v1/links/{link_id}/entries", peer.entries, methods=["GET"]),
+            Route("/peer/v1/links/{link_id}/heartbeat", peer.heartbeat, methods=["POST"]),
+            Route("/peer/v1/links/{link_id}/relayed", peer.relayed, methods=["POST"]),
+            Route("/peer/v1/relay/{link_id}", peer.relay_in, methods=["POST"]),
+            Route("/healthz", peer.healthz, methods=["GET"]),
         ],
     )

@@ -12,6 +12,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from hotline.language import parameters as p
+from hotline.language.identifiers import Identifier
 
 OFFSETS = st.integers(-48, 56).map(lambda q: timezone(timedelta(minutes=15 * q)))
 
@@ -91,7 +92,7 @@ def values(kind: p.ParameterType) -> st.SearchStrategy[Any]:
         return st.integers(0, 360)
     if isinstance(kind, p.Quantity):
         return _in_units(kind)
-    if isinstance(kind, p.Identifier):
+    if isinstance(kind, Identifier):
         return _identifier(kind.scheme)
     if isinstance(kind, p.Name):
         return st.text(NAME_CHARACTERS, min_size=1, max_size=kind.max_length).filter(

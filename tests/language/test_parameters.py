@@ -13,7 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hotline.language import parameters as p
+from hotline.language.conventions import conventions, shipped_languages
 from hotline.language.errors import Reason, Refused
+from hotline.language.identifiers import Identifier
 from hotline.protocol.encoding import decode, encode
 from tests.language.strategies import values
 
@@ -33,7 +35,7 @@ TYPES: list[p.ParameterType] = [
     p.Speed(),
     p.Distance(),
     p.Distance(units=["nmi"], minimum=("0.5", "nmi"), maximum=("20", "km")),
-    *(p.Identifier(scheme) for scheme in p.Identifier.schemes),
+    *(Identifier(scheme) for scheme in Identifier.schemes),
     p.Name(),
     p.Name(max_length=5),
     p.Integer(),
@@ -104,11 +106,11 @@ INVALID: list[tuple[p.ParameterType, object, Reason]] = [
         {"value": "11", "unit": "nmi"},
         Reason.OUT_OF_RANGE,
     ),
-    (p.Identifier("icao24"), "7C123G", Reason.BAD_FORMAT),
-    (p.Identifier("imo"), "IMO 9074728", Reason.BAD_FORMAT),  # wrong check digit
-    (p.Identifier("norad"), "0", Reason.BAD_FORMAT),
-    (p.Identifier("hull"), "DDG_89", Reason.BAD_FORMAT),
-    (p.Identifier("cospar"), "98-067A", Reason.BAD_FORMAT),
+    (Identifier("icao24"), "7C123G", Reason.BAD_FORMAT),
+    (Identifier("imo"), "IMO 9074728", Reason.BAD_FORMAT),  # wrong check digit
+    (Identifier("norad"), "0", Reason.BAD_FORMAT),
+    (Identifier("hull"), "DDG_89", Reason.BAD_FORMAT),
+    (Identifier("cospar"), "98-067A", Reason.BAD_FORMAT),
     (p.Name(), "Zhang {Wei}", Reason.BAD_FORMAT),
     (p.Name(), "<script>", Reason.BAD_FORMAT),
     (p.Name(), "   ", Reason.OUT_OF_RANGE),
@@ -164,8 +166,8 @@ RENDERED: list[tuple[p.ParameterType, object, str, str]] = [
     (p.Distance(), {"value": 1, "unit": "nmi"}, "1 nautical mile", "1海里"),
     (p.Altitude(), {"value": 10000, "unit": "ft"}, "10,000 feet", "10,000英尺"),
     (p.Speed(), {"value": "12", "unit": "kn"}, "12 knots", "12节"),
-    (p.Identifier("imo"), "imo 9074729", "IMO 9074729", "IMO 9074729"),
-    (p.Identifier("hull"), "  ddg-89 ", "DDG-89", "DDG-89"),
+    (Identifier("imo"), "imo 9074729", "IMO 9074729", "IMO 9074729"),
+    (Identifier("hull"), "  ddg-89 ", "DDG-89", "DDG-89"),
     (p.Integer(), 1234567, "1,234,567", "1,234,567"),
     (ENUM, "port", "port", "左舷"),
 ]
@@ -194,7 +196,7 @@ CANONICAL: list[tuple[p.ParameterType, object, Any]] = [
     (p.Number(), "-0.0", "0"),
     (p.Number(), "100.000", "100"),
     (p.Integer(), 100, 100),
-    (p.Identifier("norad"), "00005", "5"),
+    (Identifier("norad"), "00005", "5"),
     (p.Name(), "  Zhang\u3000  Wei ", "Zhang Wei"),
 ]
 
@@ -213,6 +215,6 @@ def test_a_language_without_conventions_is_refused() -> None:
 
 
 def test_language_words_come_from_data_files() -> None:
-    assert set(p.shipped_languages()) == {"en", "zh-Hans"}
-    assert p.conventions("zh-Hans").hemispheres["N"] == "北纬"
-    assert p.conventions("en").units["nmi"]["other"] == "{0} nautical miles"
+    assert set(shipped_languages()) == {"en", "zh-Hans"}
+    assert conventions("zh-Hans").hemispheres["N"] == "北纬"
+    assert conventions("en").units["nmi"]["other"] == "{0} nautical miles"
