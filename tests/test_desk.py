@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from hotline.clock import now_ms
 from hotline.language.phrasebook import shipped_phrasebook
 from hotline.node.agreed_messages import HOLDING_REPLY
-from hotline.node.clock import now_ms
 from hotline.node.desk import Desk
 from hotline.node.home import NodeError
 from hotline.node.people import Person

@@ -29,7 +29,7 @@ from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from ..node.clock import now_ms
+from ..clock import now_ms
 from ..storage.account_models import AuditLog, User, WebSession
 from . import totp
 from .audit import AuditFilter, read_audit

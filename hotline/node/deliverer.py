@@ -35,10 +35,10 @@ from collections.abc import Callable
 import httpx
 from anyio import to_thread
 
+from ..clock import now_ms
 from ..protocol.errors import Code, ProtocolError
 from ..protocol.heartbeat import sign_progress, verify_progress
 from ..storage.models import Link
-from .clock import now_ms
 from .heartbeat_timings import HeartbeatTimings
 from .heartbeats import HeartbeatMonitor
 from .ingest import IngestResult

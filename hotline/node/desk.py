@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..clock import now_ms
 from ..errors import Reason
 from ..language.errors import LanguageError
 from ..protocol.kinds import Kind
@@ -22,7 +23,6 @@ from ..storage.people_models import CLOSED_DRAFT_STATES, Call, Draft
 from .agreed_messages import HOLDING_REPLY, decline_reasons, link_phrasebook, refused_from
 from .alerts import clear_alerts_for
 from .calls import DEFAULT_RING_MS, call_event
-from .clock import now_ms
 from .events import record_event
 from .home import NodeError
 from .language_desk import LanguageDesk

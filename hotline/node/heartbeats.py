@@ -19,10 +19,10 @@ from collections.abc import Callable
 import httpx
 from anyio import to_thread
 
+from ..clock import now_ms
 from ..protocol.errors import ProtocolError
 from ..protocol.heartbeat import NONCE_SIZE, make_heartbeat, read_echo
 from ..storage.models import Link
-from .clock import now_ms
 from .connections import LinkConnections
 from .liveness import (
     DOWN,

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..accounts.roles import Permission
+from ..clock import now_ms as clock_ms
 from ..errors import Reason
 from ..language.glossary import Glossary, shipped_glossary
 from ..language.phrasebook import Phrasebook, shipped_phrasebook
@@ -16,7 +17,6 @@ from ..protocol.kinds import Kind
 from ..storage.models import Link, Message
 from . import link_documents, link_policy
 from .agreed_messages import outgoing_body
-from .clock import now_ms as clock_ms
 from .home import NodeError
 from .outgoing import Outgoing, append_message
 from .people import Person, actor_of, require

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from ..accounts.roles import Permission
+from ..clock import now_ms as clock_ms
 from ..errors import Reason
 from ..protocol.policy import Agreement, Criterion, Policy, amend, default_policy
 from ..storage.models import Link
@@ -37,7 +38,6 @@ from . import (
     stats,
 )
 from .alerts import alert_view
-from .clock import now_ms as clock_ms
 from .escalation import OverdueItem
 from .events import record_event
 from .outgoing import Outgoing, append_message

@@ -23,9 +23,9 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
+from ..clock import now_ms
 from ..storage.models import Link
 from ..storage.policy_models import EmergencyActivation, EscalationStep, LinkTest
-from .clock import now_ms
 from .escalation import overdue
 
 if TYPE_CHECKING:

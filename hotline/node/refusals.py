@@ -15,10 +15,10 @@ from typing import Any, Protocol
 from sqlalchemy.orm import Session
 
 from .. import errors
+from ..clock import now_ms
 from ..errors import Reason
 from ..protocol.errors import ProtocolError
 from ..storage.account_models import AuditLog
-from .clock import now_ms
 from .home import NodeError
 
 log = logging.getLogger("hotline.rules")

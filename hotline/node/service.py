@@ -14,6 +14,7 @@ from anyio import to_thread
 from sqlalchemy import bindparam, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from ..clock import now_ms
 from ..errors import Reason
 from ..protocol.bundle import Bundle, make_bundle
 from ..protocol.errors import Code, ProtocolError
@@ -38,7 +39,6 @@ from ..storage.models import (
 from . import leases, linking
 from . import paths as path_store
 from .agreed_messages import outgoing_body
-from .clock import now_ms
 from .events import (
     EventFeed,
     EventRow,

@@ -13,13 +13,13 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
+from ..clock import now_ms
 from ..errors import Reason
 from ..language.translation import tags
 from ..protocol.kinds import Kind
 from ..storage.models import Link, Message
 from ..storage.translation_models import Translation
 from .alerts import clear_alerts_for
-from .clock import now_ms
 from .message_text import MAX_TEXT_CHARS
 from .record_store import Reference, append_own, find_entry, lock_link
 from .refusals import Refused

@@ -16,7 +16,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ..node.clock import now_ms
+from ..clock import now_ms
 from ..node.ingest import IngestResult
 from ..node.metrics import NodeMetrics
 from ..node.paths import RELAY

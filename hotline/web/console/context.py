@@ -22,8 +22,8 @@ from jinja2 import Environment
 
 from ...accounts.roles import Permission
 from ...accounts.service import AccountService
+from ...clock import now_ms
 from ...errors import Refused
-from ...node.clock import now_ms
 from ...node.desk import Desk
 from ...node.events import last_event_id
 from ...node.home import NodeError

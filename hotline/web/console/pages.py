@@ -13,11 +13,11 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
+from ...clock import now_ms
 from ...language.glossary import Glossary
 from ...language.phrasebook import shipped_phrasebook
 from ...node.agreed_messages import agreed_view
 from ...node.calls import call_view
-from ...node.clock import now_ms
 from ...node.desk import open_drafts
 from ...node.escalation import OverdueItem, open_alerts, overdue
 from ...node.link_documents import glossary_in_force

@@ -14,9 +14,9 @@ from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from ...accounts.roles import Permission
+from ...clock import now_ms
 from ...errors import Reason, Refused
 from ...node.calls import mark_seen
-from ...node.clock import now_ms
 from ...node.service import Node
 from ...storage.models import Link, Message
 from ...storage.people_models import Call, Draft

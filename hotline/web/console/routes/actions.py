@@ -11,8 +11,8 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from ....accounts.roles import Permission
+from ....clock import now_ms
 from ....errors import Refused
-from ....node.clock import now_ms
 from ....node.home import NodeError
 from .. import actions
 from ..auth import Operator

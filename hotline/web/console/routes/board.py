@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 
 from ....accounts.roles import Permission
-from ....node.clock import now_ms
+from ....clock import now_ms
 from .. import actions, pages
 from .. import waiting as attention
 from ..context import Console, console

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Form
 from fastapi.responses import Response
 
 from ....accounts.roles import Permission
-from ....node.clock import now_ms
+from ....clock import now_ms
 from .. import pages
 from ..auth import Operator
 from ..context import Console, console
