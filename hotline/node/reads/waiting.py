@@ -11,22 +11,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sqlalchemy import ColumnElement, and_, func, or_, select
-from sqlalchemy.orm import Session
 
-from ...accounts.roles import Permission
-from ...errors import Reason, Refused
-from ...node.calls import mark_seen
-from ...node.clock import now_ms
-from ...node.service import Node
 from ...storage.models import Link, Message
 from ...storage.people_models import Call, Draft
-from .auth import Operator
-from .pages import RING_GRACE_MS
+from ..service import Node
+from .calls import RING_GRACE_MS
 
 MISSED_WINDOW_MS = 7 * 24 * 3_600_000  # older unseen missed calls are left to the history
 
 
-@dataclass
+@dataclass(frozen=True)
 class Waiting:
     """Counts of what waits, and the items the attention bar lists."""
 
@@ -56,17 +50,26 @@ def unseen_missed(now: int) -> ColumnElement[bool]:
     )
 
 
-def missed_per_link(session: Session, now: int) -> dict[str, int]:
-    rows = session.execute(
-        select(Call.link_id, func.count()).where(unseen_missed(now)).group_by(Call.link_id)
-    )
-    return {str(link): int(n) for link, n in rows}
+def missed_per_link(node: Node, now: int) -> dict[str, int]:
+    """Each link's missed calls nobody has seen yet."""
+    with node.reading() as session:
+        rows = session.execute(
+            select(Call.link_id, func.count()).where(unseen_missed(now)).group_by(Call.link_id)
+        )
+        return {str(link): int(n) for link, n in rows}
 
 
-def waiting(node: Node, operator: Operator, *, emergencies: int, activations: int) -> Waiting:
-    """What waits for ``operator`` now (``emergencies`` and ``activations`` come from
-    the attention bar, which has already read them)."""
-    now = now_ms()
+def waiting(
+    node: Node,
+    username: str,
+    *,
+    may_approve_replies: bool,
+    emergencies: int,
+    activations: int,
+    now: int,
+) -> Waiting:
+    """What waits for the person ``username`` now (``emergencies`` and ``activations``
+    come from the attention bar, which has already read them)."""
     with node.reading() as session:
         ringing = session.scalar(
             select(func.count()).where(
@@ -88,13 +91,13 @@ def waiting(node: Node, operator: Operator, *, emergencies: int, activations: in
             )
         )
         replies: list[Draft] = []
-        if operator.can(Permission.APPROVE_REPLY):
+        if may_approve_replies:
             replies = list(
                 session.scalars(
                     select(Draft)
                     .where(
                         Draft.state == "awaiting_approval",
-                        Draft.author != operator.user.username,
+                        Draft.author != username,
                     )
                     .order_by(Draft.submitted_ms)
                 )
@@ -111,13 +114,4 @@ def waiting(node: Node, operator: Operator, *, emergencies: int, activations: in
     )
 
 
-def call_seen(node: Node, call_id: str, label: str) -> bool:
-    """Record that a person saw the missed call ``call_id``."""
-    with node.transaction() as session:
-        call = session.get(Call, call_id)
-        if call is None or call.direction != "in":
-            raise Refused(Reason.UNKNOWN_CALL, f"no such call {call_id}")
-        return mark_seen(session, call, label, now_ms())
-
-
-__all__ = ["Waiting", "call_seen", "missed_per_link", "waiting"]
+__all__ = ["MISSED_WINDOW_MS", "Waiting", "missed_per_link", "unseen_missed", "waiting"]
