@@ -7,12 +7,13 @@ from dataclasses import dataclass
 from sqlalchemy import and_, or_, select
 
 from ...storage.models import Link, Message
-from ...storage.policy_models import Alert, EmergencyActivation, LinkTest
+from ...storage.policy_models import EmergencyActivation, LinkTest
 from ..escalation import OverdueItem, open_alerts, overdue
 from ..link_policy import in_force
 from ..people import Person
 from ..service import Node
 from .calls import RECENT_OUTCOME_MS
+from .records import ActivationRecord, AlertRecord, LinkTestRecord, MessageRecord
 
 EMERGENCY_WINDOW_MS = 7 * 24 * 3_600_000  # unacknowledged emergencies keep ringing this long
 
@@ -23,11 +24,11 @@ class Attention:
     acknowledged, activations awaiting this operator's approval, alerts, the other
     side's link tests to confirm, and our items overdue (with how long they waited)."""
 
-    emergencies: list[Message]
-    approvals: list[EmergencyActivation]
-    mine: list[EmergencyActivation]  # this operator's own, awaiting or lately rejected
-    alerts: list[Alert]
-    tests: list[LinkTest]
+    emergencies: list[MessageRecord]
+    approvals: list[ActivationRecord]
+    mine: list[ActivationRecord]  # this operator's own, awaiting or lately rejected
+    alerts: list[AlertRecord]
+    tests: list[LinkTestRecord]
     overdue: list[OverdueItem]
     link_names: dict[str, str]
     criteria: dict[tuple[str, str], dict[str, str]]  # (link id, criterion) → labels
@@ -62,11 +63,14 @@ def attention(node: Node, person: Person, *, can_approve: bool, now: int) -> Att
             .order_by(Message.received_ms.desc())
             .limit(200)
         )
-        emergencies = [m for m in unacknowledged if m.body.get("channel") == "emergency"]
-        approvals = []
+        emergencies = [
+            MessageRecord.of(m) for m in unacknowledged if m.body.get("channel") == "emergency"
+        ]
+        approvals: list[ActivationRecord] = []
         if can_approve:
-            approvals = list(
-                session.scalars(
+            approvals = [
+                ActivationRecord.of(a)
+                for a in session.scalars(
                     select(EmergencyActivation)
                     .where(
                         EmergencyActivation.state == "awaiting_approval",
@@ -74,9 +78,10 @@ def attention(node: Node, person: Person, *, can_approve: bool, now: int) -> Att
                     )
                     .order_by(EmergencyActivation.created_ms)
                 )
-            )
-        mine = list(
-            session.scalars(
+            ]
+        mine = [
+            ActivationRecord.of(a)
+            for a in session.scalars(
                 select(EmergencyActivation)
                 .where(
                     EmergencyActivation.requested_by == person.username,
@@ -90,15 +95,16 @@ def attention(node: Node, person: Person, *, can_approve: bool, now: int) -> Att
                 )
                 .order_by(EmergencyActivation.created_ms)
             )
-        )
+        ]
         criteria: dict[tuple[str, str], dict[str, str]] = {}
         for link_id in {a.link_id for a in [*approvals, *mine]}:
             rules = in_force(session, link_id)
             for c in rules.criteria if rules else ():
                 criteria[(link_id, c.id)] = dict(c.labels)
         alerts = open_alerts(session, role=person.role, username=person.username)
-        tests = list(
-            session.scalars(
+        tests = [
+            LinkTestRecord.of(t)
+            for t in session.scalars(
                 select(LinkTest)
                 .where(
                     LinkTest.direction == "in",
@@ -107,11 +113,12 @@ def attention(node: Node, person: Person, *, can_approve: bool, now: int) -> Att
                 )
                 .order_by(LinkTest.sent_ms)
             )
-        )
+        ]
         # A missed test of ours is shown once: as its alert, which says why and clears.
         alerted = {a.message_id for a in alerts if a.kind == "link_test_missed"}
         late = [i for i in overdue(session, now) if i.kind != "link_test" or i.id not in alerted]
-    return Attention(emergencies, approvals, mine, alerts[:20], tests, late, names, criteria)
+        shown = [AlertRecord.of(a) for a in alerts[:20]]
+    return Attention(emergencies, approvals, mine, shown, tests, late, names, criteria)
 
 
 __all__ = ["EMERGENCY_WINDOW_MS", "Attention", "attention"]

@@ -11,19 +11,20 @@ from ...storage.models import Entry, Link, Message, Outbox, Path
 from ...storage.people_models import Call
 from ..service import Node
 from .calls import RING_GRACE_MS
+from .records import LinkRecord, PathRecord
 
 DELAYED_MS = 10_000
 
 
 @dataclass(frozen=True)
 class LinkRow:
-    link: Link
+    link: LinkRecord
     health: str  # ok | delayed | no_contact
     outbox_depth: int
     last_traffic_ms: int | None
     unanswered: int
     ringing: int
-    paths: list[Path] = field(default_factory=list)
+    paths: list[PathRecord] = field(default_factory=list)
 
     @property
     def line(self) -> str:
@@ -36,7 +37,7 @@ class LinkRow:
 
 def link_board(node: Node, now: int) -> list[LinkRow]:
     with node.reading() as session:
-        links = list(session.scalars(select(Link).order_by(Link.name)))
+        links = [LinkRecord.of(k) for k in session.scalars(select(Link).order_by(Link.name))]
         depth = dict(
             session.execute(select(Outbox.link_id, func.count()).group_by(Outbox.link_id)).all()
         )
@@ -69,9 +70,9 @@ def link_board(node: Node, now: int) -> list[LinkRow]:
                 .group_by(Call.link_id)
             ).all()
         )
-        paths: dict[str, list[Path]] = {}
+        paths: dict[str, list[PathRecord]] = {}
         for path in session.scalars(select(Path).order_by(Path.link_id, Path.position)):
-            paths.setdefault(path.link_id, []).append(path)
+            paths.setdefault(path.link_id, []).append(PathRecord.of(path))
     rows = []
     for link in links:
         queued_since = oldest.get(link.id)

@@ -14,6 +14,7 @@ from ...storage.people_models import Call
 from ..calls import call_view
 from ..clock import now_ms
 from ..service import Node
+from .records import LinkRecord
 
 RECENT_OUTCOME_MS = 120_000
 RING_GRACE_MS = 15_000  # after the ring timeout, before an unconfirmed ring stops
@@ -83,7 +84,7 @@ def _rang_out(call: Call, now: int) -> bool:
 
 def call_detail(
     node: Node, call_id: str
-) -> tuple[dict[str, Any], Link, list[dict[str, Any]]] | None:
+) -> tuple[dict[str, Any], LinkRecord, list[dict[str, Any]]] | None:
     with node.reading() as session:
         call = session.get(Call, call_id)
         if call is None:
@@ -111,7 +112,7 @@ def call_detail(
                     "text": str(body.get("text", "")),
                 }
             )
-        return call_view(call), link, lines
+        return call_view(call), LinkRecord.of(link), lines
 
 
 def presence(lines: list[dict[str, Any]]) -> list[tuple[str, str]]:

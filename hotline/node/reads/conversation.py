@@ -19,7 +19,7 @@ from ...language.phrasebook import shipped_phrasebook
 from ...protocol.envelope import Payload
 from ...protocol.kinds import Kind
 from ...storage.models import Entry, Link, Message
-from ...storage.people_models import Call, Draft
+from ...storage.people_models import Call
 from ...storage.translation_models import Translation
 from ..agreed_messages import agreed_view
 from ..desk import open_drafts
@@ -27,6 +27,7 @@ from ..link_documents import glossary_in_force
 from ..link_policy import in_force
 from ..service import Node
 from ..translation_store import TranslationView, view
+from .records import CallRecord, DraftRecord, LinkRecord, MessageRecord
 
 PAGE_SIZE = 50
 
@@ -44,7 +45,7 @@ class HumanReceipt:
 
 @dataclass(frozen=True)
 class MessageRow:
-    message: Message
+    message: MessageRecord
     acknowledgement: HumanReceipt | None  # the holding reply, either direction
     answer_id: str | None
     # Our renderings of an incoming message; the other side's of an outgoing one.
@@ -64,11 +65,11 @@ class MessageRow:
 
 @dataclass(frozen=True)
 class ConversationPage:
-    link: Link
+    link: LinkRecord
     rows: list[MessageRow]
     older: str | None  # cursor for the previous page, if any
-    drafts: list[Draft]
-    calls: list[Call]
+    drafts: list[DraftRecord]
+    calls: list[CallRecord]
 
 
 def find_link(session: Session, name: str) -> Link | None:
@@ -105,26 +106,27 @@ def conversation(
             older = f"{last.created_ms}.{last.seq}"
         messages = list(reversed(newest_first))
         rows = message_rows(session, link.id, messages)
-        drafts = open_drafts(session, link.id)
-        calls = list(
-            session.scalars(
+        drafts = [DraftRecord.of(d) for d in open_drafts(session, link.id)]
+        calls = [
+            CallRecord.of(c)
+            for c in session.scalars(
                 select(Call)
                 .where(Call.link_id == link.id)
                 .order_by(Call.requested_ms.desc())
                 .limit(5)
             )
-        )
-    return ConversationPage(link, rows, older, drafts, calls)
+        ]
+        return ConversationPage(LinkRecord.of(link), rows, older, drafts, calls)
 
 
-def message_row(node: Node, message_id: str) -> tuple[Link, MessageRow] | None:
+def message_row(node: Node, message_id: str) -> tuple[LinkRecord, MessageRow] | None:
     with node.reading() as session:
         message = session.get(Message, message_id)
         if message is None:
             return None
         link = session.get(Link, message.link_id)
         assert link is not None
-        return link, message_rows(session, link.id, [message])[0]
+        return LinkRecord.of(link), message_rows(session, link.id, [message])[0]
 
 
 def message_rows(session: Session, link_id: str, messages: list[Message]) -> list[MessageRow]:
@@ -172,7 +174,7 @@ def message_rows(session: Session, link_id: str, messages: list[Message]) -> lis
         channel = rules.channels.get(str(m.body.get("channel") or "routine")) if rules else None
         rows.append(
             MessageRow(
-                m,
+                MessageRecord.of(m),
                 receipts.get(m.id),
                 m.answered_by,
                 renderings.get(m.id, []),

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ...storage.models import Link, Message
+from ...storage.models import Message
 from ..service import Node
 from .conversation import MessageRow, find_link, message_rows
+from .records import LinkRecord
 
 SEARCH_PAGE = 20
 MAX_QUERY = 200
@@ -23,7 +24,7 @@ LIKE_ESCAPE = "!"
 
 @dataclass(frozen=True)
 class Found:
-    link: Link
+    link: LinkRecord
     query: str
     rows: list[MessageRow]
     page: int
@@ -48,11 +49,11 @@ def search(node: Node, link_name: str, query: str, page: int = 1) -> Found | Non
         if link is None:
             return None
         if not words:
-            return Found(link, words, [], page, False)
+            return Found(LinkRecord.of(link), words, [], page, False)
         found = _matching(session, link.id, words, page)
         more = len(found) > SEARCH_PAGE
         rows = message_rows(session, link.id, found[:SEARCH_PAGE])
-        return Found(link, words, rows, page, more)
+        return Found(LinkRecord.of(link), words, rows, page, more)
 
 
 def _matching(session: Session, link_id: str, words: str, page: int) -> list[Message]:

@@ -16,6 +16,7 @@ from ...storage.models import Link, Message
 from ...storage.people_models import Call, Draft
 from ..service import Node
 from .calls import RING_GRACE_MS
+from .records import CallRecord, DraftRecord
 
 MISSED_WINDOW_MS = 7 * 24 * 3_600_000  # older unseen missed calls are left to the history
 
@@ -28,8 +29,8 @@ class Waiting:
     emergencies: int = 0
     unanswered: int = 0
     approvals: int = 0  # replies and emergency activations awaiting this operator
-    missed: list[Call] = field(default_factory=list)
-    replies: list[Draft] = field(default_factory=list)  # awaiting this operator's approval
+    missed: list[CallRecord] = field(default_factory=list)
+    replies: list[DraftRecord] = field(default_factory=list)  # awaiting this operator's approval
     link_names: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -85,15 +86,17 @@ def waiting(
                 Message.answered_ms.is_(None),
             )
         )
-        missed = list(
-            session.scalars(
+        missed = [
+            CallRecord.of(c)
+            for c in session.scalars(
                 select(Call).where(unseen_missed(now)).order_by(Call.requested_ms.desc()).limit(20)
             )
-        )
-        replies: list[Draft] = []
+        ]
+        replies: list[DraftRecord] = []
         if may_approve_replies:
-            replies = list(
-                session.scalars(
+            replies = [
+                DraftRecord.of(d)
+                for d in session.scalars(
                     select(Draft)
                     .where(
                         Draft.state == "awaiting_approval",
@@ -101,7 +104,7 @@ def waiting(
                     )
                     .order_by(Draft.submitted_ms)
                 )
-            )
+            ]
         names = dict(session.execute(select(Link.id, Link.name)).all())
     return Waiting(
         ringing=int(ringing or 0),
