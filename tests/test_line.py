@@ -31,6 +31,7 @@ from hotline.node.line import overdue_items, usage_stats, watch
 from hotline.node.line_metrics import LineCollector
 from hotline.node.metrics import NodeMetrics
 from hotline.node.people import Person
+from hotline.node.reads.attention import attention
 from hotline.node.record_store import append_own, lock_link
 from hotline.node.refusals import Refused
 from hotline.node.service import Node
@@ -40,7 +41,6 @@ from hotline.protocol.policy import agreements_in_record, amend, default_policy,
 from hotline.storage.account_models import AuditLog
 from hotline.storage.database import MIGRATIONS, make_engine, sqlite_url, upgrade
 from hotline.storage.models import Base, Event, Outbox
-from hotline.web.console.pages import attention
 from tests.conftest import DatabaseFactory
 from tests.harness import LINK, Cluster
 

@@ -14,6 +14,7 @@ language) when they are agreed texts.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from anyio import to_thread
@@ -28,8 +29,7 @@ from ..node.desk import Desk
 from ..node.refusals import Refused
 from ..node.service import Node
 from ..protocol.kinds import Kind
-from ..storage.models import Message
-from .views import message_view
+from .views import StoredMessage, message_view
 
 ACTOR = "api"
 SEARCH_LIMIT = 20  # entries a search answers, best first
@@ -56,7 +56,7 @@ def parse_document(name: str, document: Any) -> Phrasebook | Glossary:
         ) from None
 
 
-def messages_with_agreed(node: Node, rows: list[Message]) -> list[dict[str, Any]]:
+def messages_with_agreed(node: Node, rows: Sequence[StoredMessage]) -> list[dict[str, Any]]:
     """Message views, each agreed text with its exact rendering in every language."""
     views = [message_view(m) for m in rows]
     agreed = [(v, m) for v, m in zip(views, rows, strict=True) if m.kind == Kind.AGREED_TEXT]

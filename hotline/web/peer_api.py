@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from anyio import to_thread
 from starlette.applications import Starlette
@@ -43,7 +44,6 @@ from ..protocol.heartbeat import (
     sign_progress,
     verify_progress,
 )
-from ..storage.models import Link
 from .params import MAX_ID, bounded_int
 
 log = logging.getLogger("hotline.peer")
@@ -58,6 +58,21 @@ class _TooLarge(Exception):
     pass
 
 
+class _PeerLink(Protocol):
+    """The fields of a link the peer API takes its checks from."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def peer_party(self) -> str: ...
+    @property
+    def peer_signing_key(self) -> bytes: ...
+    @property
+    def peer_tls_certificate(self) -> bytes: ...
+
+
 @dataclass(frozen=True)
 class _LinkPeer:
     """What the peer API checks requests against: fixed when the link is set up, so
@@ -70,7 +85,7 @@ class _LinkPeer:
     tls_certificate: bytes
 
     @classmethod
-    def of(cls, link: Link) -> _LinkPeer:
+    def of(cls, link: _PeerLink) -> _LinkPeer:
         return cls(
             link.id, link.name, link.peer_party, link.peer_signing_key, link.peer_tls_certificate
         )

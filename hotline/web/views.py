@@ -1,16 +1,115 @@
-"""JSON views of stored rows, shared by the local API and the CLI."""
+"""JSON views of stored rows, shared by the local API and the CLI.
+
+The views name only the fields they show: the protocols below describe them, so this
+layer reads what the node hands over without knowing how it is stored.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from ..node.status import LinkStatus
-from ..storage.models import Link, Message, Path
+
+
+class StoredMessage(Protocol):
+    """A message as its view reads it (the ladder's ``*_ms`` rungs are read by name)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def link_id(self) -> str: ...
+    @property
+    def direction(self) -> str: ...
+    @property
+    def sender(self) -> str: ...
+    @property
+    def seq(self) -> int: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def channel(self) -> str: ...
+    @property
+    def criterion(self) -> str | None: ...
+    @property
+    def body(self) -> dict[str, Any]: ...
+    @property
+    def ref(self) -> str | None: ...
+    @property
+    def created_ms(self) -> int: ...
+    @property
+    def received_ms(self) -> int | None: ...
+    @property
+    def displayed_by(self) -> str | None: ...
+    @property
+    def acknowledged_by(self) -> str | None: ...
+    @property
+    def answered_by(self) -> str | None: ...
+
+
+class StoredLink(Protocol):
+    """A link as its view reads it."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def purpose(self) -> str: ...
+    @property
+    def peer_party(self) -> str: ...
+    @property
+    def role(self) -> str: ...
+    @property
+    def peer_endpoints(self) -> list[str]: ...
+    @property
+    def own_seq(self) -> int: ...
+    @property
+    def peer_seq(self) -> int: ...
+    @property
+    def peer_has_seq(self) -> int: ...
+    @property
+    def record_length(self) -> int: ...
+    @property
+    def last_sent_ms(self) -> int | None: ...
+    @property
+    def last_received_ms(self) -> int | None: ...
+
+
+class StoredPath(Protocol):
+    """A path as its view reads it."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def link_id(self) -> str: ...
+    @property
+    def position(self) -> int: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def url(self) -> str: ...
+    @property
+    def state(self) -> str: ...
+    @property
+    def active(self) -> bool: ...
+    @property
+    def last_good_ms(self) -> int | None: ...
+    @property
+    def last_attempt_ms(self) -> int | None: ...
+    @property
+    def rtt_ms(self) -> int | None: ...
+    @property
+    def failures(self) -> int: ...
+    @property
+    def changed_ms(self) -> int: ...
+    @property
+    def avoid_until_ms(self) -> int | None: ...
+
 
 LADDER = ("queued", "transmitted", "delivered", "displayed", "acknowledged", "answered")
 
 
-def message_view(message: Message) -> dict[str, Any]:
+def message_view(message: StoredMessage) -> dict[str, Any]:
     ladder = {rung: getattr(message, f"{rung}_ms", None) for rung in LADDER}
     if message.direction == "in":
         ladder["queued"] = None
@@ -35,7 +134,7 @@ def message_view(message: Message) -> dict[str, Any]:
     }
 
 
-def message_status(message: Message) -> str:
+def message_status(message: StoredMessage) -> str:
     if message.direction == "in":
         for rung in ("answered", "acknowledged", "displayed"):
             if getattr(message, f"{rung}_ms") is not None:
@@ -47,7 +146,7 @@ def message_status(message: Message) -> str:
     return "queued"
 
 
-def link_view(link: Link) -> dict[str, Any]:
+def link_view(link: StoredLink) -> dict[str, Any]:
     return {
         "id": link.id,
         "name": link.name,
@@ -76,7 +175,7 @@ def status_view(status: LinkStatus) -> dict[str, Any]:
     }
 
 
-def path_view(path: Path) -> dict[str, Any]:
+def path_view(path: StoredPath) -> dict[str, Any]:
     return {
         "id": path.id,
         "link_id": path.link_id,

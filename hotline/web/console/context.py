@@ -27,15 +27,15 @@ from ...errors import Refused
 from ...node.desk import Desk
 from ...node.events import last_event_id
 from ...node.home import NodeError
+from ...node.reads.attention import attention
+from ...node.reads.calls import live_calls
+from ...node.reads.waiting import waiting
 from ...node.service import Node
-from ...storage.database import make_sessionmaker
-from . import pages
 from .auth import SESSION_COOKIE, Gate, Operator, client_address, request_language
 from .forms import ActionForm, Posted, wants_json
 from .i18n import translate
 from .refusals import Invalid, offers_routine, refusal_text
 from .templates import environment, words
-from .waiting import waiting
 
 
 @dataclass(frozen=True)
@@ -51,9 +51,7 @@ class Console:
 
     @classmethod
     def build(cls, node: Node) -> Console:
-        accounts = AccountService(
-            node.sessions, readers=make_sessionmaker(node.engine, read_only=True), party=node.party
-        )
+        accounts = AccountService(node.sessions, readers=node.readers, party=node.party)
         return cls(node, Desk(node), accounts, Gate(accounts), environment(node.party))
 
     async def operator(self, asking: Request | Posted, permission: Permission | None) -> Operator:
@@ -170,15 +168,17 @@ class Console:
 
         def read() -> dict[str, Any]:
             stamp = now_ms()
-            attention = pages.attention(self.node, who, can_approve=may_approve, now=stamp)
+            bar = attention(self.node, who, can_approve=may_approve, now=stamp)
             return {
-                "live_calls": pages.live_calls(self.node, stamp),
-                "attention": attention,
+                "live_calls": live_calls(self.node, stamp),
+                "attention": bar,
                 "waiting": waiting(
                     self.node,
-                    operator,
-                    emergencies=len(attention.emergencies),
-                    activations=len(attention.approvals),
+                    who.username,
+                    may_approve_replies=operator.can(Permission.APPROVE_REPLY),
+                    emergencies=len(bar.emergencies),
+                    activations=len(bar.approvals),
+                    now=now_ms(),
                 ),
             }
 

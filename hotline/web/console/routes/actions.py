@@ -14,7 +14,7 @@ from ....accounts.roles import Permission
 from ....clock import now_ms
 from ....errors import Refused
 from ....node.home import NodeError
-from .. import actions
+from ....node.reads.search import search as search_messages
 from ..auth import Operator
 from ..context import Console, console
 from ..forms import ActionForm, action_form, wants_json
@@ -80,7 +80,7 @@ async def search(
 ) -> Response:
     operator = await c.operator(request, Permission.VIEW_MESSAGES)
     number = min(max(1, page), MAX_SEARCH_PAGE)
-    found = await to_thread.run_sync(lambda: actions.search(c.node, link_name, q, number))
+    found = await to_thread.run_sync(lambda: search_messages(c.node, link_name, q, number))
     if found is None:
         raise HTTPException(404, "no such link")
     after = await c.events_after()

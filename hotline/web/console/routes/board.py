@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from anyio import to_thread
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 
 from ....accounts.roles import Permission
 from ....clock import now_ms
-from .. import actions, pages
-from .. import waiting as attention
+from ....node.reads import conversation as talk
+from ....node.reads.backlog import Backlog, backlog
+from ....node.reads.board import LinkRow, link_board
+from ....node.reads.waiting import missed_per_link
 from ..context import Console, console
 from ..i18n import translations
 from ..phrasebook import panel as phrase_panel
@@ -40,12 +44,11 @@ async def board_fragment(request: Request, c: Console = Depends(console)) -> Res
     return c.render(request, "_board.html", operator, rows=rows, missed=missed)
 
 
-def _board(c: Console) -> tuple[list[pages.LinkRow], dict[str, int]]:
+def _board(c: Console) -> tuple[list[LinkRow], dict[str, int]]:
     """The board's rows, and each link's missed calls nobody has seen yet."""
     stamp = now_ms()
-    with c.node.reading() as session:
-        missed = attention.missed_per_link(session, stamp)
-    return pages.link_board(c.node, stamp), missed
+    missed = missed_per_link(c.node, stamp)
+    return link_board(c.node, stamp), missed
 
 
 @router.get("/fragments/calls", response_class=HTMLResponse)
@@ -102,16 +105,15 @@ async def conversation(
 
 def _conversation(
     c: Console, link_name: str, before: str | None, needing: bool, cursor: str | None
-) -> tuple[pages.ConversationPage, actions.Waiting]:
-    page = pages.conversation(c.node, link_name, before=None if needing else before)
+) -> tuple[talk.ConversationPage, Backlog]:
+    page = talk.conversation(c.node, link_name, before=None if needing else before)
     if page is None:
         raise HTTPException(404, "no such link")
     if needing:
-        waiting = actions.waiting(c.node, page.link.id, after=cursor)
-        page.rows, page.older = waiting.rows, None
-        return page, waiting
+        waiting = backlog(c.node, page.link.id, after=cursor)
+        return replace(page, rows=waiting.rows, older=None), waiting
     on_page = frozenset(r.id for r in page.rows)
-    return page, actions.waiting(c.node, page.link.id, skip=on_page)
+    return page, backlog(c.node, page.link.id, skip=on_page)
 
 
 @router.get("/messages/{message_id}/fragment", response_class=HTMLResponse)
@@ -119,7 +121,7 @@ async def message_fragment(
     request: Request, message_id: str, c: Console = Depends(console)
 ) -> Response:
     operator = await c.operator(request, Permission.VIEW_MESSAGES)
-    found = await to_thread.run_sync(lambda: pages.message_row(c.node, message_id))
+    found = await to_thread.run_sync(lambda: talk.message_row(c.node, message_id))
     if found is None:
         raise HTTPException(404, "no such message")
     link, row = found
@@ -131,7 +133,7 @@ async def drafts_fragment(
     request: Request, link_name: str, c: Console = Depends(console)
 ) -> Response:
     operator = await c.operator(request, Permission.VIEW_MESSAGES)
-    page = await to_thread.run_sync(lambda: pages.conversation(c.node, link_name))
+    page = await to_thread.run_sync(lambda: talk.conversation(c.node, link_name))
     if page is None:
         raise HTTPException(404, "no such link")
     return c.render(request, "_drafts.html", operator, page=page)

@@ -12,7 +12,8 @@ from fastapi.responses import HTMLResponse, Response
 from ....accounts.roles import Permission
 from ....node.desk import MAX_SESSION_TEXT
 from ....node.home import NodeError
-from .. import pages, waiting
+from ....node.missed_calls import call_seen as see_call
+from ....node.reads.calls import call_detail, call_rows, participants, presence
 from ..context import Console, console
 from ..forms import ActionForm, Posted, action_form, local_path, posted
 from ..refusals import Invalid
@@ -69,7 +70,7 @@ async def call_seen(
         operator,
         "call.seen",
         call_id,
-        lambda: waiting.call_seen(c.node, call_id, operator.person.label),
+        lambda: see_call(c.node, call_id, operator.person.label),
     )
 
 
@@ -120,7 +121,7 @@ async def session_text(
 async def call_page(request: Request, call_id: str, c: Console = Depends(console)) -> Response:
     operator = await c.operator(request, Permission.VIEW_MESSAGES)
     after = await c.events_after()
-    found = await to_thread.run_sync(lambda: pages.call_detail(c.node, call_id))
+    found = await to_thread.run_sync(lambda: call_detail(c.node, call_id))
     if found is None:
         raise HTTPException(404, "no such call")
     call, link, lines = found
@@ -131,8 +132,8 @@ async def call_page(request: Request, call_id: str, c: Console = Depends(console
         call=call,
         link=link,
         lines=lines,
-        present=pages.presence(lines),
-        participants=pages.participants(lines),
+        present=presence(lines),
+        participants=participants(lines),
         events_after=after,
         **await c.bar(operator),
     )
@@ -141,7 +142,7 @@ async def call_page(request: Request, call_id: str, c: Console = Depends(console
 @router.get("/calls/{call_id}/fragment", response_class=HTMLResponse)
 async def call_fragment(request: Request, call_id: str, c: Console = Depends(console)) -> Response:
     operator = await c.operator(request, Permission.VIEW_MESSAGES)
-    found = await to_thread.run_sync(lambda: pages.call_detail(c.node, call_id))
+    found = await to_thread.run_sync(lambda: call_detail(c.node, call_id))
     if found is None:
         raise HTTPException(404, "no such call")
     call, link, lines = found
@@ -152,8 +153,8 @@ async def call_fragment(request: Request, call_id: str, c: Console = Depends(con
         call=call,
         link=link,
         lines=lines,
-        present=pages.presence(lines),
-        participants=pages.participants(lines),
+        present=presence(lines),
+        participants=participants(lines),
     )
 
 
@@ -165,7 +166,7 @@ async def call_history(request: Request, link_name: str, c: Console = Depends(co
         link = await to_thread.run_sync(lambda: c.node.find_link(link_name))
     except NodeError:
         raise HTTPException(404, "no such link") from None
-    calls = await to_thread.run_sync(lambda: pages.call_rows(c.node, link.id))
+    calls = await to_thread.run_sync(lambda: call_rows(c.node, link.id))
     counts = {state: sum(1 for row in calls if row["state"] == state) for state in CALL_STATES}
     return c.render(
         request,

@@ -12,7 +12,7 @@ from fastapi.responses import Response
 
 from ....accounts.roles import Permission
 from ....clock import now_ms
-from .. import pages
+from ....node.reads.conversation import message_row
 from ..auth import Operator
 from ..context import Console, console
 from ..forms import ActionForm, Posted, action_form, posted
@@ -201,7 +201,7 @@ async def acknowledge(
 
 def _policy_minutes(c: Console, message_id: str) -> int | None:
     """The link policy's answer window (minutes) for this message's channel."""
-    found = pages.message_row(c.node, message_id)
+    found = message_row(c.node, message_id)
     if found is None or found[1].answer_within_s is None:
         return None
     return found[1].answer_within_s // 60

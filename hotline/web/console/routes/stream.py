@@ -13,8 +13,8 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response, StreamingResponse
 
 from ....accounts.roles import Permission
+from ....node.reads.conversation import message_row
 from ....node.service import Node
-from .. import pages
 from ..auth import SESSION_COOKIE
 from ..context import Console, console
 
@@ -50,7 +50,7 @@ async def console_events(
         start = await c.events_after()
 
     def message_html(message_id: str) -> str | None:
-        found = pages.message_row(c.node, message_id)
+        found = message_row(c.node, message_id)
         if found is None:
             return None
         shown_link, row = found

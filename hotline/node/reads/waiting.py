@@ -11,22 +11,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sqlalchemy import ColumnElement, and_, func, or_, select
-from sqlalchemy.orm import Session
 
-from ...accounts.roles import Permission
-from ...clock import now_ms
-from ...errors import Reason, Refused
-from ...node.calls import mark_seen
-from ...node.service import Node
 from ...storage.models import Link, Message
 from ...storage.people_models import Call, Draft
-from .auth import Operator
-from .pages import RING_GRACE_MS
+from ..service import Node
+from .calls import RING_GRACE_MS
+from .records import CallRecord, DraftRecord
 
 MISSED_WINDOW_MS = 7 * 24 * 3_600_000  # older unseen missed calls are left to the history
 
 
-@dataclass
+@dataclass(frozen=True)
 class Waiting:
     """Counts of what waits, and the items the attention bar lists."""
 
@@ -34,8 +29,8 @@ class Waiting:
     emergencies: int = 0
     unanswered: int = 0
     approvals: int = 0  # replies and emergency activations awaiting this operator
-    missed: list[Call] = field(default_factory=list)
-    replies: list[Draft] = field(default_factory=list)  # awaiting this operator's approval
+    missed: list[CallRecord] = field(default_factory=list)
+    replies: list[DraftRecord] = field(default_factory=list)  # awaiting this operator's approval
     link_names: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -56,17 +51,26 @@ def unseen_missed(now: int) -> ColumnElement[bool]:
     )
 
 
-def missed_per_link(session: Session, now: int) -> dict[str, int]:
-    rows = session.execute(
-        select(Call.link_id, func.count()).where(unseen_missed(now)).group_by(Call.link_id)
-    )
-    return {str(link): int(n) for link, n in rows}
+def missed_per_link(node: Node, now: int) -> dict[str, int]:
+    """Each link's missed calls nobody has seen yet."""
+    with node.reading() as session:
+        rows = session.execute(
+            select(Call.link_id, func.count()).where(unseen_missed(now)).group_by(Call.link_id)
+        )
+        return {str(link): int(n) for link, n in rows}
 
 
-def waiting(node: Node, operator: Operator, *, emergencies: int, activations: int) -> Waiting:
-    """What waits for ``operator`` now (``emergencies`` and ``activations`` come from
-    the attention bar, which has already read them)."""
-    now = now_ms()
+def waiting(
+    node: Node,
+    username: str,
+    *,
+    may_approve_replies: bool,
+    emergencies: int,
+    activations: int,
+    now: int,
+) -> Waiting:
+    """What waits for the person ``username`` now (``emergencies`` and ``activations``
+    come from the attention bar, which has already read them)."""
     with node.reading() as session:
         ringing = session.scalar(
             select(func.count()).where(
@@ -82,23 +86,25 @@ def waiting(node: Node, operator: Operator, *, emergencies: int, activations: in
                 Message.answered_ms.is_(None),
             )
         )
-        missed = list(
-            session.scalars(
+        missed = [
+            CallRecord.of(c)
+            for c in session.scalars(
                 select(Call).where(unseen_missed(now)).order_by(Call.requested_ms.desc()).limit(20)
             )
-        )
-        replies: list[Draft] = []
-        if operator.can(Permission.APPROVE_REPLY):
-            replies = list(
-                session.scalars(
+        ]
+        replies: list[DraftRecord] = []
+        if may_approve_replies:
+            replies = [
+                DraftRecord.of(d)
+                for d in session.scalars(
                     select(Draft)
                     .where(
                         Draft.state == "awaiting_approval",
-                        Draft.author != operator.user.username,
+                        Draft.author != username,
                     )
                     .order_by(Draft.submitted_ms)
                 )
-            )
+            ]
         names = dict(session.execute(select(Link.id, Link.name)).all())
     return Waiting(
         ringing=int(ringing or 0),
@@ -111,13 +117,4 @@ def waiting(node: Node, operator: Operator, *, emergencies: int, activations: in
     )
 
 
-def call_seen(node: Node, call_id: str, label: str) -> bool:
-    """Record that a person saw the missed call ``call_id``."""
-    with node.transaction() as session:
-        call = session.get(Call, call_id)
-        if call is None or call.direction != "in":
-            raise Refused(Reason.UNKNOWN_CALL, f"no such call {call_id}")
-        return mark_seen(session, call, label, now_ms())
-
-
-__all__ = ["Waiting", "call_seen", "missed_per_link", "waiting"]
+__all__ = ["MISSED_WINDOW_MS", "Waiting", "missed_per_link", "unseen_missed", "waiting"]
