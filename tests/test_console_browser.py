@@ -467,8 +467,11 @@ def test_refusals_wrong_password_csrf_observer_oversized(
     audit.click(".audit-filters button")
     audit.wait_for_url(re.compile(r"/audit\?.*outcome=refused"))
     shown = audit.locator("table.audit tbody").inner_text()
-    # Actions in words (their codes kept for the filter), details as label: value.
-    assert "reason: bad_credentials" in shown
+    # Actions in words (their codes kept for the filter), details as label: value, a
+    # reason as its sentence with its code.
+    assert "reason: Wrong name, password or code, or the account is locked. (bad_credentials)" in (
+        shown
+    )
     assert "form refused (wrong or missing token)" in shown and "page or action refused" in shown
     assert audit.locator("td.action[data-code='console.csrf']").count() >= 1
     assert audit.locator("td.action[data-code='console.forbidden']").count() >= 1
