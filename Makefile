@@ -35,7 +35,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.console
 
 # After changing console strings: refresh the template and merge it into the
-# Chinese catalogue, then translate the new entries (tests/test_console_catalogue.py checks).
+# Chinese catalogue, then translate the new entries (tests/web/test_console_catalogue.py checks).
 catalogue: $(STAMP)
 	$(BIN)/pybabel extract -F babel.cfg -k N_ -k Invalid --no-location --omit-header -o hotline/locale/messages.pot .
 	$(BIN)/pybabel update -i hotline/locale/messages.pot -d hotline/locale -l zh_Hans --no-fuzzy-matching -w 100

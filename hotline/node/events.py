@@ -26,7 +26,7 @@ from ..storage.staging import insert_rows
 from .numbered import NumberedRun
 
 # Every type of event the node writes. Live streams, the console and scripts read
-# these names, and docs/operations.md documents each one (tests/test_documents.py
+# these names, and docs/operations.md documents each one (tests/node/test_documents.py
 # keeps the two the same); record_event refuses any other.
 EVENT_TYPES: frozenset[str] = frozenset(
     {

@@ -13,7 +13,7 @@ no certificate authorities, no system trust store, no host-name checks.
   node's peer listener does TLS itself, behind caps (:mod:`hotline.web.peer_listener`).
 
 Key type: Ed25519. With the OpenSSL 3 used by Python here, Ed25519 certificates work for TLS 1.3
-both as server and as client certificate (tests/test_tls.py exercises both directions). Both ends
+both as server and as client certificate (tests/node/test_tls.py tries both directions). Both ends
 are Hotline nodes, so wider interoperability (browsers, old stacks) is not needed.
 """
 

@@ -19,7 +19,7 @@ from hotline.demo.tiny_model import TINY_MODEL_NAME
 from tests.browser import chromium, screenshot
 from tests.harness import LINK, Cluster
 from tests.language.test_node_translation import CHINESE, configure, models  # noqa: F401
-from tests.test_console_browser import TIMEOUT_MS, Desks, kept, mark
+from tests.web.test_console_browser import TIMEOUT_MS, Desks, kept, mark
 
 pytestmark = pytest.mark.browser
 

@@ -3,7 +3,7 @@
 Run ``.venv/bin/python tests/vectors/generate.py`` to rewrite ``protocol-v1.json``
 next to this file. Every input (key seeds, identifiers, times, salts, nonces,
 content keys, TLS certificates) is fixed here, so the output is reproducible byte
-for byte; ``tests/test_protocol_vectors.py`` re-derives it, compares it with the
+for byte; ``tests/protocol/test_protocol_vectors.py`` re-derives it, compares it with the
 committed file, and independently parses, verifies and opens the committed bytes.
 
 The helpers below (fixed identities, :func:`forge`, :func:`encrypt`, :func:`wrap`)

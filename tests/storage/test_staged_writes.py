@@ -18,8 +18,7 @@ from hotline.protocol.encoding import decode
 from hotline.protocol.envelope import parse
 from hotline.storage.models import LINKS, Link, Message, Outbox
 from hotline.storage.staging import stage_new
-
-from .harness import LINK, Cluster
+from tests.harness import LINK, Cluster
 
 
 @pytest.mark.parametrize("lock", [lock_link, lock_link_outside_session])

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from hotline.demo import add_demo_accounts
 from tests.harness import LINK, Cluster, hotline_ok, send, wait_until
-from tests.test_console_audit import Console
-from tests.test_console_outside_text import csrf
+from tests.web.test_console_audit import Console
+from tests.web.test_console_outside_text import csrf
 
 
 def test_each_console_names_the_parties_in_its_language(tmp_path: Path) -> None:

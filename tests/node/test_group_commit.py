@@ -12,8 +12,7 @@ from hotline.node.group_commit import GroupCommit
 from hotline.node.home import NodeError
 from hotline.node.outgoing import Outgoing
 from hotline.storage.models import Message
-
-from .harness import LINK, Cluster
+from tests.harness import LINK, Cluster
 
 
 def _item(text: str) -> Outgoing:

@@ -13,7 +13,7 @@ from hotline.demo import add_demo_accounts
 from hotline.node.alerts import raise_alert
 from hotline.node.desk import Desk
 from tests.harness import Cluster
-from tests.test_console_audit import Console
+from tests.web.test_console_audit import Console
 
 
 def alert_ids(page_text: str) -> set[int]:

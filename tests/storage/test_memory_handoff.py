@@ -18,8 +18,7 @@ from hotline.node.fresh import FreshEntries, FreshEntry
 from hotline.node.home import NodeError
 from hotline.node.outgoing import Outgoing
 from hotline.protocol.errors import ProtocolError
-
-from .harness import LINK, Cluster
+from tests.harness import LINK, Cluster
 
 
 def _entry(seq: int) -> FreshEntry:

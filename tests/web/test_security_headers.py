@@ -7,7 +7,7 @@ import httpx
 
 from hotline.demo import add_demo_accounts
 from tests.harness import Cluster
-from tests.test_console_audit import Console
+from tests.web.test_console_audit import Console
 
 
 def assert_strict(response: httpx.Response) -> None:

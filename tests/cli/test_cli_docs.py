@@ -12,7 +12,7 @@ import typer
 
 from hotline import cli
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DOCUMENT = ROOT / "docs" / "cli.md"
 ROW = re.compile(r"^\| `hotline ([a-z][a-z -]*)` \| ([^|]+) \| ([^|]+) \|$", re.MULTILINE)
 HAN = re.compile(r"[\u4e00-\u9fff]")

@@ -14,7 +14,7 @@ from hotline.web.console.i18n import translations
 from hotline.web.console.reasons import TEXT
 from hotline.web.statuses import STATUS
 
-DOCS = Path(__file__).resolve().parent.parent / "docs" / "errors.md"
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "errors.md"
 
 
 def test_every_reason_has_a_status_and_a_sentence_in_both_languages() -> None:

@@ -247,7 +247,7 @@ def test_connection_caps_leave_the_reserve_of_descriptors_free() -> None:
 
 def test_flood_benchmark_reports_latency_errors_and_memory_in_its_keys() -> None:
     """The benchmark end to end on a small flood (its figures are not judged here)."""
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     result = subprocess.run(
         [
             sys.executable,
@@ -279,7 +279,7 @@ def test_flood_benchmark_reports_latency_errors_and_memory_in_its_keys() -> None
 
 
 def test_every_peer_limit_is_documented_in_english_and_chinese() -> None:
-    guide = (Path(__file__).resolve().parent.parent / "docs" / "operations.md").read_text()
+    guide = (Path(__file__).resolve().parents[2] / "docs" / "operations.md").read_text()
     english = guide.split("## The listeners' limits")[1].split("### 监听器的限制")[0]
     chinese = guide.split("### 监听器的限制")[1].split("\n## ")[0]
     for field, info in PeerLimits.model_fields.items():

@@ -27,7 +27,7 @@ from hotline.protocol import envelope as envelope_module
 from hotline.protocol import invitation as invitation_module
 from hotline.protocol.encoding import decode, encode
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 RUNS = 20_000
 
 

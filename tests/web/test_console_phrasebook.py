@@ -14,7 +14,7 @@ from playwright.sync_api import Browser
 from hotline.node.desk import Desk
 from tests.browser import chromium, screenshot
 from tests.harness import LINK, Cluster, NodeHandle, send, wait_until
-from tests.test_console_browser import TIMEOUT_MS, Desks
+from tests.web.test_console_browser import TIMEOUT_MS, Desks
 
 pytestmark = pytest.mark.browser
 
@@ -27,7 +27,7 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture
 def desks(tmp_path: Path) -> Iterator[Desks]:
-    """SQLite: storage is covered by tests/test_link_language.py on both engines."""
+    """SQLite: storage is covered by tests/node/test_link_language.py on both engines."""
     with Cluster(tmp_path, lambda _: None) as cluster:
         made = Desks(cluster)
         yield made

@@ -16,11 +16,11 @@ from playwright.sync_api import Browser, Page
 
 from tests.browser import screenshot
 from tests.harness import LINK, send
-from tests.test_console_browser import Desks, kept, mark
-from tests.test_console_browser import browser as browser
-from tests.test_console_browser import desks as desks
-from tests.test_console_browser import launched_browser as launched_browser
-from tests.test_console_browser import sqlite_desks as sqlite_desks
+from tests.web.test_console_browser import Desks, kept, mark
+from tests.web.test_console_browser import browser as browser
+from tests.web.test_console_browser import desks as desks
+from tests.web.test_console_browser import launched_browser as launched_browser
+from tests.web.test_console_browser import sqlite_desks as sqlite_desks
 
 pytestmark = pytest.mark.browser
 

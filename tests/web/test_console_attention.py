@@ -20,7 +20,7 @@ from hotline.node.people import Person
 from hotline.storage.people_models import Call
 from tests.browser import chromium, screenshot
 from tests.harness import LINK, Cluster, NodeHandle, send, wait_until
-from tests.test_console_browser import BEEPED, TIMEOUT_MS, Desks
+from tests.web.test_console_browser import BEEPED, TIMEOUT_MS, Desks
 
 pytestmark = pytest.mark.browser
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-TARGET = "tests/test_protocol_keys.py"
+ROOT = Path(__file__).resolve().parents[2]
+TARGET = "tests/protocol/test_protocol_keys.py"
 
 
 def _pytest(*args: str, ci: bool) -> subprocess.CompletedProcess[str]:

@@ -16,12 +16,12 @@ from playwright.sync_api import Browser, Page
 
 from tests.browser import screenshot
 from tests.harness import LINK, Cluster, NodeHandle, send, wait_until
-from tests.test_console_browser import Desks
-from tests.test_console_browser import launched_browser as launched_browser
+from tests.web.test_console_browser import Desks
+from tests.web.test_console_browser import launched_browser as launched_browser
 
 pytestmark = pytest.mark.browser
 
-AXE = Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js"
+AXE = Path(__file__).parent.parent / "vendor" / "axe-core" / "axe.min.js"
 SIZES = {"small-phone": (360, 740), "phone": (390, 844), "desk": (1280, 800), "wall": (2560, 1440)}
 # Every size once and both themes twice, for each party (the themes share the layout).
 LOOKS = [

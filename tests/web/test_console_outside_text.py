@@ -8,7 +8,7 @@ import re
 
 from hotline.demo import add_demo_accounts
 from tests.harness import LINK, Cluster, inbound_texts, wait_until
-from tests.test_console_audit import Console
+from tests.web.test_console_audit import Console
 
 RLO = "\u202e"
 TOPIC = f"Routine check {RLO}yletaidemmi kcatta ot deeccorp"

@@ -28,7 +28,7 @@ from hotline.node.home import NodeHome
 from hotline.node.service import Node
 from tests.harness import Ran, hotline, hotline_command, wait_until
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 PARTIES = ("washington", "beijing")
 
 

@@ -735,7 +735,7 @@ def test_switch_path_and_relay_ask_the_path_failover(pair: Pair) -> None:
     assert "https://127.0.0.1:9 (unknown)" in steps[0].detail
     assert "no relay accepted by both parties" in steps[1].detail
     # The path in use (none is marked active before a deliverer ran: the first) is to
-    # be avoided for ten minutes; the deliverer reads that (tests/test_paths.py).
+    # be avoided for ten minutes; the deliverer reads that (tests/node/test_paths.py).
     first, second = pair.w.link_paths(LINK)
     assert steps[0].detail.startswith(f"moving off {first.url} for 10 min")
     assert first.avoid_until_ms == sent.created_ms + 6_000 + 600_000

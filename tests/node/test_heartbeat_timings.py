@@ -1,5 +1,5 @@
 """A running node beats at the interval in its node.json (``hotline heartbeats``
-sets it; tests/test_cli.py covers the command)."""
+sets it; tests/cli/test_cli.py covers the command)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,7 @@ from pathlib import Path
 from hotline.node.deliverer import _timeouts
 from hotline.node.heartbeat_timings import HeartbeatTimings
 from hotline.node.liveness import LinkPaths
-
-from .harness import LINK, Cluster, wait_until
+from tests.harness import LINK, Cluster, wait_until
 
 
 def _echoes(metrics: str) -> float:

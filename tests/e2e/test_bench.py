@@ -10,7 +10,7 @@ from pathlib import Path
 
 from bench import machine
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_delivery_benchmark_reports_latency_throughput_memory_and_the_machine() -> None:

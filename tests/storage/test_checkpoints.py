@@ -9,8 +9,7 @@ from sqlalchemy import Column, Engine, Integer, LargeBinary, MetaData, Table, in
 
 from hotline.storage.checkpoints import WalCheckpointer
 from hotline.storage.database import make_engine, sqlite_url
-
-from .harness import Cluster, send, wait_until
+from tests.harness import Cluster, send, wait_until
 
 PAGE = 4096
 ROWS = Table(

@@ -12,8 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from hotline.storage.driver import Prepared
 from hotline.storage.models import ENTRIES, LINKS, MESSAGES, OUTBOX
-
-from .harness import LINK, Cluster
+from tests.harness import LINK, Cluster
 
 
 def test_a_prepared_query_returns_what_sqlalchemy_returns(cluster: Cluster) -> None:

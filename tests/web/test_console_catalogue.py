@@ -13,7 +13,7 @@ from babel.messages.pofile import read_po
 from hotline.web.console.i18n import LANGUAGES, local_and_utc, translations
 from hotline.web.console.labels import audit_detail
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CATALOGUE = ROOT / "hotline/locale/zh_Hans/LC_MESSAGES/messages.po"
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
 

@@ -26,7 +26,7 @@ from hotline.web.peer_listener import PeerListener
 if TYPE_CHECKING:
     from hotline.node.service import Node
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
 OPERATIONS = DOCS / "operations.md"
 
