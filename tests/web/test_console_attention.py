@@ -269,10 +269,21 @@ def luminance(rgb: str) -> float:
 
 def contrast(page: Page, selector: str) -> float:
     """The WCAG contrast of an element's text against its own background."""
-    colours = page.locator(selector).first.evaluate(
-        "(e) => { const s = getComputedStyle(e); return [s.color, s.backgroundColor]; }"
-    )
-    light, dark = sorted((luminance(c) for c in colours), reverse=True)
+    found: list[str] = []
+
+    def read() -> bool:
+        # A live refresh may replace the element while it is read: read it again.
+        colours = page.locator(selector).first.evaluate(
+            "(e) => { if (!e.isConnected) return null;"
+            " const s = getComputedStyle(e); return [s.color, s.backgroundColor]; }"
+        )
+        if not colours or not all(colours):
+            return False
+        found[:] = colours
+        return True
+
+    wait_until(read, what=f"the colours of {selector}")
+    light, dark = sorted((luminance(c) for c in found), reverse=True)
     return (light + 0.05) / (dark + 0.05)
 
 
