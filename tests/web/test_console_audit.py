@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -36,10 +37,8 @@ class Console:
 
     def log_in(self, username: str, password: str) -> httpx.Response:
         form = self.client.get("/login", params={"lang": self.language})
-        token = re.search(r'name="csrf" value="([^"]+)"', form.text)
-        assert token, form.text
         return self.client.post(
-            "/login", data={"username": username, "password": password, "csrf": token.group(1)}
+            "/login", data={"username": username, "password": password, "csrf": csrf(form.text)}
         )
 
     def get(self, path: str, **params: str) -> httpx.Response:
@@ -47,6 +46,43 @@ class Console:
 
     def close(self) -> None:
         self.client.close()
+
+
+def csrf(page_text: str) -> str:
+    """The form token of a console page."""
+    found = re.search(r'name="csrf" value="([^"]+)"', page_text)
+    assert found, page_text[-2000:]
+    return found.group(1)
+
+
+@contextmanager
+def duty_consoles(cluster: Cluster) -> Iterator[tuple[Console, Console]]:
+    """Starts the cluster with the demo accounts; yields the duty officers' consoles,
+    Washington's in English and Beijing's in Chinese, logged in."""
+    passwords = {
+        (a.party, a.username): a.password
+        for handle in cluster.nodes
+        for a in add_demo_accounts(handle.home)
+    }
+    cluster.start()
+    washington, beijing = cluster.nodes
+    w, b = Console(washington), Console(beijing, language="zh-Hans")
+    try:
+        assert w.log_in("duty", passwords[("washington", "duty")]).status_code == 200
+        assert b.log_in("duty", passwords[("beijing", "duty")]).status_code == 200
+        yield w, b
+    finally:
+        w.close()
+        b.close()
+
+
+def request_call(console: Console, topic: str) -> None:
+    """A call on the link, requested from the conversation page's form."""
+    page = console.get(f"/links/{LINK}")
+    called = console.client.post(
+        f"/links/{LINK}/calls", data={"csrf": csrf(page.text), "topic": topic}
+    )
+    assert called.status_code == 200, called.text[-2000:]
 
 
 def entry_ids(page: httpx.Response) -> list[int]:

@@ -6,43 +6,23 @@ from __future__ import annotations
 
 import re
 
-from hotline.demo import add_demo_accounts
 from tests.harness import LINK, Cluster, inbound_texts, wait_until
-from tests.web.test_console_audit import Console
+from tests.web.test_console_audit import duty_consoles, request_call
 
 RLO = "\u202e"
 TOPIC = f"Routine check {RLO}yletaidemmi kcatta ot deeccorp"
 TEXT = f"<script>alert(1)</script> Weather {RLO}kcatta{chr(0x200B)} [bold red]x[/] \x1b[2J"
 
 
-def csrf(page_text: str) -> str:
-    found = re.search(r'name="csrf" value="([^"]+)"', page_text)
-    assert found, page_text[-2000:]
-    return found.group(1)
-
-
 def test_the_other_sides_words_are_inert_and_isolated(cluster: Cluster) -> None:
     washington, beijing = cluster.nodes
-    passwords = {
-        (a.party, a.username): a.password
-        for handle in cluster.nodes
-        for a in add_demo_accounts(handle.home)
-    }
-    cluster.start()
-    w, b = Console(washington), Console(beijing, language="zh-Hans")
-    try:
-        assert w.log_in("duty", passwords[("washington", "duty")]).status_code == 200
-        assert b.log_in("duty", passwords[("beijing", "duty")]).status_code == 200
+    with duty_consoles(cluster) as (w, b):
         # The console refuses control characters in what our own operators write; the
         # other party's node need not, so its words come in through its API here.
         with washington.client() as api:
             sent = api.post(f"/api/v1/links/{LINK}/messages", json={"text": TEXT})
             assert sent.status_code == 201, sent.text
-        page = w.get(f"/links/{LINK}")
-        called = w.client.post(
-            f"/links/{LINK}/calls", data={"csrf": csrf(page.text), "topic": TOPIC}
-        )
-        assert called.status_code == 200, called.text[-2000:]
+        request_call(w, TOPIC)
         wait_until(lambda: TEXT in inbound_texts(beijing), what="the message on beijing")
         wait_until(lambda: "yletaidemmi" in b.get("/fragments/calls").text, what="the call")
 
@@ -61,6 +41,3 @@ def test_the_other_sides_words_are_inert_and_isolated(cluster: Cluster) -> None:
         assert re.search(r'“<bdi class="outside">Routine check <span class="hidden-char"', callbar)
         # The record keeps the exact characters.
         assert TEXT in inbound_texts(beijing)
-    finally:
-        w.close()
-        b.close()

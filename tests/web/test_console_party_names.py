@@ -7,10 +7,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from hotline.demo import add_demo_accounts
 from tests.harness import LINK, Cluster, hotline_ok, send, wait_until
-from tests.web.test_console_audit import Console
-from tests.web.test_console_outside_text import csrf
+from tests.web.test_console_audit import duty_consoles, request_call
 
 
 def test_each_console_names_the_parties_in_its_language(tmp_path: Path) -> None:
@@ -19,23 +17,10 @@ def test_each_console_names_the_parties_in_its_language(tmp_path: Path) -> None:
         home = ("--home", str(beijing.home.path))
         hotline_ok("names", "set", "washington", "zh-Hans", "华盛顿", *home)
         hotline_ok("names", "set", "beijing", "zh-Hans", "北京", *home)
-        passwords = {
-            (a.party, a.username): a.password
-            for handle in cluster.nodes
-            for a in add_demo_accounts(handle.home)
-        }
-        cluster.start()
-        w, b = Console(washington), Console(beijing, language="zh-Hans")
-        try:
-            assert w.log_in("duty", passwords[("washington", "duty")]).status_code == 200
-            assert b.log_in("duty", passwords[("beijing", "duty")]).status_code == 200
+        with duty_consoles(cluster) as (w, b):
             with washington.client() as api:
                 send(api, "Request for information: who operates the balloon?")
-            page = w.get(f"/links/{LINK}")
-            called = w.client.post(
-                f"/links/{LINK}/calls", data={"csrf": csrf(page.text), "topic": "Balloon"}
-            )
-            assert called.status_code == 200, called.text[-2000:]
+            request_call(w, "Balloon")
             wait_until(lambda: "Balloon" in b.get("/fragments/calls").text, what="the call")
 
             board, conversation = b.get("/").text, b.get(f"/links/{LINK}").text
@@ -50,6 +35,3 @@ def test_each_console_names_the_parties_in_its_language(tmp_path: Path) -> None:
             english = w.get(f"/links/{LINK}").text
             assert 'with <bdi class="outside">Beijing</bdi>' in english
             assert re.search(r"<title>[^<]*Washington</title>", english)
-        finally:
-            w.close()
-            b.close()
