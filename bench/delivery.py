@@ -265,9 +265,7 @@ def run(args: argparse.Namespace, urls: dict[str, str | None]) -> dict[str, Any]
     homes = {p: create_node(base, p, urls[p]) for p in PARTIES}
     if args.no_translation:
         for home in homes.values():
-            config = home.load_config()
-            off = config.translation.model_copy(update={"enabled": False})
-            home.save_config(config.model_copy(update={"translation": off}))
+            home.set_translation({"enabled": False})
     with contextlib.redirect_stdout(sys.stderr):  # stdout is for the JSON
         link_nodes(homes["washington"], homes["beijing"], LINK, "benchmark", base)
     nodes: dict[str, RunningNode] = {}

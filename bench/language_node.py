@@ -35,7 +35,6 @@ import aiohttp
 
 from bench.stats import summary
 from hotline.demo import RunningNode, create_node, link_nodes, start_node
-from hotline.language.translation.settings import NodeTranslationSettings
 
 LINK = "bench"
 SENTENCES = ["我们已收到你方消息，正在研究。", "请确认收到本消息。", "船只正在离开该海域。"]
@@ -114,10 +113,7 @@ class _Pair:
 def _nodes(base: Path, translation: dict[str, Any]) -> dict[str, RunningNode]:
     homes = {p: create_node(base, p) for p in ("washington", "beijing")}
     link_nodes(homes["washington"], homes["beijing"], LINK, "benchmark", base)
-    home = homes["beijing"]
-    config = home.load_config()
-    settings = NodeTranslationSettings.model_validate(translation)
-    home.save_config(config.model_copy(update={"translation": settings}))
+    homes["beijing"].set_translation(translation)
     nodes: dict[str, RunningNode] = {}
     try:
         for party in homes:

@@ -21,7 +21,6 @@ from rich.markup import escape
 
 from ..language.canonical import glossary_document
 from ..language.glossary import Glossary, parse_glossary
-from ..language.translation.settings import NodeTranslationSettings
 from ..node.home import NodeHome
 
 TOY_MODEL_NAME = "toy-stand-in (random weights)"
@@ -63,14 +62,12 @@ def prepare_models(base: Path, models: Path | None, console: Console) -> Path:
 
 def configure_translation(home: NodeHome, models: Path) -> None:
     """The node reads its party's language and translates with CTranslate2 from ``models``."""
-    config = home.load_config()
-    settings = NodeTranslationSettings.model_validate(
+    home.set_translation(
         {
-            "reading": [READING.get(config.party, "en")],
+            "reading": [READING.get(home.load_config().party, "en")],
             "providers": [{"kind": "ctranslate2", "models": str(models)}],
         }
     )
-    home.save_config(config.model_copy(update={"translation": settings}))
 
 
 def _until(check: Callable[[], bool], what: str, timeout: float = 30) -> None:

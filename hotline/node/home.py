@@ -172,6 +172,15 @@ class NodeHome:
         self.save_config(config.model_copy(update={"heartbeats": timings}))
         return timings
 
+    def set_translation(self, settings: dict[str, Any]) -> NodeTranslationSettings:
+        """Replace the node's translation settings (``settings``: the ``translation``
+        section of node.json, as data) and save them; a running node uses them once
+        restarted. pydantic's ValidationError, nothing changed, if refused."""
+        checked = NodeTranslationSettings.model_validate(settings)
+        config = self.load_config()
+        self.save_config(config.model_copy(update={"translation": checked}))
+        return checked
+
     def set_party_name(self, party: str, lang: str, name: str | None) -> dict[str, dict[str, str]]:
         """Name ``party`` in ``lang`` (``None``: forget that name) and save it; a running
         node shows it once restarted. NodeError, nothing changed, if refused."""

@@ -16,7 +16,6 @@ import pytest
 from hotline.accounts.roles import Role
 from hotline.accounts.service import AccountService
 from hotline.demo.tiny_model import TINY_MODEL_NAME, build_tiny_model
-from hotline.language.translation.settings import NodeTranslationSettings
 from hotline.protocol.kinds import Kind
 from tests.conftest import DatabaseFactory
 from tests.harness import (
@@ -66,9 +65,7 @@ def translating(tmp_path: Path, database: DatabaseFactory, models: Path) -> Iter
 
 
 def configure(handle: NodeHandle, translation: dict[str, Any]) -> None:
-    config = handle.home.load_config()
-    settings = NodeTranslationSettings.model_validate(translation)
-    handle.home.save_config(config.model_copy(update={"translation": settings}))
+    handle.home.set_translation(translation)
 
 
 def add_user(handle: NodeHandle, username: str, role: Role) -> None:
