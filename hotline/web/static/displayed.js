@@ -70,7 +70,9 @@
     const now = performance.now();
     const looking = attentive();
     for (const [element, since] of Array.from(onScreen)) {
-      if (!looking || !element.isConnected) { onScreen.set(element, null); continue; }
+      // Removed with its container (a refreshed block): no longer watched.
+      if (!element.isConnected) { forget(element); continue; }
+      if (!looking) { onScreen.set(element, null); continue; }
       if (since === null) onScreen.set(element, now);
       else if (now - since >= DWELL_MS && !sent.has(element.dataset.id)) mark(element.dataset.id);
     }
