@@ -61,17 +61,27 @@ def in_view(page: Page, selector: str) -> bool:
     return box is not None and box["y"] + box["height"] > 0 and box["y"] < height
 
 
+def backlog_on_beijing(
+    desks: Desks, browser: Browser, size: str, locale: str
+) -> tuple[list[str], Page]:
+    """Washington sends BACKLOG messages; Beijing's duty officer opens the link once
+    the board counts them all. Their ids, oldest first, and the page."""
+    washington, beijing = desks.cluster.nodes
+    with washington.client() as client:
+        ids = send_backlog(client, BACKLOG)
+    page = open_page(browser, size, locale)
+    desks.log_in(page, beijing, "duty")
+    wait_for("the backlog to arrive", lambda: _unanswered_on_board(page) == BACKLOG)
+    desks.open_link(page, beijing)
+    return ids, page
+
+
 @pytest.mark.parametrize("size", list(SIZES))
 def test_opens_at_first_unanswered_and_acknowledges_in_place(
     sqlite_desks: Desks, browser: Browser, size: str
 ) -> None:
-    washington, beijing = sqlite_desks.cluster.nodes
-    with washington.client() as client:
-        ids = send_backlog(client, BACKLOG)
-    b = open_page(browser, size, "zh-CN")
-    sqlite_desks.log_in(b, beijing, "duty")
-    wait_for("the backlog to arrive", lambda: _unanswered_on_board(b) == BACKLOG)
-    sqlite_desks.open_link(b, beijing)
+    washington = sqlite_desks.cluster.washington
+    ids, b = backlog_on_beijing(sqlite_desks, browser, size, "zh-CN")
 
     # The oldest unanswered message (which a 50-message page would leave on "older")
     # is on the first screen, focused, and the page says how many wait.
@@ -133,13 +143,7 @@ def _unanswered_on_board(page: Page) -> int:
 def test_filter_pages_through_every_unanswered(
     sqlite_desks: Desks, browser: Browser, size: str
 ) -> None:
-    washington, beijing = sqlite_desks.cluster.nodes
-    with washington.client() as client:
-        ids = send_backlog(client, BACKLOG)
-    w = open_page(browser, size, "en-US")
-    sqlite_desks.log_in(w, beijing, "duty")
-    wait_for("the backlog to arrive", lambda: _unanswered_on_board(w) == BACKLOG)
-    sqlite_desks.open_link(w, beijing)
+    ids, w = backlog_on_beijing(sqlite_desks, browser, size, "en-US")
     w.click("#filter-action")
     w.wait_for_url("**?show=action")
     shown = w.locator("#messages article.msg").evaluate_all("(all) => all.map((a) => a.dataset.id)")
