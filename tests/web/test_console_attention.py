@@ -18,9 +18,11 @@ from playwright.sync_api import Browser, Page
 from hotline.node.desk import Desk
 from hotline.node.people import Person
 from hotline.storage.people_models import Call
-from tests.browser import chromium, screenshot
+from tests.browser import screenshot
 from tests.harness import LINK, Cluster, NodeHandle, send, wait_until
 from tests.web.test_console_browser import BEEPED, TIMEOUT_MS, Desks
+from tests.web.test_console_browser import browser as browser
+from tests.web.test_console_browser import launched_browser as launched_browser
 
 pytestmark = pytest.mark.browser
 
@@ -39,19 +41,6 @@ Object.defineProperty(Document.prototype, "hidden", {
   configurable: true, get() { return !window.__foreground; } });
 Document.prototype.hasFocus = function () { return Boolean(window.__foreground); };
 """
-
-
-@pytest.fixture(scope="module")
-def launched_browser() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
-
-
-@pytest.fixture
-def browser(launched_browser: Browser) -> Iterator[Browser]:
-    yield launched_browser
-    for context in launched_browser.contexts:
-        context.close()
 
 
 @pytest.fixture
