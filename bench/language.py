@@ -31,7 +31,7 @@ from collections.abc import Callable
 from importlib import resources
 from typing import Any
 
-from bench.language_mt import add_arguments
+from bench.language_mt import add_arguments, run
 from bench.stats import percentile
 from hotline.language.glossary import shipped_glossary
 from hotline.language.parameters import ParameterType
@@ -179,8 +179,6 @@ _MT: dict[str, Any] = {}
 def _machine_translation(args: argparse.Namespace) -> dict[str, Any]:
     """Measured once for both keys."""
     if not _MT:
-        from bench.language_mt import run
-
         _MT.update(run(args))
     return _MT
 
