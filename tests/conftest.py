@@ -9,6 +9,8 @@ reason, and under CI=true any skip, or any test deselected with -m/-k, fails the
 from __future__ import annotations
 
 import os
+import queue
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -60,6 +62,7 @@ def pytest_testnodedown(node: Any, error: object) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    _POSTGRES.finish()
     worker_output = getattr(session.config, "workeroutput", None)
     if worker_output is not None:  # an xdist worker: the controller judges the run
         worker_output["deselected"] = sorted(_DESELECTED)
@@ -103,25 +106,81 @@ class DatabaseFactory:
     def url_for(self, directory: Path) -> str | None:
         if self.kind == "sqlite":
             return None  # the node's own default: SQLite in its data directory
-        import psycopg
-
         assert PG_URL is not None
-        name = f"hotline_test_{uuid.uuid4().hex[:12]}"
-        with psycopg.connect(_libpq(PG_URL), autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
+        name = _POSTGRES.take()
         self.created.append(name)
         base, _, _ = PG_URL.rpartition("/")
         return f"{base}/{name}"
 
     def drop_all(self) -> None:
-        if not self.created:
+        for name in self.created:
+            _POSTGRES.drop(name)
+        self.created.clear()
+
+
+class _PostgresDatabases:
+    """Fresh PostgreSQL databases, made ahead and dropped behind in a thread of their
+    own: each costs the server a copy of its template and a flush to disk, which a
+    test need not wait for. A database is handed out once, never reused; the worker
+    waits for every drop before it ends (pytest_sessionfinish)."""
+
+    AHEAD = 2
+
+    def __init__(self) -> None:
+        self._ready: queue.Queue[str] = queue.Queue()
+        self._work: queue.Queue[str | None] = queue.Queue()  # a name to drop, or None: make one
+        self._thread: threading.Thread | None = None
+        self._failure: BaseException | None = None
+
+    def take(self) -> str:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="pg-databases", daemon=True)
+            self._thread.start()
+            for _ in range(self.AHEAD):
+                self._work.put(None)
+        while True:
+            if self._failure is not None:
+                raise RuntimeError("could not create a PostgreSQL database") from self._failure
+            try:
+                name = self._ready.get(timeout=1)
+            except queue.Empty:
+                continue
+            self._work.put(None)  # one more ahead
+            return name
+
+    def drop(self, name: str) -> None:
+        self._work.put(name)
+
+    def finish(self) -> None:
+        """Drop what is left, made ahead or handed out, and wait for it."""
+        if self._thread is None:
             return
+        self._work.join()  # a database still being made lands in _ready
+        while not self._ready.empty():
+            self._work.put(self._ready.get_nowait())
+        self._work.join()
+
+    def _run(self) -> None:
         import psycopg
 
         assert PG_URL is not None
         with psycopg.connect(_libpq(PG_URL), autocommit=True) as conn:
-            for name in self.created:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            while True:
+                item = self._work.get()
+                try:
+                    if item is None:
+                        name = f"hotline_test_{uuid.uuid4().hex[:12]}"
+                        conn.execute(f'CREATE DATABASE "{name}"')
+                        self._ready.put(name)
+                    else:
+                        conn.execute(f'DROP DATABASE IF EXISTS "{item}" WITH (FORCE)')
+                except BaseException as exc:
+                    self._failure = exc
+                finally:
+                    self._work.task_done()
+
+
+_POSTGRES = _PostgresDatabases()
 
 
 def _libpq(url: str) -> str:
