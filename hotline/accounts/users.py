@@ -1,9 +1,9 @@
 """The users: adding, reading and changing accounts, their passwords and TOTP secrets.
 
-Each change locks the user's row, writes its audit row in the same transaction, and is
-refused (and the refusal audited) with a stable :class:`ErrorCode`. A new password is
-hashed before the transaction begins, so argon2 never holds the database's write lock.
-No change leaves the node without an enabled administrator.
+Each change writes its audit row in the transaction that makes it; a refusal carries a
+stable :class:`ErrorCode` and is audited on its own. A new password is hashed before its
+transaction begins, so argon2 never holds the database's write lock. No change leaves
+the node without an enabled administrator.
 """
 
 from __future__ import annotations
