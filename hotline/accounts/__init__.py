@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from .audit import AuditFilter, AuditFilterError, audit_filter
     from .errors import AccountError, ErrorCode
     from .passwords import make_hasher
+    from .policy import AccountPolicy
     from .results import (
         AuditEntry,
         LoginResult,
@@ -23,7 +24,8 @@ if TYPE_CHECKING:
         UserInfo,
     )
     from .roles import ROLE_PERMISSIONS, Permission, Role, allowed, require
-    from .service import AccountPolicy, AccountService, session_id_of
+    from .service import AccountService
+    from .sessions import session_id_of
 
 # Each public name and the module that defines it.
 _HOME = {
@@ -44,9 +46,9 @@ _HOME = {
     "Role": "roles",
     "allowed": "roles",
     "require": "roles",
-    "AccountPolicy": "service",
+    "AccountPolicy": "policy",
     "AccountService": "service",
-    "session_id_of": "service",
+    "session_id_of": "sessions",
 }
 
 

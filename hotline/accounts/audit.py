@@ -1,5 +1,6 @@
-"""Reading the audit log: the filters an operator may give, checked in one place, and
-the query both the console's audit page and ``hotline audit`` run.
+"""The audit log: the row each change writes, in the change's own transaction, and
+reading it back with the filters an operator may give, checked in one place, in the
+query both the console's audit page and ``hotline audit`` run.
 
 The filters arrive as text (a form, a command line) and are checked before anything is
 read: an unknown outcome, a date that is not a date, a range that ends before it
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import Select, or_, select
@@ -19,10 +21,12 @@ from sqlalchemy.orm import Session
 
 from ..storage.account_models import AuditLog
 from .errors import AccountError, ErrorCode
-from .profile import normalise_username
+from .profile import clean_text, normalise_username
 from .results import PAGE_LIMIT, AuditEntry
 
-OUTCOMES = ("ok", "refused")
+OK = "ok"
+REFUSED = "refused"
+OUTCOMES = (OK, REFUSED)
 MAX_USERNAME_FILTER = 128  # the column's width
 MAX_ACTION_FILTER = 64
 MAX_DATE_TEXT = 40
@@ -51,6 +55,34 @@ class AuditFilter:
     @property
     def empty(self) -> bool:
         return self == AuditFilter()
+
+
+def record(
+    session: Session,
+    now: int,
+    username: str | None,
+    action: str,
+    target: str | None,
+    outcome: str,
+    detail: dict[str, Any],
+    address: str | None,
+) -> int:
+    """Add a row to the log in the caller's transaction; returns its id. Texts are made
+    printable and cut to their columns; never put a password, token or secret in ``detail``."""
+    if outcome not in OUTCOMES:
+        raise ValueError(f"audit outcome must be {OK!r} or {REFUSED!r}, not {outcome!r}")
+    row = AuditLog(
+        at_ms=now,
+        username=clean_text(username, 128),
+        action=action[:64],
+        target=clean_text(target, 256),
+        outcome=outcome,
+        detail=detail,
+        address=clean_text(address, 128),
+    )
+    session.add(row)
+    session.flush()
+    return row.id
 
 
 def audit_filter(
@@ -176,11 +208,14 @@ def _moment(value: str | None, zone: ZoneInfo, field: str, *, end_of_day: bool) 
 
 
 __all__ = [
+    "OK",
     "OUTCOMES",
     "PAGE_LIMIT",
+    "REFUSED",
     "AuditFilter",
     "AuditFilterError",
     "audit_filter",
     "parse_before",
     "read_audit",
+    "record",
 ]
