@@ -14,7 +14,7 @@ import typer
 
 if TYPE_CHECKING:
     from ..accounts.service import AccountService
-    from ..node.desk import Desk
+    from ..node.desk.desk import Desk
     from ..node.service import Node
 
 HomeOption = Annotated[
@@ -35,7 +35,7 @@ def open_node(home: Path) -> Node:
 
 
 def open_desk(home: Path) -> Desk:
-    from ..node.desk import Desk
+    from ..node.desk.desk import Desk
 
     return Desk(open_node(home))
 

@@ -14,7 +14,7 @@ from .inputs import actor, json_file
 from .output import cells, print_json, print_table, say, table, when
 
 if TYPE_CHECKING:
-    from ..node.line import PolicyState
+    from ..node.desk.rules import PolicyState
     from ..protocol.policy import Policy
 
 LinkArgument = Annotated[str, typer.Argument(help="Link name.")]
@@ -223,7 +223,7 @@ def link_tests(
     link: LinkArgument, as_json: JsonOption = False, home: HomeOption = DEFAULT_HOME
 ) -> None:
     """Link tests sent and received on the link, newest first."""
-    from ..node.link_tests import test_view
+    from ..node.rules.link_tests import test_view
 
     views = [test_view(t) for t in open_desk(home).link_tests(link)]
     if as_json:
@@ -279,7 +279,7 @@ def overdue(as_json: JsonOption = False, home: HomeOption = DEFAULT_HOME) -> Non
 
 def alerts(as_json: JsonOption = False, home: HomeOption = DEFAULT_HOME) -> None:
     """Open console alerts (escalations, alternate links, missed link tests)."""
-    from ..node.alerts import alert_view
+    from ..node.rules.alerts import alert_view
 
     views = [alert_view(a) for a in open_desk(home).alerts()]
     if as_json:

@@ -23,7 +23,7 @@ from ..protocol.keys import PrivateIdentity
 from ..storage.models import Invitation as InvitationRow
 from ..storage.models import Link
 from .events import record_event
-from .paths import create_direct_paths
+from .paths.store import create_direct_paths
 
 
 def create_invitation(

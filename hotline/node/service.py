@@ -36,9 +36,11 @@ from ..storage.models import (
     RelayBatch,
     RelayRoute,
 )
-from . import leases, linking
-from . import paths as path_store
-from .agreed_messages import outgoing_body
+from . import linking
+from .delivery import leases
+from .delivery.ingest import IngestResult, ingest
+from .delivery.ladder import mark_transmitted
+from .delivery.outgoing import Outgoing, append_message, check_body, lock_links
 from .events import (
     EventFeed,
     EventRow,
@@ -50,9 +52,8 @@ from .events import (
 )
 from .fresh import FreshEntries
 from .home import NodeConfig, NodeError, NodeHome
-from .ingest import IngestResult, ingest
-from .ladder import mark_transmitted
-from .outgoing import Outgoing, append_message, check_body, lock_links
+from .language.agreed_messages import outgoing_body
+from .paths import store as path_store
 from .record_store import (
     LinkNotFound,
     advance_link,

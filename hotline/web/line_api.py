@@ -20,13 +20,13 @@ from pydantic import BaseModel, Field
 from ..accounts.errors import AccountError
 from ..accounts.service import AccountService
 from ..errors import Reason
-from ..node.alerts import alert_view
-from ..node.desk import Desk
-from ..node.emergency import activation_view
-from ..node.link_tests import test_view
+from ..node.desk.desk import Desk
 from ..node.message_text import MAX_TEXT_CHARS
 from ..node.people import Person
 from ..node.refusals import Refused
+from ..node.rules.alerts import alert_view
+from ..node.rules.emergency import activation_view
+from ..node.rules.link_tests import test_view
 from ..node.service import Node
 from .params import MAX_ID
 

@@ -25,11 +25,11 @@ from starlette.requests import ClientDisconnect
 from starlette.routing import Route
 
 from ..errors import Reason, Refused
-from ..node.group_commit import GroupCommit
+from ..node.delivery.group_commit import GroupCommit
+from ..node.delivery.outgoing import Outgoing
 from ..node.home import NodeError
 from ..node.message_text import MAX_TEXT_CHARS
 from ..node.metrics import NodeMetrics
-from ..node.outgoing import Outgoing
 from ..node.service import Node
 from ..protocol.errors import ProtocolError
 from ..protocol.kinds import Kind

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
-from hotline.node.desk import Desk
+from hotline.node.desk.desk import Desk
 from hotline.node.service import Node
 from hotline.storage.policy_models import LinkPolicy
 from tests.conftest import DatabaseFactory

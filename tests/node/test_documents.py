@@ -18,8 +18,8 @@ from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
 from hotline.node.events import EVENT_TYPES, record_event
-from hotline.node.line_metrics import LineCollector
 from hotline.node.metrics import NodeMetrics
+from hotline.node.rules.metrics import LineCollector
 from hotline.transport.limits import PeerLimits
 from hotline.web.peer_listener import PeerListener
 

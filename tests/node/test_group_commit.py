@@ -8,9 +8,9 @@ import asyncio
 import threading
 from contextlib import closing
 
-from hotline.node.group_commit import GroupCommit
+from hotline.node.delivery.group_commit import GroupCommit
+from hotline.node.delivery.outgoing import Outgoing
 from hotline.node.home import NodeError
-from hotline.node.outgoing import Outgoing
 from hotline.storage.models import Message
 from tests.harness import LINK, Cluster
 

@@ -24,16 +24,17 @@ from sqlalchemy import Table, inspect, select
 
 from hotline.accounts.passwords import make_hasher
 from hotline.accounts.service import AccountService
-from hotline.node import line, service
-from hotline.node.alerts import raise_alert
-from hotline.node.desk import Desk
-from hotline.node.line import overdue_items, usage_stats, watch
-from hotline.node.line_metrics import LineCollector
+from hotline.node import service
+from hotline.node.desk import rules as line
+from hotline.node.desk.desk import Desk
+from hotline.node.desk.rules import overdue_items, usage_stats, watch
 from hotline.node.metrics import NodeMetrics
 from hotline.node.people import Person
 from hotline.node.reads.attention import attention
 from hotline.node.record_store import append_own, lock_link
 from hotline.node.refusals import Refused
+from hotline.node.rules.alerts import raise_alert
+from hotline.node.rules.metrics import LineCollector
 from hotline.node.service import Node
 from hotline.protocol.bundle import compare_bundles, verify_bundle
 from hotline.protocol.kinds import Kind

@@ -8,9 +8,9 @@ from sqlalchemy import and_, or_, select
 
 from ...storage.models import Link, Message
 from ...storage.policy_models import EmergencyActivation, LinkTest
-from ..escalation import OverdueItem, open_alerts, overdue
-from ..link_policy import in_force
 from ..people import Person
+from ..rules.escalation import OverdueItem, open_alerts, overdue
+from ..rules.policy import in_force
 from ..service import Node
 from .calls import RECENT_OUTCOME_MS
 from .records import ActivationRecord, AlertRecord, LinkTestRecord, MessageRecord

@@ -21,12 +21,12 @@ from ...protocol.kinds import Kind
 from ...storage.models import Entry, Link, Message
 from ...storage.people_models import Call
 from ...storage.translation_models import Translation
-from ..agreed_messages import agreed_view
-from ..desk import open_drafts
-from ..link_documents import glossary_in_force
-from ..link_policy import in_force
+from ..desk.desk import open_drafts
+from ..language.agreed_messages import agreed_view
+from ..language.documents import glossary_in_force
+from ..language.translation_store import TranslationView, view
+from ..rules.policy import in_force
 from ..service import Node
-from ..translation_store import TranslationView, view
 from .records import CallRecord, DraftRecord, LinkRecord, MessageRecord
 
 PAGE_SIZE = 50
