@@ -25,7 +25,7 @@ from ..node.home import NodeHome
 from ..node.language.translator import NodeTranslator
 from ..node.metrics import NodeMetrics
 from ..node.paths.connections import listener_keepalive_s
-from ..node.rules.metrics import LineCollector
+from ..node.rules.metrics import RulesCollector
 from ..node.service import Node
 from ..storage.checkpoints import WalCheckpointer
 from ..storage.database import upgrade
@@ -70,7 +70,7 @@ class NodeServer:
             if self.node.engine.dialect.name == "sqlite"
             else None
         )
-        self.metrics.registry.register(LineCollector(self.node))
+        self.metrics.registry.register(RulesCollector(self.node))
         config = self.node.config
         # Linked peers, the relays our links accepted, and the parties we relay for.
         pins = self.node.pinned_certificates()

@@ -31,14 +31,14 @@ from ..refusals import Refused
 from ..rules.alerts import clear_alerts_for
 from ..service import Node
 from .language import LanguageDesk
-from .rules import LineDesk
+from .rules import RulesDesk
 
 MAX_SESSION_TEXT = 4_000
 
 
-class Desk(LineDesk, LanguageDesk):
+class Desk(RulesDesk, LanguageDesk):
     """What people at a console do; the link's rules (policy, emergency channel,
-    escalation, link tests, alerts, statistics) come from :class:`LineDesk`, its
+    escalation, link tests, alerts, statistics) come from :class:`RulesDesk`, its
     agreed phrasebook and glossary from :class:`LanguageDesk`."""
 
     def __init__(self, node: Node) -> None:

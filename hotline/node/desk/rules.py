@@ -1,6 +1,6 @@
 """The rules of a link at the desk: its signed policy, the emergency channel with the
 two-person rule, escalation of silence, scheduled link tests, alerts and usage
-statistics. :class:`LineDesk` is mixed into :class:`hotline.node.desk.desk.Desk`, the
+statistics. :class:`RulesDesk` is mixed into :class:`hotline.node.desk.desk.Desk`, the
 service the console calls; the CLI and the local API call the same methods.
 
 Methods that act take the acting :class:`~hotline.node.people.Person` (console) or an
@@ -79,7 +79,7 @@ class WatchRound:
     steps: list[escalation_steps.StepTaken]
 
 
-class LineDesk:
+class RulesDesk:
     node: Node
 
     def _link(self, name_or_id: str) -> Link:

@@ -27,9 +27,9 @@ class LinkRow:
     paths: list[PathRecord] = field(default_factory=list)
 
     @property
-    def line(self) -> str:
+    def liveness(self) -> str:
         """The link's liveness: its best direct path's state (``unknown`` before any
-        heartbeat); a relay keeps messages moving but is not the line itself."""
+        heartbeat); a relay keeps messages moving but is not the link's liveness."""
         direct = [p for p in self.paths if p.kind == "direct"] or self.paths
         states = {p.state for p in direct}
         return next((s for s in ("up", "degraded", "down") if s in states), "unknown")

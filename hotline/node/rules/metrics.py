@@ -68,7 +68,7 @@ def _families() -> tuple[
     )
 
 
-class LineCollector(Collector):
+class RulesCollector(Collector):
     def __init__(self, node: Node) -> None:
         self.node = node
 

@@ -25,7 +25,7 @@ from sqlalchemy import Table, inspect, select
 from hotline.accounts.passwords import make_hasher
 from hotline.accounts.service import AccountService
 from hotline.node import service
-from hotline.node.desk import rules as line
+from hotline.node.desk import rules
 from hotline.node.desk.desk import Desk
 from hotline.node.desk.rules import overdue_items, usage_stats, watch
 from hotline.node.metrics import NodeMetrics
@@ -34,7 +34,7 @@ from hotline.node.reads.attention import attention
 from hotline.node.record_store import append_own, lock_link
 from hotline.node.refusals import Refused
 from hotline.node.rules.alerts import raise_alert
-from hotline.node.rules.metrics import LineCollector
+from hotline.node.rules.metrics import RulesCollector
 from hotline.node.service import Node
 from hotline.protocol.bundle import compare_bundles, verify_bundle
 from hotline.protocol.kinds import Kind
@@ -522,7 +522,7 @@ def test_link_tests_are_confirmed_by_a_person_or_raise_an_alert(pair: Pair) -> N
     assert totals["emergency"] == {"out": 0, "in": 0}
     assert pair.bd.usage(LINK).totals["test"] == {"out": 1, "in": 3}  # the third arrived late
     metrics = NodeMetrics(lambda: 0.0)
-    metrics.registry.register(LineCollector(pair.w))
+    metrics.registry.register(RulesCollector(pair.w))
     text = generate_latest(metrics.registry).decode()
     for outcome, count in (("sent", 3), ("confirmed", 1), ("missed", 2)):
         assert f'hotline_link_tests_total{{link="defence",outcome="{outcome}"}} {count}.0' in text
@@ -551,7 +551,7 @@ def test_the_other_sides_link_test_lapses_when_nobody_confirms_it_in_time(
         assert attention(pair.b, OFFICER_B, can_approve=False, now=deadline).tests == []
         assert watch(pair.b, deadline - 1).tests_lapsed == []
         # ... and confirming it is refused.
-        monkeypatch.setattr(line, "clock_ms", lambda: deadline)
+        monkeypatch.setattr(rules, "clock_ms", lambda: deadline)
         assert refusal(lambda: pair.bd.confirm_link_test(first, OFFICER_B)).code == "test_lapsed"
         assert pair.bd.link_tests(LINK)[0].state == "awaiting"
         # The watch marks it lapsed, once; ours alone become missed. An alert still open
@@ -578,7 +578,7 @@ def test_the_other_sides_link_test_lapses_when_nobody_confirms_it_in_time(
         assert events(pair.b, "link_test.lapsed")[0]["state"] == "lapsed"
         # Confirming it now is refused too, and changes nothing: no entry, no event.
         own_seq = pair.b.find_link(LINK).own_seq
-        monkeypatch.setattr(line, "clock_ms", lambda: deadline + 3_600_000)
+        monkeypatch.setattr(rules, "clock_ms", lambda: deadline + 3_600_000)
         refused = refusal(lambda: pair.bd.confirm_link_test(first, OFFICER_B))
         assert refused.code == "test_lapsed" and "counted it as missed" in refused.detail
         assert pair.b.find_link(LINK).own_seq == own_seq
@@ -600,7 +600,7 @@ def test_the_other_sides_link_test_lapses_when_nobody_confirms_it_in_time(
         now = waiting.deadline_ms - 1_000
         board = attention(pair.b, OFFICER_B, can_approve=False, now=now)
         assert [t.id for t in board.tests] == [second]
-        monkeypatch.setattr(line, "clock_ms", lambda: now)
+        monkeypatch.setattr(rules, "clock_ms", lambda: now)
         assert pair.bd.confirm_link_test(second, OFFICER_B).state == "confirmed"
         assert watch(pair.b, waiting.deadline_ms + 60_000).tests_lapsed == []
         pair.pump()
@@ -613,7 +613,7 @@ def test_the_other_sides_link_test_lapses_when_nobody_confirms_it_in_time(
         late = next(t for t in pair.bd.link_tests(LINK) if t.id == third)
         assert late.state == "awaiting" and late.deadline_ms == in_force + 1_833_000
         assert attention(pair.b, OFFICER_B, can_approve=False, now=late.deadline_ms).tests == []
-        monkeypatch.setattr(line, "clock_ms", lambda: in_force + 1_843_000)
+        monkeypatch.setattr(rules, "clock_ms", lambda: in_force + 1_843_000)
         assert refusal(lambda: pair.bd.confirm_link_test(third, OFFICER_B)).code == "test_lapsed"
         # Lapsed tests are still test traffic in the statistics, and never messages or
         # alerts on the receiving side (the attention bar lists them from link_tests).
@@ -622,7 +622,7 @@ def test_the_other_sides_link_test_lapses_when_nobody_confirms_it_in_time(
         assert third in watch(pair.b, in_force + 1_843_000).tests_lapsed
         # The receiving side's metrics count them: our desk missed two of three.
         metrics = NodeMetrics(lambda: 0.0)
-        metrics.registry.register(LineCollector(pair.b))
+        metrics.registry.register(RulesCollector(pair.b))
         text = generate_latest(metrics.registry).decode()
         for outcome, count in (("received", 3), ("confirmed", 1), ("lapsed", 2)):
             assert (
@@ -665,7 +665,7 @@ def test_usage_statistics_by_hour_and_day_with_metrics(pair: Pair) -> None:
     assert responses["routine"]["acknowledged"]["median_s"] >= 0
     assert responses["emergency"]["acknowledged"] == {"count": 0, "median_s": None, "p90_s": None}
     metrics = NodeMetrics(lambda: 0.0)
-    metrics.registry.register(LineCollector(pair.w))
+    metrics.registry.register(RulesCollector(pair.w))
     text = generate_latest(metrics.registry).decode()
     assert 'hotline_emergency_activations{link="defence",state="sent"} 1.0' in text
     assert 'hotline_overdue_items{kind="message",link="defence"} 0.0' in text

@@ -190,7 +190,7 @@ class _LineHandlers:
         return dict(result.view())
 
 
-def line_router(node: Node, dependencies: list[Any]) -> APIRouter:
+def rules_router(node: Node, dependencies: list[Any]) -> APIRouter:
     router = APIRouter(prefix="/api/v1", dependencies=dependencies)
     api = _LineHandlers(node)
     router.add_api_route("/links/{link}/policy", api.policy, methods=["GET"])
