@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from .context import DEFAULT_HOME, HomeOption, JsonOption, open_desk
+from .context import DEFAULT_HOME, HomeOption, JsonOption, desk_on, open_desk, open_node
 from .errors import about
 from .inputs import actor, json_file
 from .output import cells, print_json, print_table, say, table, when
@@ -27,9 +27,9 @@ def policy_show(
 
     A proposal travels over the link: until both nodes are serving, the other party
     has not received it (this command says so)."""
-    desk = open_desk(home)
-    state = desk.policy(link)
-    peer = desk.node.find_link(link).peer_party
+    node = open_node(home)
+    state = desk_on(node).policy(link)
+    peer = node.find_link(link).peer_party
     if as_json:
         print_json(state.view())
         return

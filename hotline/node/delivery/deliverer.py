@@ -40,12 +40,15 @@ from ...protocol.errors import Code, ProtocolError
 from ...protocol.heartbeat import sign_progress, verify_progress
 from ...storage.models import Link
 from ..heartbeat_timings import HeartbeatTimings
+from ..linking import all_links, find_link
 from ..metrics import NodeMetrics
 from ..paths.heartbeats import HeartbeatMonitor
 from ..paths.liveness import DOWN, UP, LinkPaths, PathHealth
-from ..service import Node, PushBatch
+from ..paths.store import read_paths
+from ..runtime import NodeRuntime
 from .ingest import IngestResult
 from .link_run import Decision, LinkRun
+from .outbox import PushBatch, acquire_lease, defer_outbox, delivered, delivery_failed, push_batch
 from .wire import (
     CONTENT_TYPE,
     MAX_BATCH,
@@ -87,7 +90,7 @@ class _PathGone(httpx.TransportError):
 class Deliverer:
     def __init__(
         self,
-        node: Node,
+        node: NodeRuntime,
         metrics: NodeMetrics,
         client_context: Callable[[bytes], ssl.SSLContext],
     ) -> None:
@@ -107,7 +110,7 @@ class Deliverer:
     async def run(self) -> None:
         try:
             while not self._stopping.is_set():
-                links = await to_thread.run_sync(self.node.links)
+                links = await to_thread.run_sync(all_links, self.node)
                 for link in links:
                     task = self._tasks.get(link.id)
                     if task is None or task.done():
@@ -127,7 +130,7 @@ class Deliverer:
     async def _serve_link(self, link: Link) -> None:
         lease_name = f"deliver:{link.id}"
         lease_until = 0
-        rows = await to_thread.run_sync(self.node.link_paths, link.id)
+        rows = await to_thread.run_sync(read_paths, self.node, link.id)
         timings = self.node.config.heartbeats
         run = LinkRun(
             link, LinkPaths.from_rows(link.id, link.name, rows, timings), self.client_context
@@ -137,9 +140,9 @@ class Deliverer:
             while not self._stopping.is_set():
                 seen = self.node.outbox.generation
                 if now_ms() > lease_until - 4_000:
-                    if await to_thread.run_sync(self.node.acquire_lease, lease_name, self.holder):
+                    if await to_thread.run_sync(acquire_lease, self.node, lease_name, self.holder):
                         if monitor is None:  # (re)gained: start from the state in the database
-                            rows = await to_thread.run_sync(self.node.link_paths, link.id)
+                            rows = await to_thread.run_sync(read_paths, self.node, link.id)
                             run.paths = LinkPaths.from_rows(link.id, link.name, rows, timings)
                         lease_until = now_ms() + 10_000
                     else:
@@ -172,7 +175,7 @@ class Deliverer:
                     reason = type(exc).__name__
                     self.metrics.delivery_failures.labels(link.name, reason).inc()
                     delay = await to_thread.run_sync(
-                        self.node.delivery_failed, link.id, f"{reason}: {exc}"
+                        delivery_failed, self.node, link.id, f"{reason}: {exc}"
                     )
                     log.info(
                         "delivery to %s failed (%s); retry in %d ms", link.peer_party, exc, delay
@@ -190,7 +193,7 @@ class Deliverer:
 
     def _recovered(self, link_id: str) -> None:
         """A path came back: retry the link's outbox now rather than after its backoff."""
-        self.node.defer_outbox(link_id, 0)
+        defer_outbox(self.node, link_id, 0)
 
     async def _push(self, run: LinkRun) -> bool:
         link = run.link
@@ -214,7 +217,7 @@ class Deliverer:
             )
         else:
             batch = await to_thread.run_sync(
-                lambda: self.node.push_batch(link.id, limit=MAX_BATCH, after=after)
+                lambda: push_batch(self.node, link.id, limit=MAX_BATCH, after=after)
             )
             if batch is not None and len(batch.seqs) == MAX_BATCH:
                 # A full batch: the outbox may hold more (a backlog after an outage).
@@ -290,7 +293,7 @@ class Deliverer:
         try:
 
             def record() -> IngestResult:
-                return self.node.delivered(link.id, reply.have, reply.entries, sent_ms=sent_ms)
+                return delivered(self.node, link.id, reply.have, reply.entries, sent_ms=sent_ms)
 
             result = self.node.write_if_idle(record) if idle else None
             if result is None:
@@ -362,7 +365,7 @@ class Deliverer:
         run.paths.heartbeat_ok(relay, now_ms(), now_ms() - started)
         if response.status_code == 202:
             self.metrics.relay_pushes.labels(link.name, "stored").inc()
-            await to_thread.run_sync(self.node.defer_outbox, link.id, RELAY_RETRY_MS)
+            await to_thread.run_sync(defer_outbox, self.node, link.id, RELAY_RETRY_MS)
             return None
         reply, signature = decode_relayed_reply(response.content)
         # The relay passes the peer's answer on; only the peer's signature makes
@@ -382,7 +385,7 @@ class Deliverer:
         link = run.link
         run.decided(pushing=True)
         await run.settled()
-        fresh = await to_thread.run_sync(self.node.find_link, link.id)
+        fresh = await to_thread.run_sync(find_link, self.node, link.id)
         try:
             response = await self._direct(
                 run,
@@ -393,7 +396,7 @@ class Deliverer:
             return  # pulls need a direct path; the peer's pushes carry its entries meanwhile
         entries = decode_entries(response)
         if entries:
-            await to_thread.run_sync(self.node.delivered, link.id, fresh.peer_has_seq, entries)
+            await to_thread.run_sync(delivered, self.node, link.id, fresh.peer_has_seq, entries)
 
     async def _direct(
         self, run: LinkRun, method: str, suffix: str, body: bytes | None = None

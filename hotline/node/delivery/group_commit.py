@@ -21,14 +21,14 @@ from anyio import to_thread
 
 from ...storage.models import Message
 from ..home import NodeError
-from ..service import Node
-from .outgoing import Outgoing
+from ..runtime import NodeRuntime
+from .outgoing import Outgoing, send_many, send_many_if_idle
 
 MAX_GROUP = 256
 
 
 class GroupCommit:
-    def __init__(self, node: Node, *, max_group: int = MAX_GROUP) -> None:
+    def __init__(self, node: NodeRuntime, *, max_group: int = MAX_GROUP) -> None:
         self.node = node
         self.max_group = max_group
         self._waiting: list[tuple[Outgoing, asyncio.Future[Message]]] = []
@@ -50,10 +50,10 @@ class GroupCommit:
                 items = [item for item, _ in group]
                 results = None
                 if len(items) == 1:
-                    results = self.node.send_many_if_idle(items, queued=True)
+                    results = send_many_if_idle(self.node, items, queued=True)
                 if results is None:
                     results = await to_thread.run_sync(
-                        partial(self.node.send_many, items, queued=True)
+                        partial(send_many, self.node, items, queued=True)
                     )
             except Exception as exc:  # nothing of this group was committed
                 for _, future in group:

@@ -9,12 +9,15 @@ from typing import Any
 from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
+from ...clock import now_ms
 from ...errors import Reason
 from ...protocol.keys import PrivateIdentity
 from ...protocol.kinds import Kind
 from ...storage.models import LINKS, Link, Message
 from ...storage.staging import insert_staged
 from ..events import record_event
+from ..home import NodeError
+from ..language.agreed_messages import outgoing_body
 from ..message_text import MAX_TEXT_CHARS, MESSAGE_KINDS
 from ..record_store import (
     LinkNotFound,
@@ -25,6 +28,7 @@ from ..record_store import (
     lock_link_outside_session,
 )
 from ..refusals import Refused
+from ..runtime import NodeRuntime
 from .ladder import stage_message
 
 
@@ -133,3 +137,41 @@ def check_body(kind: Kind, body: dict[str, Any]) -> None:
             raise Refused(
                 Reason.TOO_LONG, f"text is {len(text)} characters; the limit is {MAX_TEXT_CHARS}"
             )
+
+
+def send_many(
+    node: NodeRuntime, items: list[Outgoing], *, queued: bool = False
+) -> list[Message | NodeError]:
+    """Group commit: several messages, one transaction. Each item gets its message or
+    the error that refused it; refused items write nothing. ``queued``: the items were
+    counted by :meth:`~hotline.node.runtime.NodeRuntime.sends_queued`."""
+    results: list[Message | NodeError] = []
+    with node.transaction(settles_queued=len(items) if queued else 0) as session:
+        links = lock_links(session, {item.link for item in items})
+        stamp = now_ms()
+        for item in items:
+            try:
+                check_body(item.kind, item.body)
+                link = links.get(item.link)
+                if link is None:
+                    raise Refused(
+                        Reason.UNKNOWN_LINK,
+                        f"no link named {item.link!r}; see 'hotline link list'",
+                    )
+                if item.kind is Kind.AGREED_TEXT:
+                    body = outgoing_body(session, link, item.body)
+                    item = Outgoing(item.link, body, item.kind, item.ref)
+                results.append(append_message(session, node.identity, link, item, stamp))
+            except NodeError as exc:
+                results.append(exc)
+    return results
+
+
+def send_many_if_idle(
+    node: NodeRuntime, items: list[Outgoing], *, queued: bool = False
+) -> list[Message | NodeError] | None:
+    """:func:`send_many` on the calling thread, only on SQLite and only if no other
+    thread of this process is writing; None (nothing done) otherwise. For the event
+    loop's lone sends: a hand-off to a worker thread and back costs more than a small
+    transaction when both cores are busy."""
+    return node.write_if_idle(lambda: send_many(node, items, queued=queued))

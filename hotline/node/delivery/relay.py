@@ -24,7 +24,8 @@ from anyio import to_thread
 
 from ...storage.models import RelayRoute
 from ..metrics import NodeMetrics
-from ..service import Node
+from ..runtime import NodeRuntime
+from .relay_store import relay_done, relay_pending, relay_prune, relay_routes
 from .wire import CONTENT_TYPE
 
 log = logging.getLogger("hotline.relay")
@@ -38,7 +39,7 @@ RETAIN_MS = 7 * 86_400_000  # forwarded batches are kept a week, then forgotten
 class RelayForwarder:
     def __init__(
         self,
-        node: Node,
+        node: NodeRuntime,
         metrics: NodeMetrics,
         client_context: Callable[[bytes], ssl.SSLContext],
     ) -> None:
@@ -72,18 +73,18 @@ class RelayForwarder:
                 # The receiver refused the batch itself: sending it again cannot help.
                 detail = f"refused: HTTP {response.status_code}"
                 await to_thread.run_sync(
-                    partial(self.node.relay_done, batch_id, detail, final=True)
+                    partial(relay_done, self.node, batch_id, detail, final=True)
                 )
                 self.metrics.relay_forwards.labels("refused").inc()
                 return response.status_code, response.content
             if response.status_code != 200:
                 error = f"HTTP {response.status_code}"
                 break
-            await to_thread.run_sync(self.node.relay_done, batch_id, None)
+            await to_thread.run_sync(relay_done, self.node, batch_id, None)
             self.metrics.relay_forwards.labels("forwarded").inc()
             return response.status_code, response.content
         self.metrics.relay_forwards.labels("deferred").inc()
-        await to_thread.run_sync(self.node.relay_done, batch_id, error)
+        await to_thread.run_sync(relay_done, self.node, batch_id, error)
         log.info("relay batch %d for %s not forwarded yet: %s", batch_id, route.party, error)
         return None
 
@@ -97,12 +98,12 @@ class RelayForwarder:
                 try:
                     if loop.time() >= next_prune:
                         next_prune = loop.time() + PRUNE_SECONDS
-                        await to_thread.run_sync(self.node.relay_prune, RETAIN_MS)
-                    pending = await to_thread.run_sync(self.node.relay_pending)
+                        await to_thread.run_sync(relay_prune, self.node, RETAIN_MS)
+                    pending = await to_thread.run_sync(relay_pending, self.node)
                     if pending:
                         routes = {
                             (r.link_id, r.party): r
-                            for r in await to_thread.run_sync(self.node.relay_routes)
+                            for r in await to_thread.run_sync(relay_routes, self.node)
                         }
                         for batch in pending:
                             route = routes.get((batch.link_id, batch.to_party))

@@ -29,7 +29,7 @@ from ..people import Person
 from ..record_store import Reference, append_own, find_entry, lock_link
 from ..refusals import Refused
 from ..rules.alerts import clear_alerts_for
-from ..service import Node
+from ..runtime import NodeRuntime
 from .language import LanguageDesk
 from .rules import RulesDesk
 
@@ -41,7 +41,7 @@ class Desk(RulesDesk, LanguageDesk):
     escalation, link tests, alerts, statistics) come from :class:`RulesDesk`, its
     agreed phrasebook and glossary from :class:`LanguageDesk`."""
 
-    def __init__(self, node: Node) -> None:
+    def __init__(self, node: NodeRuntime) -> None:
         self.node = node
 
     # Receipts from people -----------------------------------------------

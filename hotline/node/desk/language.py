@@ -19,13 +19,14 @@ from ..delivery.outgoing import Outgoing, append_message
 from ..home import NodeError
 from ..language import documents as link_documents
 from ..language.agreed_messages import outgoing_body
+from ..linking import find_link
 from ..people import Person, actor_of, require
 from ..record_store import lock_link
 from ..refusals import Refused, audit, audited
 from ..rules import policy as link_policy
 
 if TYPE_CHECKING:
-    from ..service import Node
+    from ..runtime import NodeRuntime
 
 DOCUMENTS = ("phrasebook", "glossary")
 
@@ -71,11 +72,11 @@ def _document_name(document: str) -> str:
 
 
 class LanguageDesk:
-    node: Node
+    node: NodeRuntime
 
     def _link(self, name_or_id: str) -> Link:
         try:
-            return self.node.find_link(name_or_id)
+            return find_link(self.node, name_or_id)
         except NodeError as exc:
             raise Refused(Reason.UNKNOWN_LINK, str(exc)) from None
 

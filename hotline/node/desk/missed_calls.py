@@ -6,10 +6,10 @@ from ...clock import now_ms
 from ...errors import Reason, Refused
 from ...storage.people_models import Call
 from ..calls import mark_seen
-from ..service import Node
+from ..runtime import NodeRuntime
 
 
-def call_seen(node: Node, call_id: str, label: str) -> bool:
+def call_seen(node: NodeRuntime, call_id: str, label: str) -> bool:
     """Record that a person saw the missed call ``call_id``."""
     with node.transaction() as session:
         call = session.get(Call, call_id)

@@ -30,6 +30,7 @@ from ...storage.policy_models import (
 )
 from ..delivery.outgoing import Outgoing, append_message
 from ..events import record_event
+from ..linking import find_link
 from ..people import Person, actor_of, require
 from ..record_store import lock_link
 from ..refusals import Refused, audit, audited
@@ -39,7 +40,7 @@ from ..rules.alerts import alert_view
 from ..rules.escalation import OverdueItem
 
 if TYPE_CHECKING:
-    from ..service import Node
+    from ..runtime import NodeRuntime
 
 
 @dataclass(frozen=True)
@@ -80,12 +81,12 @@ class WatchRound:
 
 
 class RulesDesk:
-    node: Node
+    node: NodeRuntime
 
     def _link(self, name_or_id: str) -> Link:
         # find_link refuses with unknown_link itself (wrapping it again doubled the
         # code in the message: "... (unknown_link) (unknown_link)").
-        return self.node.find_link(name_or_id)
+        return find_link(self.node, name_or_id)
 
     # Policy ------------------------------------------------------------------------
 
@@ -380,19 +381,19 @@ class RulesDesk:
             return stats.usage(session, found, bucket=bucket, since_ms=since_ms, until_ms=until_ms)
 
 
-def overdue_items(node: Node, now_ms: int | None = None) -> list[escalation.OverdueItem]:
+def overdue_items(node: NodeRuntime, now_ms: int | None = None) -> list[escalation.OverdueItem]:
     """Each overdue item (outgoing message or link test) with how long it has waited."""
     with node.reading() as session:
         return escalation.overdue(session, clock_ms() if now_ms is None else now_ms)
 
 
-def usage_stats(node: Node, link: str, **kwargs: Any) -> stats.Usage:
-    found = node.find_link(link)
+def usage_stats(node: NodeRuntime, link: str, **kwargs: Any) -> stats.Usage:
+    found = find_link(node, link)
     with node.reading() as session:
         return stats.usage(session, found, **kwargs)
 
 
-def watch(node: Node, now_ms: int | None = None) -> WatchRound:
+def watch(node: NodeRuntime, now_ms: int | None = None) -> WatchRound:
     """One round of the watch (the server runs it every second): send due link tests,
     mark ours missed and the other side's lapsed when their time is up, take due
     escalation steps. ``now_ms`` is for tests."""

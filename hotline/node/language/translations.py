@@ -23,7 +23,7 @@ from ..message_text import MAX_TEXT_CHARS
 from ..record_store import Reference, append_own, find_entry, lock_link
 from ..refusals import Refused
 from ..rules.alerts import clear_alerts_for
-from ..service import Node
+from ..runtime import NodeRuntime
 from .translation_store import (
     DISPUTED_ALERT,
     MACHINE,
@@ -80,7 +80,7 @@ class QueueItem:
 
 
 class Translations:
-    def __init__(self, node: Node) -> None:
+    def __init__(self, node: NodeRuntime) -> None:
         self.node = node
 
     # Reading ------------------------------------------------------------------

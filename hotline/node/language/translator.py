@@ -31,7 +31,7 @@ from ...language.translation.detection import LanguageDetector
 from ...language.translation.settings import NodeTranslationSettings
 from ...protocol.kinds import Kind
 from ..events import EventRow, last_event_id
-from ..service import Node
+from ..runtime import NodeRuntime
 from .translations import Rendering, Translations, Waiting
 
 log = logging.getLogger("hotline.translator")
@@ -45,7 +45,7 @@ MAX_DEFER_S = 0.5
 class NodeTranslator:
     def __init__(
         self,
-        node: Node,
+        node: NodeRuntime,
         settings: NodeTranslationSettings,
         *,
         chain: TranslationChain | None = None,

@@ -24,7 +24,7 @@ from ...protocol.errors import ProtocolError
 from ...protocol.heartbeat import NONCE_SIZE, make_heartbeat, read_echo
 from ...storage.models import Link
 from ..metrics import NodeMetrics
-from ..service import Node
+from ..runtime import NodeRuntime
 from .connections import LinkConnections
 from .liveness import (
     DOWN,
@@ -33,6 +33,7 @@ from .liveness import (
     LinkPaths,
     PathHealth,
 )
+from .store import read_paths, save_path_states
 
 log = logging.getLogger("hotline.liveness")
 
@@ -45,7 +46,7 @@ HEARTBEAT_CONTENT_TYPE = "application/cbor"
 class HeartbeatMonitor:
     def __init__(
         self,
-        node: Node,
+        node: NodeRuntime,
         metrics: NodeMetrics,
         link: Link,
         paths: LinkPaths,
@@ -78,7 +79,7 @@ class HeartbeatMonitor:
                 try:
                     if now >= next_reload:
                         next_reload = now + RELOAD_EVERY_S
-                        rows = await to_thread.run_sync(self.node.link_paths, self.link.id)
+                        rows = await to_thread.run_sync(read_paths, self.node, self.link.id)
                         self.paths.reload(rows)
                     await self.flush()
                 except Exception:  # e.g. the database briefly away: keep beating
@@ -123,7 +124,7 @@ class HeartbeatMonitor:
             return
         self._dirty = False
         updates = self.paths.updates()
-        await to_thread.run_sync(lambda: self.node.save_path_states(self.link.id, updates, events))
+        await to_thread.run_sync(lambda: save_path_states(self.node, self.link.id, updates, events))
         recovered = any(
             type_ == "path.state" and data["previous"] == DOWN and data["state"] == UP
             for type_, data in events

@@ -1,7 +1,9 @@
 """A link's paths in the database: the peer's endpoints and accepted relays.
 
-Each operation takes a session inside the caller's transaction. Bad input raises
-:class:`~hotline.node.home.NodeError` before anything is written.
+Each operation takes a session inside the caller's transaction, but for
+:func:`read_paths` and :func:`save_path_states`, the heartbeats' and the deliverer's
+own read and transaction. Bad input raises :class:`~hotline.node.home.NodeError`
+before anything is written.
 """
 
 from __future__ import annotations
@@ -12,11 +14,13 @@ from urllib.parse import urlsplit
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from ...clock import now_ms as clock_ms
 from ...errors import Reason
 from ...storage.models import Link, Path, RelayBatch, RelayRoute
 from ...transport.tls import certificate_fingerprint
 from ..events import record_event
 from ..refusals import Refused
+from ..runtime import NodeRuntime
 
 DIRECT = "direct"
 RELAY = "relay"
@@ -75,6 +79,21 @@ def list_paths(session: Session, link_id: str) -> list[Path]:
     return list(
         session.scalars(select(Path).where(Path.link_id == link_id).order_by(Path.position))
     )
+
+
+def read_paths(node: NodeRuntime, link_id: str) -> list[Path]:
+    with node.reading() as session:
+        return list_paths(session, link_id)
+
+
+def save_path_states(
+    node: NodeRuntime,
+    link_id: str,
+    updates: list[PathUpdate],
+    events: list[tuple[str, dict[str, object]]],
+) -> None:
+    with node.transaction() as session:
+        save_states(session, link_id, updates, events, clock_ms())
 
 
 def create_direct_paths(session: Session, link: Link, now_ms: int) -> None:

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from ...storage.models import Entry, Link, Message, Outbox, Path
 from ...storage.people_models import Call
-from ..service import Node
+from ..runtime import NodeRuntime
 from .calls import RING_GRACE_MS
 from .records import LinkRecord, PathRecord
 
@@ -35,7 +35,7 @@ class LinkRow:
         return next((s for s in ("up", "degraded", "down") if s in states), "unknown")
 
 
-def link_board(node: Node, now: int) -> list[LinkRow]:
+def link_board(node: NodeRuntime, now: int) -> list[LinkRow]:
     with node.reading() as session:
         links = [LinkRecord.of(k) for k in session.scalars(select(Link).order_by(Link.name))]
         depth = dict(

@@ -29,7 +29,7 @@ from ...storage.policy_models import EmergencyActivation, EscalationStep, LinkTe
 from .escalation import overdue
 
 if TYPE_CHECKING:
-    from ..service import Node
+    from ..runtime import NodeRuntime
 
 
 def _families() -> tuple[
@@ -69,7 +69,7 @@ def _families() -> tuple[
 
 
 class RulesCollector(Collector):
-    def __init__(self, node: Node) -> None:
+    def __init__(self, node: NodeRuntime) -> None:
         self.node = node
 
     def describe(self) -> Iterator[Metric]:
