@@ -24,7 +24,7 @@ from sqlalchemy import Table, inspect, select
 
 from hotline.accounts.passwords import make_hasher
 from hotline.accounts.service import AccountService
-from hotline.node import service
+from hotline.node.delivery import outbox
 from hotline.node.desk import rules
 from hotline.node.desk.desk import Desk
 from hotline.node.desk.rules import overdue_items, usage_stats, watch
@@ -608,7 +608,7 @@ def test_the_other_sides_link_test_lapses_when_nobody_confirms_it_in_time(
         # A test that arrives after its window (the sender's time plus the window) is
         # lapsed on arrival: never offered for confirmation.
         [third] = watch(pair.w, in_force + 1_803_000).tests_sent
-        monkeypatch.setattr(service, "now_ms", lambda: in_force + 1_843_000)
+        monkeypatch.setattr(outbox, "now_ms", lambda: in_force + 1_843_000)
         pair.pump()
         late = next(t for t in pair.bd.link_tests(LINK) if t.id == third)
         assert late.state == "awaiting" and late.deadline_ms == in_force + 1_833_000
