@@ -31,8 +31,8 @@ from playwright.sync_api import Page, sync_playwright
 
 from bench.stats import summary
 from hotline.demo import RunningNode, add_demo_accounts, create_node, link_nodes, start_node
+from hotline.node.delivery.outgoing import Outgoing
 from hotline.node.home import NodeHome
-from hotline.node.outgoing import Outgoing
 from hotline.node.service import Node
 
 LINK = "bench"

@@ -25,7 +25,7 @@ from typing import TypeVar
 
 from bench.stats import summary
 from hotline.demo import create_node, link_nodes
-from hotline.node.outgoing import Outgoing
+from hotline.node.delivery.outgoing import Outgoing
 from hotline.node.service import Node
 
 LINK = "bench"

@@ -14,7 +14,7 @@ import typer
 
 if TYPE_CHECKING:
     from ..accounts.service import AccountService
-    from ..node.desk import Desk
+    from ..node.desk.desk import Desk
     from ..node.service import Node
 
 HomeOption = Annotated[
@@ -35,9 +35,14 @@ def open_node(home: Path) -> Node:
 
 
 def open_desk(home: Path) -> Desk:
-    from ..node.desk import Desk
+    return desk_on(open_node(home))
 
-    return Desk(open_node(home))
+
+def desk_on(node: Node) -> Desk:
+    """The desk over ``node``, for a command that also calls the node itself."""
+    from ..node.desk.desk import Desk
+
+    return Desk(node)
 
 
 @contextmanager

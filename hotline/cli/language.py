@@ -26,7 +26,7 @@ from ..untrusted import inert, inert_json
 if TYPE_CHECKING:
     from ..language.glossary import Glossary
     from ..language.phrasebook import Phrasebook
-    from ..node.desk import Desk
+    from ..node.desk.desk import Desk
 
 out = Console(highlight=False, emoji=False)
 err = Console(stderr=True, highlight=False, emoji=False)
@@ -122,7 +122,7 @@ def document_form(document: Phrasebook | Glossary) -> dict[str, Any]:
 
 
 def _desk(home: Path) -> Desk:
-    from ..node.desk import Desk
+    from ..node.desk.desk import Desk
     from ..node.home import NodeError
     from ..node.service import Node
 

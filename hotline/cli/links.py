@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from .context import DEFAULT_HOME, HomeOption, JsonOption, open_desk, open_node
+from .context import DEFAULT_HOME, HomeOption, JsonOption, desk_on, open_node
 from .errors import about
 from .inputs import actor, check_writable, digits, json_file, read_text, write_text
 from .output import (
@@ -129,10 +129,11 @@ def complete(
     the link's policy version 1 for the other party to countersign."""
     from ..protocol.policy_edits import check_first_version
 
-    desk = open_desk(home)
+    node = open_node(home)
+    desk = desk_on(node)
     text = read_text(acceptance_file)
     with about("acceptance refused: "):
-        acceptance = desk.node.preview_acceptance(text)
+        acceptance = node.preview_acceptance(text)
     acceptor = acceptance.acceptor.identity
     say(
         "Acceptance from [bold]{party}[/], fingerprint [bold]{fingerprint}[/]",
@@ -147,7 +148,7 @@ def complete(
         with about(f"{policy_file}: ", "; the link is not completed"):
             check_first_version(acceptance.invitation_id, changes)
     with about("acceptance refused: "):
-        link = desk.node.complete_link(text)
+        link = node.complete_link(text)
     say("Link [bold]{name}[/] with {peer} is complete.", name=link.name, peer=link.peer_party)
     if no_policy:
         return

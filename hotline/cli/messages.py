@@ -38,7 +38,7 @@ def inbox(
 ) -> None:
     """Messages in and out, with their receipt ladder; agreed texts in the reader's
     language, marked \\[agreed text]; translations with their provenance."""
-    from ..node.translations import Translations
+    from ..node.language.translations import Translations
     from ..web.language_api import messages_with_agreed
     from .language import inbox_text
     from .translations import lines as translation_lines

@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from .context import DEFAULT_HOME, HomeOption, JsonOption, open_desk
+from .context import DEFAULT_HOME, HomeOption, JsonOption, desk_on, open_desk, open_node
 from .errors import about
 from .inputs import actor, json_file
 from .output import cells, print_json, print_table, say, table, when
 
 if TYPE_CHECKING:
-    from ..node.line import PolicyState
+    from ..node.desk.rules import PolicyState
     from ..protocol.policy import Policy
 
 LinkArgument = Annotated[str, typer.Argument(help="Link name.")]
@@ -27,9 +27,9 @@ def policy_show(
 
     A proposal travels over the link: until both nodes are serving, the other party
     has not received it (this command says so)."""
-    desk = open_desk(home)
-    state = desk.policy(link)
-    peer = desk.node.find_link(link).peer_party
+    node = open_node(home)
+    state = desk_on(node).policy(link)
+    peer = node.find_link(link).peer_party
     if as_json:
         print_json(state.view())
         return
@@ -223,7 +223,7 @@ def link_tests(
     link: LinkArgument, as_json: JsonOption = False, home: HomeOption = DEFAULT_HOME
 ) -> None:
     """Link tests sent and received on the link, newest first."""
-    from ..node.link_tests import test_view
+    from ..node.rules.link_tests import test_view
 
     views = [test_view(t) for t in open_desk(home).link_tests(link)]
     if as_json:
@@ -279,7 +279,7 @@ def overdue(as_json: JsonOption = False, home: HomeOption = DEFAULT_HOME) -> Non
 
 def alerts(as_json: JsonOption = False, home: HomeOption = DEFAULT_HOME) -> None:
     """Open console alerts (escalations, alternate links, missed link tests)."""
-    from ..node.alerts import alert_view
+    from ..node.rules.alerts import alert_view
 
     views = [alert_view(a) for a in open_desk(home).alerts()]
     if as_json:

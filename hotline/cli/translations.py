@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..node.translation_store import MACHINE, VERIFIED, TranslationView
+from ..node.language.translation_store import MACHINE, VERIFIED, TranslationView
 
 
 def badge(translation: TranslationView) -> str:

@@ -1,6 +1,6 @@
 """How a node watches its paths: heartbeat interval, timeouts and the limits that
 make a path degraded or down (``heartbeats`` in ``node.json``, see
-:mod:`hotline.node.liveness`)."""
+:mod:`hotline.node.paths.liveness`)."""
 
 from __future__ import annotations
 

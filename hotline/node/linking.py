@@ -1,12 +1,14 @@
-"""Link set-up out of band: invite, accept (after a fingerprint check), complete."""
+"""Links: set up out of band (invite, accept after a fingerprint check, complete),
+then found by name or id."""
 
 from __future__ import annotations
 
 import os
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from ..errors import Reason
 from ..protocol.envelope import new_id
 from ..protocol.errors import Code, ProtocolError
 from ..protocol.invitation import (
@@ -23,7 +25,9 @@ from ..protocol.keys import PrivateIdentity
 from ..storage.models import Invitation as InvitationRow
 from ..storage.models import Link
 from .events import record_event
-from .paths import create_direct_paths
+from .paths.store import create_direct_paths
+from .refusals import Refused
+from .runtime import NodeRuntime
 
 
 def create_invitation(
@@ -178,3 +182,18 @@ def _new_link(
 
 def _link_event(link: Link) -> dict[str, object]:
     return {"id": link.id, "name": link.name, "peer": link.peer_party, "role": link.role}
+
+
+def all_links(node: NodeRuntime) -> list[Link]:
+    with node.reading() as session:
+        return list(session.scalars(select(Link).order_by(Link.created_ms)))
+
+
+def find_link(node: NodeRuntime, name_or_id: str) -> Link:
+    with node.reading() as session:
+        link = session.scalar(
+            select(Link).where(or_(Link.name == name_or_id, Link.id == name_or_id))
+        )
+    if link is None:
+        raise Refused(Reason.UNKNOWN_LINK, f"no link named {name_or_id!r}; see 'hotline link list'")
+    return link

@@ -24,8 +24,8 @@ from ..errors import Reason
 from ..language.errors import InvalidDocument, LanguageError
 from ..language.glossary import Glossary, parse_glossary
 from ..language.phrasebook import Entry, Phrasebook, parse_phrasebook
-from ..node.agreed_messages import agreed_view, refused_from
-from ..node.desk import Desk
+from ..node.desk.desk import Desk
+from ..node.language.agreed_messages import agreed_view, refused_from
 from ..node.refusals import Refused
 from ..node.service import Node
 from ..protocol.kinds import Kind

@@ -25,19 +25,19 @@ from starlette.requests import ClientDisconnect
 from starlette.routing import Route
 
 from ..errors import Reason, Refused
-from ..node.group_commit import GroupCommit
+from ..node.delivery.group_commit import GroupCommit
+from ..node.delivery.outgoing import Outgoing
 from ..node.home import NodeError
 from ..node.message_text import MAX_TEXT_CHARS
 from ..node.metrics import NodeMetrics
-from ..node.outgoing import Outgoing
 from ..node.service import Node
 from ..protocol.errors import ProtocolError
 from ..protocol.kinds import Kind
 from .console.app import create_console
 from .language_api import language_router, messages_with_agreed
-from .line_api import line_router
 from .local_guard import TOKEN_REQUIRED, LocalGuard
 from .params import MAX_ID, bounded_int
+from .rules_api import rules_router
 from .security_headers import SecurityHeaders
 from .statuses import status_of
 from .translation_api import translation_router
@@ -241,7 +241,7 @@ def create_local_app(node: Node, metrics: NodeMetrics) -> FastAPI:
         "/api/v1/messages/{message_id}", api.message, methods=["GET"], dependencies=auth
     )
     app.add_api_route("/api/v1/links/{link}/export", api.export, methods=["GET"], dependencies=auth)
-    app.include_router(line_router(node, auth))
+    app.include_router(rules_router(node, auth))
     app.include_router(translation_router(node, auth))
     app.include_router(language_router(node, auth))
     app.add_api_route("/api/v1/events", api.events, methods=["GET"], dependencies=auth)

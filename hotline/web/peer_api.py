@@ -18,13 +18,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ..clock import now_ms
-from ..node.ingest import IngestResult
-from ..node.metrics import NodeMetrics
-from ..node.paths import RELAY
-from ..node.record_store import LinkNotFound
-from ..node.relay import RelayForwarder
-from ..node.service import Node
-from ..node.wire import (
+from ..node.delivery.ingest import IngestResult
+from ..node.delivery.relay import RelayForwarder
+from ..node.delivery.wire import (
     CONTENT_TYPE,
     MAX_BATCH,
     MAX_BODY_BYTES,
@@ -35,6 +31,10 @@ from ..node.wire import (
     encode_relayed_reply,
     encode_reply,
 )
+from ..node.metrics import NodeMetrics
+from ..node.paths.store import RELAY
+from ..node.record_store import LinkNotFound
+from ..node.service import Node
 from ..protocol.encoding import encode
 from ..protocol.errors import Code, ProtocolError
 from ..protocol.heartbeat import (

@@ -59,7 +59,7 @@ RESERVED_DESCRIPTORS = 256
 # longer than the heartbeat interval (1 s by default), so that heartbeats, and pushes
 # after a quiet spell, find their connection warm instead of paying for a new TLS
 # handshake. A node with slower heartbeats keeps them longer (the server passes
-# hotline.node.connections.listener_keepalive_s). Only connections whose handshake
+# hotline.node.paths.connections.listener_keepalive_s). Only connections whose handshake
 # completed, from pinned peers, are kept alive this long.
 PEER_KEEP_ALIVE_S = 75.0
 # How long an address a pinned peer completed a handshake from skips the handshake rate.

@@ -17,16 +17,16 @@ from typing import Any
 
 import uvicorn
 
-from ..node.connections import listener_keepalive_s
-from ..node.deliverer import Deliverer
-from ..node.desk import Desk
+from ..node.delivery.deliverer import Deliverer
+from ..node.delivery.relay import RelayForwarder
+from ..node.desk.desk import Desk
+from ..node.desk.rules import watch
 from ..node.home import NodeHome
-from ..node.line import watch
-from ..node.line_metrics import LineCollector
+from ..node.language.translator import NodeTranslator
 from ..node.metrics import NodeMetrics
-from ..node.relay import RelayForwarder
+from ..node.paths.connections import listener_keepalive_s
+from ..node.rules.metrics import RulesCollector
 from ..node.service import Node
-from ..node.translator import NodeTranslator
 from ..storage.checkpoints import WalCheckpointer
 from ..storage.database import upgrade
 from ..transport.tls import client_context, server_context, trust_peer
@@ -70,7 +70,7 @@ class NodeServer:
             if self.node.engine.dialect.name == "sqlite"
             else None
         )
-        self.metrics.registry.register(LineCollector(self.node))
+        self.metrics.registry.register(RulesCollector(self.node))
         config = self.node.config
         # Linked peers, the relays our links accepted, and the parties we relay for.
         pins = self.node.pinned_certificates()

@@ -18,11 +18,11 @@ from ..accounts.errors import AccountError
 from ..accounts.roles import Permission, allowed
 from ..accounts.service import AccountService
 from ..errors import Reason
+from ..node.language.translation_store import MAX_NOTE_CHARS
+from ..node.language.translations import QueueItem, Translations
 from ..node.message_text import MAX_TEXT_CHARS
 from ..node.refusals import Refused
 from ..node.service import Node
-from ..node.translation_store import MAX_NOTE_CHARS
-from ..node.translations import QueueItem, Translations
 
 MessageId = Annotated[str, Path(pattern=r"^[0-9A-HJKMNP-TV-Z]{26}$")]
 TAG = r"^[a-z]{2,3}(-[A-Z][a-z]{3})?(-[A-Z]{2})?$"

@@ -23,7 +23,7 @@ import httpx
 import pytest
 
 from hotline.demo import free_port
-from hotline.node.desk import Desk
+from hotline.node.desk.desk import Desk
 from hotline.node.home import NodeHome
 from hotline.node.service import Node
 from tests.harness import Ran, hotline, hotline_command, wait_until

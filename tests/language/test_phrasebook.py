@@ -69,7 +69,7 @@ def test_the_shipped_phrasebook_validates_with_at_least_80_entries_in_every_cate
 
 
 def test_the_holding_reply_and_decline_reasons_are_entries() -> None:
-    from hotline.node.agreed_messages import HOLDING_REPLY, decline_reasons
+    from hotline.node.language.agreed_messages import HOLDING_REPLY, decline_reasons
 
     assert tuple(SHIPPED.entry(HOLDING_REPLY).parameters) == ("respond_by",)
     assert set(decline_reasons(SHIPPED)) == {

@@ -7,8 +7,8 @@ import itertools
 import random
 from contextlib import closing
 
-from hotline.node.outgoing import Outgoing
-from hotline.node.wire import MAX_BATCH
+from hotline.node.delivery.outgoing import Outgoing
+from hotline.node.delivery.wire import MAX_BATCH
 from hotline.protocol.bundle import compare_bundles, read_bundle, verify_bundle
 from tests.harness import LINK, Cluster, EventStream, inbound_texts, send, wait_until
 

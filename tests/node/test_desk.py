@@ -12,9 +12,9 @@ from sqlalchemy import select
 
 from hotline.clock import now_ms
 from hotline.language.phrasebook import shipped_phrasebook
-from hotline.node.agreed_messages import HOLDING_REPLY
-from hotline.node.desk import Desk
+from hotline.node.desk.desk import Desk
 from hotline.node.home import NodeError
+from hotline.node.language.agreed_messages import HOLDING_REPLY
 from hotline.node.people import Person
 from hotline.protocol.bundle import compare_bundles
 from hotline.protocol.kinds import Kind

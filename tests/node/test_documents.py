@@ -18,8 +18,8 @@ from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
 from hotline.node.events import EVENT_TYPES, record_event
-from hotline.node.line_metrics import LineCollector
 from hotline.node.metrics import NodeMetrics
+from hotline.node.rules.metrics import RulesCollector
 from hotline.transport.limits import PeerLimits
 from hotline.web.peer_listener import PeerListener
 
@@ -49,7 +49,7 @@ def code_metrics() -> dict[str, str]:
     registry = NodeMetrics(lambda: 0.0).registry
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     PeerListener(context, PeerLimits(), registry)
-    families = [*registry.collect(), *LineCollector(cast("Node", None)).describe()]
+    families = [*registry.collect(), *RulesCollector(cast("Node", None)).describe()]
     found: dict[str, str] = {}
     for family in families:
         name = family.name + ("_total" if family.type == "counter" else "")

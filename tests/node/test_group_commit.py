@@ -8,9 +8,13 @@ import asyncio
 import threading
 from contextlib import closing
 
-from hotline.node.group_commit import GroupCommit
+import pytest
+
+from hotline.node.delivery import group_commit, outgoing
+from hotline.node.delivery.group_commit import GroupCommit
+from hotline.node.delivery.outgoing import Outgoing
 from hotline.node.home import NodeError
-from hotline.node.outgoing import Outgoing
+from hotline.node.runtime import NodeRuntime
 from hotline.storage.models import Message
 from tests.harness import LINK, Cluster
 
@@ -53,16 +57,22 @@ def test_a_lone_send_is_written_on_the_calling_thread_only_when_nobody_writes(
         assert node.outbox_depth() == before + 2
 
 
-def test_sends_made_together_commit_in_one_transaction_in_order(cluster: Cluster) -> None:
+def test_sends_made_together_commit_in_one_transaction_in_order(
+    cluster: Cluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with closing(cluster.washington.node()) as node:
         calls: list[tuple[str, int]] = []
-        original_send_many = node.send_many
+        original_send_many = outgoing.send_many
 
-        def send_many(items: list[Outgoing], *, queued: bool = False) -> list[Message | NodeError]:
+        def send_many(
+            node: NodeRuntime, items: list[Outgoing], *, queued: bool = False
+        ) -> list[Message | NodeError]:
             calls.append((threading.current_thread().name, len(items)))
-            return original_send_many(items, queued=queued)
+            return original_send_many(node, items, queued=queued)
 
-        node.send_many = send_many  # type: ignore[method-assign]
+        # Both ways in: the group's own call, and the lone send's (through send_many_if_idle).
+        monkeypatch.setattr(group_commit, "send_many", send_many)
+        monkeypatch.setattr(outgoing, "send_many", send_many)
 
         async def run() -> list[Message]:
             sends = GroupCommit(node)

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hotline.node.deliverer import _timeouts
+from hotline.node.delivery.deliverer import _timeouts
 from hotline.node.heartbeat_timings import HeartbeatTimings
-from hotline.node.liveness import LinkPaths
+from hotline.node.paths.liveness import LinkPaths
 from tests.harness import LINK, Cluster, wait_until
 
 

@@ -230,7 +230,7 @@ def test_a_bad_peer_proposal_is_recorded_refused_and_changes_nothing(
     one countersigned comes into force on both sides; both proposing at once, the
     inviter's prevails."""
     from hotline.node.record_store import append_own, lock_link
-    from tests.node.test_line import Pair
+    from tests.node.test_rules import Pair
 
     with Cluster(tmp_path, database.url_for) as cluster:
         pair = Pair(cluster)

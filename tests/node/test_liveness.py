@@ -6,7 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from hotline.node.heartbeat_timings import DEFAULT_TIMINGS, HeartbeatTimings
-from hotline.node.liveness import DEGRADED, DOWN, UNKNOWN, UP, LinkPaths, PathHealth
+from hotline.node.paths.liveness import DEGRADED, DOWN, UNKNOWN, UP, LinkPaths, PathHealth
 
 DOWN_AFTER_MS = DEFAULT_TIMINGS.down_after_ms
 FAILBACK_SUCCESSES = DEFAULT_TIMINGS.failback_successes

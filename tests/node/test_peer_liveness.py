@@ -9,8 +9,8 @@ import time
 
 import httpx
 
+from hotline.node.delivery.wire import RelayPush, encode_relay_push
 from hotline.node.service import Node
-from hotline.node.wire import RelayPush, encode_relay_push
 from hotline.protocol.encoding import decode
 from hotline.protocol.heartbeat import make_heartbeat, read_echo
 from hotline.protocol.keys import PrivateIdentity

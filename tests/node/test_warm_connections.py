@@ -9,8 +9,8 @@ import time
 
 import httpx
 
-from hotline.node.connections import LANES, keepalive_s, listener_keepalive_s
 from hotline.node.heartbeat_timings import HeartbeatTimings
+from hotline.node.paths.connections import LANES, keepalive_s, listener_keepalive_s
 from hotline.transport.tls import client_context
 from tests.harness import Cluster, EventStream, NodeHandle, send, wait_until
 

@@ -25,7 +25,7 @@ from typing import Any
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from hotline.node.wire import (
+from hotline.node.delivery.wire import (
     decode_entries,
     decode_push,
     decode_reply,

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from hotline.node.wire import decode_reply
+from hotline.node.delivery.wire import decode_reply
 from hotline.protocol.bundle import read_bundle, verify_bundle
 from hotline.protocol.encoding import encode
 from hotline.protocol.envelope import Header, Payload, parse

@@ -13,10 +13,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from hotline.node.delivery.outgoing import Outgoing
 from hotline.node.events import EventRow, RecentEvents
 from hotline.node.fresh import FreshEntries, FreshEntry
 from hotline.node.home import NodeError
-from hotline.node.outgoing import Outgoing
 from hotline.protocol.errors import ProtocolError
 from tests.harness import LINK, Cluster
 

@@ -12,7 +12,7 @@ from sqlalchemy import inspect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from hotline.node.outgoing import Outgoing, append_message
+from hotline.node.delivery.outgoing import Outgoing, append_message
 from hotline.node.record_store import lock_link, lock_link_outside_session
 from hotline.protocol.encoding import decode
 from hotline.protocol.envelope import parse

@@ -10,8 +10,8 @@ from contextlib import closing
 import httpx
 
 from hotline.demo import add_demo_accounts
-from hotline.node.alerts import raise_alert
-from hotline.node.desk import Desk
+from hotline.node.desk.desk import Desk
+from hotline.node.rules.alerts import raise_alert
 from tests.harness import Cluster
 from tests.web.test_console_audit import Console
 

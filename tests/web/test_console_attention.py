@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page
 
-from hotline.node.desk import Desk
+from hotline.node.desk.desk import Desk
 from hotline.node.people import Person
 from hotline.storage.people_models import Call
 from tests.browser import screenshot

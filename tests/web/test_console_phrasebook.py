@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser
 
-from hotline.node.desk import Desk
+from hotline.node.desk.desk import Desk
 from tests.browser import chromium, screenshot
 from tests.harness import LINK, Cluster, NodeHandle, send, wait_until
 from tests.web.test_console_browser import TIMEOUT_MS, Desks

@@ -13,7 +13,7 @@ import os
 import httpx
 import pytest
 
-from hotline.node.wire import (
+from hotline.node.delivery.wire import (
     MAX_BATCH,
     MAX_BODY_BYTES,
     Push,

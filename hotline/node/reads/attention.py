@@ -8,10 +8,10 @@ from sqlalchemy import and_, or_, select
 
 from ...storage.models import Link, Message
 from ...storage.policy_models import EmergencyActivation, LinkTest
-from ..escalation import OverdueItem, open_alerts, overdue
-from ..link_policy import in_force
 from ..people import Person
-from ..service import Node
+from ..rules.escalation import OverdueItem, open_alerts, overdue
+from ..rules.policy import in_force
+from ..runtime import NodeRuntime
 from .calls import RECENT_OUTCOME_MS
 from .records import ActivationRecord, AlertRecord, LinkTestRecord, MessageRecord
 
@@ -49,7 +49,7 @@ class Attention:
         return labels.get(language) or labels.get("en") or criterion
 
 
-def attention(node: Node, person: Person, *, can_approve: bool, now: int) -> Attention:
+def attention(node: NodeRuntime, person: Person, *, can_approve: bool, now: int) -> Attention:
     with node.reading() as session:
         names = dict(session.execute(select(Link.id, Link.name)).all())
         unacknowledged = session.scalars(

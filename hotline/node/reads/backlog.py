@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, and_, func, or_, select
 
 from ...storage.models import Message
-from ..service import Node
+from ..runtime import NodeRuntime
 from .conversation import PAGE_SIZE, MessageRow, message_rows, parse_cursor
 
 
@@ -36,7 +36,7 @@ def needs_action() -> ColumnElement[bool]:
 
 
 def backlog(
-    node: Node,
+    node: NodeRuntime,
     link_id: str,
     *,
     after: str | None = None,

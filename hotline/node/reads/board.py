@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from ...storage.models import Entry, Link, Message, Outbox, Path
 from ...storage.people_models import Call
-from ..service import Node
+from ..runtime import NodeRuntime
 from .calls import RING_GRACE_MS
 from .records import LinkRecord, PathRecord
 
@@ -27,15 +27,15 @@ class LinkRow:
     paths: list[PathRecord] = field(default_factory=list)
 
     @property
-    def line(self) -> str:
+    def liveness(self) -> str:
         """The link's liveness: its best direct path's state (``unknown`` before any
-        heartbeat); a relay keeps messages moving but is not the line itself."""
+        heartbeat); a relay keeps messages moving but is not the link's liveness."""
         direct = [p for p in self.paths if p.kind == "direct"] or self.paths
         states = {p.state for p in direct}
         return next((s for s in ("up", "degraded", "down") if s in states), "unknown")
 
 
-def link_board(node: Node, now: int) -> list[LinkRow]:
+def link_board(node: NodeRuntime, now: int) -> list[LinkRow]:
     with node.reading() as session:
         links = [LinkRecord.of(k) for k in session.scalars(select(Link).order_by(Link.name))]
         depth = dict(

@@ -13,14 +13,16 @@ from ...protocol.kinds import Kind
 from ...storage.models import Entry, Link
 from ...storage.people_models import Call
 from ..calls import call_view
-from ..service import Node
+from ..runtime import NodeRuntime
 from .records import LinkRecord
 
 RECENT_OUTCOME_MS = 120_000
 RING_GRACE_MS = 15_000  # after the ring timeout, before an unconfirmed ring stops
 
 
-def call_rows(node: Node, link_id: str | None = None, *, limit: int = 200) -> list[dict[str, Any]]:
+def call_rows(
+    node: NodeRuntime, link_id: str | None = None, *, limit: int = 200
+) -> list[dict[str, Any]]:
     with node.reading() as session:
         query = select(Call).order_by(Call.requested_ms.desc()).limit(limit)
         if link_id is not None:
@@ -32,7 +34,7 @@ def call_rows(node: Node, link_id: str | None = None, *, limit: int = 200) -> li
         ]
 
 
-def live_calls(node: Node, now: int | None = None) -> list[dict[str, Any]]:
+def live_calls(node: NodeRuntime, now: int | None = None) -> list[dict[str, Any]]:
     """Calls that need the operator now: ringing (either way) and in progress, then
     those that ended in the last ``RECENT_OUTCOME_MS`` so both sides see how they ended."""
     since = (now if now is not None else now_ms()) - RECENT_OUTCOME_MS
@@ -83,7 +85,7 @@ def _rang_out(call: Call, now: int) -> bool:
 
 
 def call_detail(
-    node: Node, call_id: str
+    node: NodeRuntime, call_id: str
 ) -> tuple[dict[str, Any], LinkRecord, list[dict[str, Any]]] | None:
     with node.reading() as session:
         call = session.get(Call, call_id)

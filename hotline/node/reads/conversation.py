@@ -21,12 +21,12 @@ from ...protocol.kinds import Kind
 from ...storage.models import Entry, Link, Message
 from ...storage.people_models import Call
 from ...storage.translation_models import Translation
-from ..agreed_messages import agreed_view
-from ..desk import open_drafts
-from ..link_documents import glossary_in_force
-from ..link_policy import in_force
-from ..service import Node
-from ..translation_store import TranslationView, view
+from ..desk.desk import open_drafts
+from ..language.agreed_messages import agreed_view
+from ..language.documents import glossary_in_force
+from ..language.translation_store import TranslationView, view
+from ..rules.policy import in_force
+from ..runtime import NodeRuntime
 from .records import CallRecord, DraftRecord, LinkRecord, MessageRecord
 
 PAGE_SIZE = 50
@@ -77,7 +77,7 @@ def find_link(session: Session, name: str) -> Link | None:
 
 
 def conversation(
-    node: Node, link_name: str, *, before: str | None = None
+    node: NodeRuntime, link_name: str, *, before: str | None = None
 ) -> ConversationPage | None:
     """The newest ``PAGE_SIZE`` messages (or those before a cursor), oldest first."""
     with node.reading() as session:
@@ -119,7 +119,7 @@ def conversation(
         return ConversationPage(LinkRecord.of(link), rows, older, drafts, calls)
 
 
-def message_row(node: Node, message_id: str) -> tuple[LinkRecord, MessageRow] | None:
+def message_row(node: NodeRuntime, message_id: str) -> tuple[LinkRecord, MessageRow] | None:
     with node.reading() as session:
         message = session.get(Message, message_id)
         if message is None:

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ...storage.models import Message
-from ..service import Node
+from ..runtime import NodeRuntime
 from .conversation import MessageRow, find_link, message_rows
 from .records import LinkRecord
 
@@ -39,7 +39,7 @@ class Found:
         return (self.page - 1) * SEARCH_PAGE + len(self.rows)
 
 
-def search(node: Node, link_name: str, query: str, page: int = 1) -> Found | None:
+def search(node: NodeRuntime, link_name: str, query: str, page: int = 1) -> Found | None:
     """Messages on the link whose text contains ``query`` (case-insensitive for
     Latin letters), newest first, ``SEARCH_PAGE`` at a time."""
     words = query.strip()[:MAX_QUERY]

@@ -14,7 +14,7 @@ from sqlalchemy import ColumnElement, and_, func, or_, select
 
 from ...storage.models import Link, Message
 from ...storage.people_models import Call, Draft
-from ..service import Node
+from ..runtime import NodeRuntime
 from .calls import RING_GRACE_MS
 from .records import CallRecord, DraftRecord
 
@@ -51,7 +51,7 @@ def unseen_missed(now: int) -> ColumnElement[bool]:
     )
 
 
-def missed_per_link(node: Node, now: int) -> dict[str, int]:
+def missed_per_link(node: NodeRuntime, now: int) -> dict[str, int]:
     """Each link's missed calls nobody has seen yet."""
     with node.reading() as session:
         rows = session.execute(
@@ -61,7 +61,7 @@ def missed_per_link(node: Node, now: int) -> dict[str, int]:
 
 
 def waiting(
-    node: Node,
+    node: NodeRuntime,
     username: str,
     *,
     may_approve_replies: bool,

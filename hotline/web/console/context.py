@@ -24,7 +24,7 @@ from ...accounts.roles import Permission
 from ...accounts.service import AccountService
 from ...clock import now_ms
 from ...errors import Refused
-from ...node.desk import Desk
+from ...node.desk.desk import Desk
 from ...node.events import last_event_id
 from ...node.home import NodeError
 from ...node.reads.attention import attention

@@ -11,8 +11,8 @@ from markupsafe import Markup, escape
 from ...accounts.roles import Permission
 from ...language.errors import LanguageError
 from ...language.phrasebook import shipped_phrasebook
-from ...node.agreed_messages import decline_reasons
-from ...node.desk import MAX_SESSION_TEXT
+from ...node.desk.desk import MAX_SESSION_TEXT
+from ...node.language.agreed_messages import decline_reasons
 from ...node.message_text import MAX_TEXT_CHARS
 from . import labels
 from .auth import CSRF_FIELD

@@ -10,9 +10,9 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 
 from ....accounts.roles import Permission
-from ....node.desk import MAX_SESSION_TEXT
+from ....node.desk.desk import MAX_SESSION_TEXT
+from ....node.desk.missed_calls import call_seen as see_call
 from ....node.home import NodeError
-from ....node.missed_calls import call_seen as see_call
 from ....node.reads.calls import call_detail, call_rows, participants, presence
 from ..context import Console, console
 from ..forms import ActionForm, Posted, action_form, local_path, posted

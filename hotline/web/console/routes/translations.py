@@ -10,8 +10,8 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from ....accounts.roles import Permission
-from ....node.translation_store import MAX_NOTE_CHARS
-from ....node.translations import Translations
+from ....node.language.translation_store import MAX_NOTE_CHARS
+from ....node.language.translations import Translations
 from ..context import Console, console
 from ..forms import ActionForm, action_form
 from ..templates import MAX_FORM_TEXT

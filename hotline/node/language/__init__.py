@@ -1,0 +1,2 @@
+"""The language of a link: its agreed documents and messages, and the translations
+the node keeps and makes."""
