@@ -20,9 +20,9 @@ from typing import Any
 from sqlalchemy import event, select, text
 from sqlalchemy.orm import Session, SessionTransaction
 
-from ..storage import driver
+from ..storage import fast_path
+from ..storage.fast_path import insert_rows
 from ..storage.models import EVENTS
-from ..storage.staging import insert_rows
 from .numbered import NumberedRun
 
 # Every type of event the node writes. Live streams, the console and scripts read
@@ -124,7 +124,7 @@ def _insert_events(session: Session) -> None:
         # took the ids after the largest: a run ending at the last inserted rowid.
         # RETURNING in row order would cost about as much again as the insert.
         insert_rows(connection, EVENTS, pending)
-        last = int(driver.execute(connection, "SELECT last_insert_rowid()")[0][0])
+        last = int(fast_path.execute(connection, "SELECT last_insert_rowid()")[0][0])
         ids = range(last - len(pending) + 1, last + 1)
     else:
         ids = connection.execute(_INSERT_EVENTS, pending).scalars().all()

@@ -28,15 +28,15 @@ from ..protocol.envelope import (
 )
 from ..protocol.keys import PrivateIdentity, PublicIdentity
 from ..protocol.kinds import Kind
-from ..storage.driver import Prepared
-from ..storage.models import ENTRIES, LINKS, Entry, Link, Outbox
-from ..storage.staging import (
+from ..storage.fast_path import (
+    Prepared,
     column_keys,
     insert_staged,
     outside_session,
     stage_new,
     stage_update,
 )
+from ..storage.models import ENTRIES, LINKS, Entry, Link, Outbox
 from .events import record_event
 from .fresh import FreshEntry
 

@@ -17,7 +17,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, configure_mappers, sessionmaker
 
 # Every mapped class, so that configuring the mappers configures them all.
-from . import account_models, driver, people_models, policy_models  # noqa: F401
+from . import account_models, fast_path, people_models, policy_models  # noqa: F401
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -55,7 +55,7 @@ def make_engine(url: str, *, background_checkpoints: bool = False) -> Engine:
             # Writers take the write lock up front (no lock upgrades, no busy retries);
             # readers take a WAL snapshot and never wait for a writer.
             read_only = connection.get_execution_options().get(READ_ONLY)
-            driver.execute(connection, "BEGIN" if read_only else "BEGIN IMMEDIATE")
+            fast_path.execute(connection, "BEGIN" if read_only else "BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_size=8, max_overflow=8, pool_pre_ping=True)
@@ -66,7 +66,7 @@ def make_sessionmaker(engine: Engine, *, read_only: bool = False) -> sessionmake
     transaction does not take the write lock.
 
     The mappers are configured here, before any session exists: code that builds
-    mapped objects without a query (``staging.outside_session``) reads their
+    mapped objects without a query (``fast_path.outside_session``) reads their
     attributes through instrumentation that only configuration sets up, and in a
     fresh process nothing else may have configured it yet."""
     configure_mappers()

@@ -1,5 +1,5 @@
 """A link's chain heads and counters are written as a staged UPDATE at flush or
-commit (storage/staging.py), not through the ORM. Whatever reads the link again
+commit (storage/fast_path.py), not through the ORM. Whatever reads the link again
 in the same transaction, and every later transaction, sees them."""
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from hotline.node.delivery.outgoing import Outgoing, append_message
 from hotline.node.record_store import lock_link, lock_link_outside_session
 from hotline.protocol.encoding import decode
 from hotline.protocol.envelope import parse
+from hotline.storage.fast_path import stage_new
 from hotline.storage.models import LINKS, Link, Message, Outbox
-from hotline.storage.staging import stage_new
 from tests.harness import LINK, Cluster
 
 
@@ -96,7 +96,7 @@ def test_each_entry_draws_fresh_randomness_for_every_part(cluster: Cluster) -> N
 def test_a_staged_write_the_database_refuses_fails_the_commit_and_leaves_nothing(
     cluster: Cluster,
 ) -> None:
-    """Staged rows go to the driver's cursor (storage/driver.py); a refusal there is
+    """Staged rows go to the driver's cursor (storage/fast_path.py); a refusal there is
     SQLAlchemy's IntegrityError, and the whole transaction is rolled back."""
     with closing(cluster.washington.node()) as node:
         node.send(LINK, {"text": "kept", "lang": "en"})

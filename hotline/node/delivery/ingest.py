@@ -24,9 +24,8 @@ from ...protocol.errors import Code, ProtocolError
 from ...protocol.keys import PrivateIdentity
 from ...protocol.kinds import RECEIPTED_KINDS, Kind
 from ...protocol.record import ChainHead, Placement, place
-from ...storage.driver import Prepared
+from ...storage.fast_path import Prepared, insert_staged
 from ...storage.models import HELD, Entry, Held, Link
-from ...storage.staging import insert_staged
 from ..events import record_event
 from ..message_text import MESSAGE_KINDS
 from ..record_store import Reference, append_own, append_peer, entry_hash, peer_identity

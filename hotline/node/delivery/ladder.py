@@ -12,9 +12,8 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from ...protocol.kinds import Kind
-from ...storage.driver import Prepared
+from ...storage.fast_path import Prepared, stage_new
 from ...storage.models import ENTRIES, MESSAGES, Entry, Message
-from ...storage.staging import stage_new
 from ..calls import CALL_KINDS, apply_peer_call_entry
 from ..events import record_event
 from ..language.documents import DOCUMENT_KINDS, apply_peer_document_entry

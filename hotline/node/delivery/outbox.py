@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from ...clock import now_ms
 from ...protocol.errors import Code, ProtocolError
-from ...storage.driver import Prepared
+from ...storage.fast_path import Prepared
 from ...storage.models import ENTRIES, LINKS, OUTBOX, Entry, Link, Outbox
 from ..events import record_event
 from ..record_store import advance_link, lock_link, lock_link_outside_session, push_outbox_now

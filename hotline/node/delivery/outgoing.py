@@ -13,8 +13,8 @@ from ...clock import now_ms
 from ...errors import Reason
 from ...protocol.keys import PrivateIdentity
 from ...protocol.kinds import Kind
+from ...storage.fast_path import insert_staged
 from ...storage.models import LINKS, Link, Message
-from ...storage.staging import insert_staged
 from ..events import record_event
 from ..home import NodeError
 from ..language.agreed_messages import outgoing_body

@@ -1,4 +1,4 @@
-"""Statements on the driver's cursor (storage/driver.py) give what SQLAlchemy gives,
+"""Statements on the driver's cursor (storage/fast_path.py) give what SQLAlchemy gives,
 on SQLite and PostgreSQL, with its conversions of values and its errors; expanding
 lists are refused."""
 
@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 
-from hotline.storage.driver import Prepared
+from hotline.storage.fast_path import Prepared
 from hotline.storage.models import ENTRIES, LINKS, MESSAGES, OUTBOX
 from tests.harness import LINK, Cluster
 
