@@ -16,26 +16,67 @@ Modules, each one idea: ``outcome`` (what a request yields), ``provider`` (the i
 ``tags`` (language tags), ``settings`` and ``chain`` (a node's configuration, put to work).
 """
 
-from hotline.language.translation.chain import TermsFor, TranslationChain, build_chain
-from hotline.language.translation.ct2 import CTranslate2Provider
-from hotline.language.translation.detection import Detection, LanguageDetector
-from hotline.language.translation.glossary import ProtectedTerm
-from hotline.language.translation.libretranslate import LibreTranslateProvider
-from hotline.language.translation.manifest import MANIFEST, ModelManifest
-from hotline.language.translation.outcome import (
-    NotTranslated,
-    Outcome,
-    Provenance,
-    ProviderKind,
-    Reason,
-    Translated,
-)
-from hotline.language.translation.provider import Provider
-from hotline.language.translation.settings import (
-    CTranslate2Settings,
-    LibreTranslateSettings,
-    TranslationSettings,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from hotline.language.translation.chain import TermsFor, TranslationChain, build_chain
+    from hotline.language.translation.ct2 import CTranslate2Provider
+    from hotline.language.translation.detection import Detection, LanguageDetector
+    from hotline.language.translation.glossary import ProtectedTerm
+    from hotline.language.translation.libretranslate import LibreTranslateProvider
+    from hotline.language.translation.manifest import MANIFEST, ModelManifest
+    from hotline.language.translation.outcome import (
+        NotTranslated,
+        Outcome,
+        Provenance,
+        ProviderKind,
+        Reason,
+        Translated,
+    )
+    from hotline.language.translation.provider import Provider
+    from hotline.language.translation.settings import (
+        CTranslate2Settings,
+        LibreTranslateSettings,
+        TranslationSettings,
+    )
+
+# Loaded on first use: the node's configuration needs the settings and the language
+# tags, not the providers, the detector and the HTTP client behind them.
+_MODULE_OF = {
+    "CTranslate2Provider": "ct2",
+    "CTranslate2Settings": "settings",
+    "Detection": "detection",
+    "LanguageDetector": "detection",
+    "LibreTranslateProvider": "libretranslate",
+    "LibreTranslateSettings": "settings",
+    "MANIFEST": "manifest",
+    "ModelManifest": "manifest",
+    "NotTranslated": "outcome",
+    "Outcome": "outcome",
+    "ProtectedTerm": "glossary",
+    "Provenance": "outcome",
+    "Provider": "provider",
+    "ProviderKind": "outcome",
+    "Reason": "outcome",
+    "TermsFor": "chain",
+    "Translated": "outcome",
+    "TranslationChain": "chain",
+    "TranslationSettings": "settings",
+    "build_chain": "chain",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "MANIFEST",
