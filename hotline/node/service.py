@@ -115,9 +115,6 @@ class Node(NodeRuntime):
     def push_batch(self, link_id: str, *, limit: int, after: int = 0) -> PushBatch | None:
         return outbox.push_batch(self, link_id, limit=limit, after=after)
 
-    def next_due_ms(self) -> int | None:
-        return outbox.next_due_ms(self)
-
     def receive(self, link_id: str, envelopes: list[bytes], peer_has: int) -> IngestResult:
         return outbox.receive(self, link_id, envelopes, peer_has)
 

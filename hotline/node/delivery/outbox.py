@@ -71,12 +71,6 @@ def push_batch(node: NodeRuntime, link_id: str, *, limit: int, after: int = 0) -
     )
 
 
-def next_due_ms(node: NodeRuntime) -> int | None:
-    with node.reading() as session:
-        value = session.scalar(select(func.min(Outbox.next_attempt_ms)))
-        return None if value is None else int(value)
-
-
 def receive(node: NodeRuntime, link_id: str, envelopes: list[bytes], peer_has: int) -> IngestResult:
     """The peer API: a batch of the peer's envelopes, plus how much of our chain it holds."""
     with node.transaction() as session:

@@ -31,10 +31,6 @@ MAX_JUSTIFICATION = 500
 AWAITING, SENT, REJECTED = "awaiting_approval", "sent", "rejected"
 
 
-def channel_of(body: dict[str, Any]) -> str:
-    return EMERGENCY if body.get("channel") == EMERGENCY else ROUTINE
-
-
 def check_activation(
     policy: Policy | None, criterion: str | None, justification: str | None
 ) -> Policy:
