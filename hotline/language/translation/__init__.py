@@ -18,8 +18,9 @@ Modules, each one idea: ``outcome`` (what a request yields), ``provider`` (the i
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from hotline import lazy
 
 if TYPE_CHECKING:
     from hotline.language.translation.chain import TermsFor, TranslationChain, build_chain
@@ -69,13 +70,7 @@ _MODULE_OF = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _MODULE_OF.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy.exports(__name__, _MODULE_OF)
 
 
 __all__ = [
