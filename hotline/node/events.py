@@ -20,8 +20,7 @@ from typing import Any
 from sqlalchemy import event, select, text
 from sqlalchemy.orm import Session, SessionTransaction
 
-from ..storage import fast_path
-from ..storage.fast_path import insert_rows
+from ..storage.fast_path import execute, insert_rows
 from ..storage.models import EVENTS
 from .numbered import NumberedRun
 
@@ -124,7 +123,7 @@ def _insert_events(session: Session) -> None:
         # took the ids after the largest: a run ending at the last inserted rowid.
         # RETURNING in row order would cost about as much again as the insert.
         insert_rows(connection, EVENTS, pending)
-        last = int(fast_path.execute(connection, "SELECT last_insert_rowid()")[0][0])
+        last = int(execute(connection, "SELECT last_insert_rowid()")[0][0])
         ids = range(last - len(pending) + 1, last + 1)
     else:
         ids = connection.execute(_INSERT_EVENTS, pending).scalars().all()
