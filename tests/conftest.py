@@ -1,9 +1,15 @@
 """Shared fixtures: real nodes (separate processes), real databases, real TLS.
 
-Storage, node and integration tests take the ``database`` fixture and run on SQLite
-and on PostgreSQL (marked ``postgres`` there). PostgreSQL comes from
-HOTLINE_TEST_DATABASE_URL (``.ci/run`` sets it); without it those tests skip with a
-reason, and under CI=true any skip, or any test deselected with -m/-k, fails the run.
+Tests take the ``database`` fixture (or a module's ``databases``) to run on SQLite and
+on PostgreSQL (marked ``postgres`` there). The storage, node and e2e tiers run every
+such test on both. The tiers above the node (``cli``, ``web``, ``language``) reach the
+database only through the node, which the tiers below prove on both: each of their
+tests runs once, on PostgreSQL or SQLite alternately in each module (the test id
+shows which; see pytest_generate_tests).
+
+PostgreSQL comes from HOTLINE_TEST_DATABASE_URL (``.ci/run`` sets it); without it
+those tests skip with a reason, and under CI=true any skip, or any test deselected
+with -m/-k, fails the run.
 """
 
 from __future__ import annotations
@@ -39,12 +45,39 @@ if _WORKER is not None:
     os.environ["HOTLINE_PORT_RANGE"] = f"{_first}-{_first + _share - 1}"
 
 
+BACKENDS = ("sqlite", "postgresql")
+# Tiers whose tests run on one backend each (see the module's docstring).
+ONE_BACKEND_TIERS = frozenset({"cli", "web", "language"})
+_TAKEN: dict[str, int] = {}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """In a one-backend tier, parametrize ``database`` with one backend instead of both:
+    PostgreSQL for a module's first such test, SQLite for its second, and so on (the
+    same whatever subset runs, as a module is always collected whole). A module-wide
+    ``databases`` fixture gets PostgreSQL, the production store."""
+    module = metafunc.module.__name__
+    if module.split(".")[1:2] == [] or module.split(".")[1] not in ONE_BACKEND_TIERS:
+        return
+    if "databases" in metafunc.fixturenames:
+        kind = "postgresql"
+    elif "database" in metafunc.fixturenames:
+        kind = ("postgresql", "sqlite")[_TAKEN.get(module, 0) % 2]
+        _TAKEN[module] = _TAKEN.get(module, 0) + 1
+    else:
+        return
+    name = "databases" if "databases" in metafunc.fixturenames else "database"
+    metafunc.definition.add_marker(pytest.mark.parametrize(name, [kind], indirect=True))
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark what each test needs, from the test itself: ``-m 'not postgres'`` then
     means what it says (and under CI=true, deselecting anything fails the run)."""
     for item in items:
         callspec = getattr(item, "callspec", None)
-        if callspec is not None and callspec.params.get("database") == "postgresql":
+        params = callspec.params if callspec is not None else {}
+        if "postgresql" in (params.get("database"), params.get("databases")):
             item.add_marker(pytest.mark.postgres)
 
 
@@ -87,7 +120,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=BACKENDS)
 def database(request: pytest.FixtureRequest) -> Iterator[DatabaseFactory]:
     if request.param == "postgresql" and not PG_URL:
         pytest.skip("PostgreSQL not configured: set HOTLINE_TEST_DATABASE_URL")

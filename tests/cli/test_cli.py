@@ -18,6 +18,7 @@ from hotline.demo import free_port
 from hotline.node.heartbeat_timings import DEFAULT_TIMINGS
 from hotline.node.home import NodeHome
 from hotline.protocol.invitation import dearmour
+from tests.conftest import BACKENDS
 from tests.harness import (
     LINK,
     Cluster,
@@ -43,7 +44,7 @@ HOSTILE = (
 )
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+@pytest.fixture(scope="module", params=BACKENDS)
 def databases(request: pytest.FixtureRequest) -> Iterator[Any]:
     yield from module_database(request.param)
 

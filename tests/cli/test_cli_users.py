@@ -18,7 +18,7 @@ from hotline.accounts import AccountService, ErrorCode, Role
 from hotline.demo import free_port
 from hotline.node.home import NodeHome
 from hotline.storage.database import make_engine, make_sessionmaker
-from tests.conftest import DatabaseFactory
+from tests.conftest import BACKENDS, DatabaseFactory
 from tests.harness import hotline, module_database
 
 ADMIN_PASSWORD = "first administrator passphrase"
@@ -53,7 +53,7 @@ def make_home(home: Path, database: DatabaseFactory) -> Path:
     return home
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+@pytest.fixture(scope="module", params=BACKENDS)
 def databases(request: pytest.FixtureRequest) -> Iterator[Any]:
     yield from module_database(request.param)
 
