@@ -7,16 +7,18 @@ STAMP := $(VENV)/.installed-stamp
 # here, they load Hotline's bytecode instead of compiling its sources each time (as
 # they would where PYTHONDONTWRITEBYTECODE is set). Stale files are recompiled.
 BYTECODE := $(BIN)/python -m compileall -q -j 0 hotline bench
-# The suite mostly waits on nodes, browsers and timers: in two processes it takes
-# about 70% of the time in one (three were slower again on two cores).
+# The suite is bound by CPU (nodes, commands and browsers it starts): two processes
+# keep both cores busy; three were slower again on two cores.
 PYTEST_WORKERS ?= 2
 
 .PHONY: demo test lint typecheck bench catalogue font clean
 
+# uv installs the pinned packages (constraints.txt) in seconds from its cache where pip
+# takes minutes; it compiles their bytecode as pip would, for the reason above.
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	$(BIN)/pip install --quiet -c constraints.txt uv
+	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
 demo: $(STAMP)
