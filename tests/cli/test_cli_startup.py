@@ -17,7 +17,10 @@ from hotline.node import home
 
 # What a command that does not need them must not load. (Not pydantic: typer 0.29
 # converts arguments with it, so every command that parses arguments loads it.)
+# http.client is the local client's, regex hotline.untrusted's: help loads neither.
 HEAVY = (
+    "http.client",
+    "regex",
     "sqlalchemy",
     "alembic",
     "fastapi",
