@@ -15,6 +15,7 @@ import typer
 if TYPE_CHECKING:
     from ..accounts.service import AccountService
     from ..node.desk.desk import Desk
+    from ..node.runtime import NodeRuntime
     from ..node.service import Node
 
 HomeOption = Annotated[
@@ -32,6 +33,17 @@ def open_node(home: Path) -> Node:
     from ..node.service import Node
 
     return Node(NodeHome(home))
+
+
+def open_runtime(home: Path) -> NodeRuntime:
+    """The node's unit of work without the façade's operations, for a command that only
+    reads through the module that owns what it reads (links, paths, the policy): the
+    façade imports delivery, the record and the language documents, which cost such a
+    command more than its own work."""
+    from ..node.home import NodeHome
+    from ..node.runtime import NodeRuntime
+
+    return NodeRuntime(NodeHome(home))
 
 
 def open_desk(home: Path) -> Desk:

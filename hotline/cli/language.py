@@ -18,18 +18,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
-from ..untrusted import inert, inert_json
+from .output import err, out, shown
 
 if TYPE_CHECKING:
     from ..language.glossary import Glossary
     from ..language.phrasebook import Phrasebook
     from ..node.desk.desk import Desk
-
-out = Console(highlight=False, emoji=False)
-err = Console(stderr=True, highlight=False, emoji=False)
 
 HomeOption = Annotated[
     Path,
@@ -45,17 +40,19 @@ SourceArgument = Annotated[
 
 
 def _say(template: str, /, **values: object) -> None:
-    text = template.format_map({k: escape(inert(str(v))) for k, v in values.items()})
-    out.print(text, soft_wrap=True)
+    text = template.format_map({k: shown(v) for k, v in values.items()})
+    out().print(text, soft_wrap=True)
 
 
 def _fail(message: str) -> NoReturn:
-    err.print(f"[bold red]error:[/] {escape(inert(message))}", soft_wrap=True)
+    err().print(f"[bold red]error:[/] {shown(message)}", soft_wrap=True)
     raise typer.Exit(1)
 
 
 def _json(value: object) -> None:
-    out.print(inert_json(value), soft_wrap=True, markup=False)
+    from ..untrusted import inert_json
+
+    out().print(inert_json(value), soft_wrap=True, markup=False)
 
 
 def _actor() -> str:
@@ -94,10 +91,8 @@ def load(name: str, source: str) -> Phrasebook | Glossary:
         return parse_phrasebook(document) if name == "phrasebook" else parse_glossary(document)
     except InvalidDocument as exc:
         for problem in exc.problems:
-            err.print(
-                escape(
-                    inert(f"{problem.where}: {problem.field}: {problem.reason}: {problem.detail}")
-                ),
+            err().print(
+                shown(f"{problem.where}: {problem.field}: {problem.reason}: {problem.detail}"),
                 soft_wrap=True,
             )
         _fail(f"{source}: not a valid {name} ({len(exc.problems)} problem(s), listed above)")

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from .context import DEFAULT_HOME, HomeOption, JsonOption, desk_on, open_node
+from .context import DEFAULT_HOME, HomeOption, JsonOption, desk_on, open_node, open_runtime
 from .errors import about
 from .inputs import actor, check_writable, digits, json_file, read_text, write_text
 from .output import (
@@ -166,10 +166,11 @@ def complete(
 
 def list_links(home: HomeOption = DEFAULT_HOME, as_json: JsonOption = False) -> None:
     """List this node's links."""
+    from ..node.linking import all_links
     from ..protocol.keys import fingerprint as fp
     from ..web.views import link_view
 
-    links = open_node(home).links()
+    links = all_links(open_runtime(home))
     if as_json:
         print_json([link_view(link) for link in links])
         return

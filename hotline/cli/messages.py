@@ -38,13 +38,15 @@ def inbox(
 ) -> None:
     """Messages in and out, with their receipt ladder; agreed texts in the reader's
     language, marked \\[agreed text]; translations with their provenance."""
+    from ..node.language.agreed_messages import agreed_views
     from ..node.language.translations import Translations
-    from ..web.language_api import messages_with_agreed
+    from ..web.views import message_views
     from .language import inbox_text
     from .translations import lines as translation_lines
 
     node = open_node(home)
-    views = messages_with_agreed(node, node.messages(link, limit=limit))
+    messages = node.messages(link, limit=limit)
+    views = message_views(messages, agreed_views(node, messages))
     rendered = Translations(node).of_messages([v["id"] for v in views])
     for v in views:
         v["translations"] = [t.as_json() for t in rendered.get(v["id"], [])]

@@ -4,7 +4,6 @@ parties' names."""
 from __future__ import annotations
 
 import logging
-import secrets
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -50,6 +49,8 @@ def init(
 
     The administrator's password comes from standard input (--admin-password-stdin), or a
     prompt on a terminal; otherwise a strong one is generated and shown once."""
+    import secrets
+
     from ..accounts.profile import check_username
     from ..node.home import check_listeners, check_new_node, init_node
 

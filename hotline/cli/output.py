@@ -6,8 +6,9 @@ purpose, a policy label, an alert, an audit detail, a file read) goes through
 :func:`hotline.untrusted.inert` and never read as rich markup, so the other party
 cannot drive the operator's terminal.
 
-rich is imported when something is printed, not when the command line starts: a
-command's ``--help`` and its usage errors do not pay for it twice.
+rich, and the ``regex`` tables of :mod:`hotline.untrusted`, are imported when something
+is printed, not when the command line starts: a command's ``--help`` and its usage
+errors do not pay for them.
 """
 
 from __future__ import annotations
@@ -18,8 +19,6 @@ from functools import cache
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
-
-from ..untrusted import inert, inert_json
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -34,6 +33,13 @@ EXIT_USAGE = 2  # a command or option misused
 EXIT_NOT_CONFIRMED = 3  # a fingerprint does not match, or was not confirmed
 EXIT_BUNDLE_INVALID = 4  # a bundle does not verify (or is not a bundle)
 EXIT_RECORDS_DISAGREE = 5  # two bundles verify but do not hold the same entries
+
+
+def inert(text: str, *, multiline: bool = False) -> str:
+    """:func:`hotline.untrusted.inert`, imported on first use."""
+    from ..untrusted import inert as inert_text
+
+    return inert_text(text, multiline=multiline)
 
 
 @cache
@@ -106,6 +112,8 @@ def print_json(value: object) -> None:
     to a JSON reader: hazardous characters are ``\\u`` escapes)."""
     from rich.highlighter import JSONHighlighter
     from rich.text import Text
+
+    from ..untrusted import inert_json
 
     out().print(JSONHighlighter()(Text(inert_json(value))), soft_wrap=True)
 

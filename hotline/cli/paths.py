@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from .context import DEFAULT_HOME, HomeOption, JsonOption, open_node
+from .context import DEFAULT_HOME, HomeOption, JsonOption, open_node, open_runtime
 from .inputs import certificate_der
 from .output import cells, print_json, print_table, say, table, when
 
@@ -18,9 +18,12 @@ def link_paths(
     link: LinkArgument, home: HomeOption = DEFAULT_HOME, as_json: JsonOption = False
 ) -> None:
     """A link's paths (the peer's endpoints, then accepted relays) and their liveness."""
+    from ..node.linking import find_link
+    from ..node.paths.store import read_paths
     from ..web.views import path_view
 
-    rows = [path_view(p) for p in open_node(home).link_paths(link)]
+    node = open_runtime(home)
+    rows = [path_view(p) for p in read_paths(node, find_link(node, link).id)]
     if as_json:
         print_json(rows)
         return

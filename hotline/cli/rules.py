@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from .context import DEFAULT_HOME, HomeOption, JsonOption, desk_on, open_desk, open_node
+from .context import DEFAULT_HOME, HomeOption, JsonOption, open_desk, open_runtime
 from .errors import about
 from .inputs import actor, json_file
 from .output import cells, print_json, print_table, say, table, when
 
 if TYPE_CHECKING:
-    from ..node.desk.rules import PolicyState
+    from ..node.rules.policy import PolicyState
     from ..protocol.policy import Policy
 
 LinkArgument = Annotated[str, typer.Argument(help="Link name.")]
@@ -27,9 +27,12 @@ def policy_show(
 
     A proposal travels over the link: until both nodes are serving, the other party
     has not received it (this command says so)."""
-    node = open_node(home)
-    state = desk_on(node).policy(link)
-    peer = node.find_link(link).peer_party
+    from ..node.linking import find_link
+    from ..node.rules.policy import policy_state
+
+    node = open_runtime(home)
+    found = find_link(node, link)
+    state, peer = policy_state(node, found), found.peer_party
     if as_json:
         print_json(state.view())
         return

@@ -8,6 +8,11 @@ Layout::
     tls/key.pem          its private key (0600)
     api.token            the local API bearer token (0600)
     hotline.db           SQLite database, unless database_url points elsewhere
+
+Reading the configuration needs pydantic and the settings' models only: the keys, the
+certificate and the account checks import their libraries (nacl, cryptography,
+argon2) when they are used, so a command that only reads ``node.json`` (status, the
+user commands) starts without them.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import json
 import os
 import secrets
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import (
     AfterValidator,
@@ -31,19 +36,16 @@ from pydantic import (
 )
 
 from ..accounts.errors import AccountError
-from ..accounts.passwords import check_policy
-from ..accounts.profile import check_username
 from ..errors import NodeError as NodeError
 from ..files import write_private_file
 from ..language.translation import tags
 from ..language.translation.settings import NodeTranslationSettings
-from ..protocol.encoding import decode, encode
-from ..protocol.envelope import NAME_PATTERN
-from ..protocol.keys import PrivateIdentity
 from ..transport.limits import PeerLimits
-from ..transport.tls import certificate_der, make_certificate
 from ..untrusted import is_inert
 from .heartbeat_timings import HeartbeatTimings
+
+if TYPE_CHECKING:
+    from ..protocol.keys import PrivateIdentity
 
 CONFIG_FILE = "node.json"
 IDENTITY_FILE = "identity.key"
@@ -184,6 +186,8 @@ class NodeHome:
     def set_party_name(self, party: str, lang: str, name: str | None) -> dict[str, dict[str, str]]:
         """Name ``party`` in ``lang`` (``None``: forget that name) and save it; a running
         node shows it once restarted. NodeError, nothing changed, if refused."""
+        from ..protocol.envelope import NAME_PATTERN
+
         if not NAME_PATTERN.fullmatch(party):
             raise NodeError(f"{party!r} is not a party name (lower-case letters, digits, -)")
         if not tags.is_tag(lang):
@@ -204,6 +208,9 @@ class NodeHome:
         return checked
 
     def load_identity(self) -> PrivateIdentity:
+        from ..protocol.encoding import decode
+        from ..protocol.keys import PrivateIdentity
+
         config = self.load_config()
         value = decode((self.path / IDENTITY_FILE).read_bytes(), max_size=1024)
         return PrivateIdentity.from_seeds(
@@ -211,6 +218,8 @@ class NodeHome:
         )
 
     def certificate_der(self) -> bytes:
+        from ..transport.tls import certificate_der
+
         return certificate_der(self.cert_path.read_bytes())
 
     def api_token(self) -> str:
@@ -238,7 +247,10 @@ def init_node(
     # read the node's files (fingerprint, certificate, heartbeats) start without it.
     from ..accounts.roles import Role
     from ..accounts.service import AccountService
+    from ..protocol.encoding import encode
+    from ..protocol.keys import PrivateIdentity
     from ..storage.database import make_engine, make_sessionmaker, sqlite_url, upgrade
+    from ..transport.tls import make_certificate
 
     check_new_node(path, party)
     check_listeners(peer_host, peer_port, local_host, local_port)
@@ -289,6 +301,8 @@ def init_node(
 
 def check_new_node(path: Path, party: str) -> None:
     """Raise NodeError unless a node for ``party`` can be created in ``path``."""
+    from ..protocol.envelope import NAME_PATTERN
+
     if not NAME_PATTERN.match(party):
         raise NodeError(
             f"party name {party!r} is invalid: use lower-case letters, digits and '-' "
@@ -331,6 +345,9 @@ def _canonical_host(host: str) -> str:
 def check_admin(username: str, password: str) -> str:
     """The first administrator's normalised username; NodeError if it or the password
     would be refused."""
+    from ..accounts.passwords import check_policy
+    from ..accounts.profile import check_username
+
     try:
         name = check_username(username)
         check_policy(password, name)

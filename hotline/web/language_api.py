@@ -14,7 +14,6 @@ language) when they are agreed texts.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Annotated, Any
 
 from anyio import to_thread
@@ -25,11 +24,9 @@ from ..language.errors import InvalidDocument, LanguageError
 from ..language.glossary import Glossary, parse_glossary
 from ..language.phrasebook import Entry, Phrasebook, parse_phrasebook
 from ..node.desk.desk import Desk
-from ..node.language.agreed_messages import agreed_view, refused_from
+from ..node.language.agreed_messages import refused_from
 from ..node.refusals import Refused
 from ..node.service import Node
-from ..protocol.kinds import Kind
-from .views import StoredMessage, message_view
 
 ACTOR = "api"
 SEARCH_LIMIT = 20  # entries a search answers, best first
@@ -54,17 +51,6 @@ def parse_document(name: str, document: Any) -> Phrasebook | Glossary:
         raise Refused(
             Reason(first.reason.value), "; ".join(str(p) for p in exc.problems[:20])
         ) from None
-
-
-def messages_with_agreed(node: Node, rows: Sequence[StoredMessage]) -> list[dict[str, Any]]:
-    """Message views, each agreed text with its exact rendering in every language."""
-    views = [message_view(m) for m in rows]
-    agreed = [(v, m) for v, m in zip(views, rows, strict=True) if m.kind == Kind.AGREED_TEXT]
-    if agreed:
-        with node.reading() as session:
-            for view, message in agreed:
-                view["agreed"] = agreed_view(session, message.link_id, message.body)
-    return views
 
 
 def language_router(node: Node, dependencies: list[Any]) -> APIRouter:

@@ -28,20 +28,21 @@ from ..errors import Reason, Refused
 from ..node.delivery.group_commit import GroupCommit
 from ..node.delivery.outgoing import Outgoing
 from ..node.home import NodeError
+from ..node.language.agreed_messages import agreed_views
 from ..node.message_text import MAX_TEXT_CHARS
 from ..node.metrics import NodeMetrics
 from ..node.service import Node
 from ..protocol.errors import ProtocolError
 from ..protocol.kinds import Kind
 from .console.app import create_console
-from .language_api import language_router, messages_with_agreed
+from .language_api import language_router
 from .local_guard import TOKEN_REQUIRED, LocalGuard
 from .params import MAX_ID, bounded_int
 from .rules_api import rules_router
 from .security_headers import SecurityHeaders
 from .statuses import status_of
 from .translation_api import translation_router
-from .views import link_view, message_view, path_view, status_view
+from .views import link_view, message_view, message_views, path_view, status_view
 
 KEEPALIVE_SECONDS = 15.0
 STREAM_POLL_SECONDS = 0.5
@@ -175,15 +176,19 @@ class _LocalHandlers:
         self, link: str, limit: Annotated[int, Query(ge=1, le=1000)] = 50
     ) -> list[dict[str, Any]]:
         node = self.node
-        return await to_thread.run_sync(
-            lambda: messages_with_agreed(node, node.messages(link, limit=limit))
-        )
+
+        def read() -> list[dict[str, Any]]:
+            rows = node.messages(link, limit=limit)
+            return message_views(rows, agreed_views(node, rows))
+
+        return await to_thread.run_sync(read)
 
     async def message(self, message_id: str) -> dict[str, Any]:
         row = await to_thread.run_sync(self.node.message, message_id)
         if row is None:
             raise HTTPException(404, f"no message {message_id}")
-        (view,) = await to_thread.run_sync(lambda: messages_with_agreed(self.node, [row]))
+        agreed = await to_thread.run_sync(agreed_views, self.node, [row])
+        (view,) = message_views([row], agreed)
         return view
 
     async def export(self, link: str) -> PlainTextResponse:

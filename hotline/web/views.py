@@ -6,6 +6,7 @@ layer reads what the node hands over without knowing how it is stored.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from ..node.status import LinkStatus
@@ -132,6 +133,18 @@ def message_view(message: StoredMessage) -> dict[str, Any]:
         "acknowledged_by": message.acknowledged_by,
         "answered_by": message.answered_by,
     }
+
+
+def message_views(
+    messages: Sequence[StoredMessage], agreed: Mapping[str, dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Message views, each agreed text with ``agreed``'s view of it (its exact rendering
+    in every language: :func:`hotline.node.language.agreed_messages.agreed_views`)."""
+    views = [message_view(m) for m in messages]
+    for view in views:
+        if view["id"] in agreed:
+            view["agreed"] = agreed[view["id"]]
+    return views
 
 
 def message_status(message: StoredMessage) -> str:

@@ -1,7 +1,8 @@
 """The command line starts without the node: ``import hotline.cli`` and ``hotline
 --help`` load typer and the commands' light parts only; the node, the database
 layer, the web server and the HTTP client are imported by the commands that use
-them (bench/cli.py times it; here only what is loaded is checked)."""
+them, and a command that reads loads no more of them than it reads with
+(bench/cli.py times it; here only what is loaded is checked)."""
 
 from __future__ import annotations
 
@@ -14,10 +15,14 @@ import pytest
 
 from hotline.cli import local
 from hotline.node import home
+from tests.harness import LINK, Cluster
 
 # What a command that does not need them must not load. (Not pydantic: typer 0.29
 # converts arguments with it, so every command that parses arguments loads it.)
+# http.client is the local client's, regex hotline.untrusted's: help loads neither.
 HEAVY = (
+    "http.client",
+    "regex",
     "sqlalchemy",
     "alembic",
     "fastapi",
@@ -33,24 +38,35 @@ HEAVY = (
 )
 
 
-def loaded_after(*args: str) -> list[str]:
-    """The HEAVY modules loaded by ``hotline args`` run in a fresh interpreter."""
+def probe(args: tuple[str, ...], watched: tuple[str, ...]) -> tuple[int, list[str]]:
+    """The exit status of ``hotline args`` run in a fresh interpreter, and which of the
+    ``watched`` modules it loaded."""
     code = (
         "import json, sys\n"
-        "args = json.loads(sys.argv[1])\n"
+        "args, watched = json.loads(sys.argv[1]), json.loads(sys.argv[2])\n"
         "sys.argv = ['hotline', *args]\n"
         "from hotline.cli import main\n"
+        "status = 0\n"
         "try:\n"
         "    main()\n"
-        "except SystemExit:\n"
-        "    pass\n"
-        f"heavy = {HEAVY!r}\n"
-        "print(json.dumps([m for m in heavy if m in sys.modules]), file=sys.stderr)\n"
+        "except SystemExit as exc:\n"
+        "    status = exc.code if isinstance(exc.code, int) else 1\n"
+        "loaded = [m for m in watched if m in sys.modules]\n"
+        "print(json.dumps([status, loaded]), file=sys.stderr)\n"
     )
     ran = subprocess.run(
-        [sys.executable, "-c", code, json.dumps(args)], capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", code, json.dumps(args), json.dumps(watched)],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
-    return list(json.loads(ran.stderr.strip().splitlines()[-1]))
+    status, loaded = json.loads(ran.stderr.strip().splitlines()[-1])
+    return int(status), list(loaded)
+
+
+def loaded_after(*args: str) -> list[str]:
+    """The HEAVY modules loaded by ``hotline args`` run in a fresh interpreter."""
+    return probe(args, HEAVY)[1]
 
 
 def test_importing_the_command_line_loads_none_of_the_node() -> None:
@@ -70,8 +86,52 @@ def test_help_and_usage_errors_load_none_of_the_node(args: list[str]) -> None:
 def test_the_probe_sees_a_command_load_the_node(tmp_path: Path) -> None:
     """A command that opens the node loads it: the probe that finds nothing above does
     see it (so an empty list there means something)."""
-    loaded = loaded_after("link", "list", "--home", str(tmp_path))
+    loaded = loaded_after("send", LINK, "hello", "--home", str(tmp_path))
     assert "sqlalchemy" in loaded and "hotline.node.service" in loaded
+
+
+@pytest.fixture(scope="module")
+def linked(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The data directory of a node with a link (on SQLite, not serving)."""
+    with Cluster(tmp_path_factory.mktemp("linked"), lambda _: None) as cluster:
+        return cluster.washington.home.path
+
+
+# Nothing that reads the database needs these: the web server and its HTTP client,
+# Alembic (the schema is current), machine translation, cryptography's X.509 layer.
+NOT_FOR_READING = (
+    "fastapi",
+    "starlette",
+    "uvicorn",
+    "httpx",
+    "alembic",
+    "lingua",
+    "hanzidentifier",
+    "ctranslate2",
+    "cryptography.x509",
+)
+# ...and these only the commands that use them: the node's façade and the desk (with
+# delivery, the record, the language documents), the keys (nacl).
+FACADE = ("hotline.node.service", "hotline.node.desk.desk")
+
+
+@pytest.mark.parametrize(
+    ("args", "unused"),
+    [
+        (("status",), (*FACADE, "nacl")),
+        (("user", "list"), (*FACADE, "nacl")),
+        (("link", "list"), FACADE),
+        (("link", "paths", LINK), FACADE),
+        (("policy", "show", LINK), FACADE),
+        (("inbox",), ("hotline.node.desk.desk",)),
+    ],
+)
+def test_a_command_that_reads_loads_only_what_it_reads_with(
+    linked: Path, args: tuple[str, ...], unused: tuple[str, ...]
+) -> None:
+    status, loaded = probe((*args, "--home", str(linked)), (*NOT_FOR_READING, *unused))
+    assert status == 0
+    assert loaded == []
 
 
 def test_the_local_client_names_the_node_s_files_as_the_node_does() -> None:

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from ...accounts.roles import Permission
 from ...clock import now_ms as clock_ms
 from ...errors import Reason
-from ...protocol.policy import Agreement, Criterion, Policy, amend, default_policy
+from ...protocol.policy import Criterion, Policy, amend, default_policy
 from ...storage.models import Link
 from ...storage.policy_models import (
     Alert,
@@ -38,38 +38,10 @@ from ..rules import emergency, escalation, escalation_policy, escalation_steps, 
 from ..rules import policy as link_policy
 from ..rules.alerts import alert_view
 from ..rules.escalation import OverdueItem
+from ..rules.policy import PolicyState
 
 if TYPE_CHECKING:
     from ..runtime import NodeRuntime
-
-
-@dataclass(frozen=True)
-class PolicyState:
-    """A link's policies: the version in force (if any), and every version proposed."""
-
-    link_id: str
-    link_name: str
-    in_force: Policy | None
-    agreement: Agreement | None  # the version in force with both signatures
-    versions: list[link_policy.PolicyVersion]
-
-    @property
-    def pending(self) -> list[link_policy.PolicyVersion]:
-        return [v for v in self.versions if v.state == link_policy.PROPOSED]
-
-    def view(self) -> dict[str, Any]:
-        return {
-            "link_id": self.link_id,
-            "link": self.link_name,
-            "in_force": None if self.in_force is None else self.in_force.to_map(),
-            "version": 0 if self.in_force is None else self.in_force.version,
-            "signed_by": (
-                None
-                if self.agreement is None
-                else [self.agreement.proposer.party, self.agreement.acceptor.party]
-            ),
-            "versions": [v.view() for v in self.versions],
-        }
 
 
 @dataclass(frozen=True)
@@ -91,18 +63,7 @@ class RulesDesk:
     # Policy ------------------------------------------------------------------------
 
     def policy(self, link: str) -> PolicyState:
-        found = self._link(link)
-        with self.node.reading() as session:
-            agreement = link_policy.agreement(session, found, self.node.identity.public)
-            if agreement is not None:
-                agreement.verify()
-            return PolicyState(
-                found.id,
-                found.name,
-                link_policy.in_force(session, found.id),
-                agreement,
-                link_policy.versions(session, found.id),
-            )
+        return link_policy.policy_state(self.node, self._link(link))
 
     def criteria(self, link: str) -> list[Criterion]:
         """The agreed emergency criteria (empty while no policy is in force)."""

@@ -11,8 +11,8 @@ message sent under version 1 still reads the same after version 2 comes into for
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
@@ -20,9 +20,13 @@ from ...errors import Reason
 from ...language.errors import LanguageError
 from ...language.errors import Refused as LanguageRefused
 from ...language.phrasebook import Entry, Phrasebook, shipped_phrasebook
-from ...storage.models import Link
+from ...protocol.kinds import Kind
+from ...storage.models import Link, Message
 from ..refusals import Refused
 from .documents import agreed_phrasebook, phrasebook_in_force
+
+if TYPE_CHECKING:
+    from ..runtime import NodeRuntime
 
 WIRE_FIELDS = ("entry", "version", "parameters")
 HOLDING_REPLY = "holding-reply-v1"  # the entry a one-click acknowledgement sends
@@ -105,6 +109,16 @@ def agreed_view(session: Session, link_id: str, body: Mapping[str, Any]) -> dict
     except (ValueError, TypeError, KeyError, ArithmeticError) as exc:  # LanguageError too
         # The body came from the other side: whatever it holds, the page still shows.
         return {"entry": body.get("entry"), "version": version, "error": str(exc)[:300]}
+
+
+def agreed_views(node: NodeRuntime, messages: Sequence[Message]) -> dict[str, dict[str, Any]]:
+    """What a reader sees of each agreed text among ``messages`` (:func:`agreed_view`),
+    by message id, read in one transaction; the other messages are not in it."""
+    agreed = [m for m in messages if m.kind == Kind.AGREED_TEXT]
+    if not agreed:
+        return {}
+    with node.reading() as session:
+        return {m.id: agreed_view(session, m.link_id, m.body) for m in agreed}
 
 
 def agreed_text_view(

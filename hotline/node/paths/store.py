@@ -17,7 +17,6 @@ from sqlalchemy.orm import Session
 from ...clock import now_ms as clock_ms
 from ...errors import Reason
 from ...storage.models import Link, Path, RelayBatch, RelayRoute
-from ...transport.tls import certificate_fingerprint
 from ..events import record_event
 from ..refusals import Refused
 from ..runtime import NodeRuntime
@@ -63,6 +62,10 @@ def check_url(url: str) -> str:
 
 def check_certificate(der: bytes, fingerprint: str) -> None:
     """The certificate must be the one whose SHA-256 was compared out of band."""
+    # Imported here: the TLS helpers load cryptography's X.509 layer, which only this
+    # check needs of everything that reads or writes paths (or opens the node).
+    from ...transport.tls import certificate_fingerprint
+
     expected = fingerprint.replace(":", "").replace(" ", "").lower()
     if len(expected) != 64 or any(c not in "0123456789abcdef" for c in expected):
         raise Refused(

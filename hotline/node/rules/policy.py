@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -44,6 +44,9 @@ from ...storage.policy_models import LinkPolicy
 from ..events import record_event
 from ..record_store import Reference, append_own, find_entry, peer_identity
 from ..refusals import Refused, audit, jsonable
+
+if TYPE_CHECKING:
+    from ..runtime import NodeRuntime
 
 log = logging.getLogger("hotline.policy")
 
@@ -83,6 +86,35 @@ class PolicyVersion:
             "policy": None if self.policy is None else jsonable(self.policy.to_map()),
             "proposal_entry": self.proposal_entry,
             "acceptance_entry": self.acceptance_entry,
+        }
+
+
+@dataclass(frozen=True)
+class PolicyState:
+    """A link's policies: the version in force (if any), and every version proposed."""
+
+    link_id: str
+    link_name: str
+    in_force: Policy | None
+    agreement: Agreement | None  # the version in force with both signatures
+    versions: list[PolicyVersion]
+
+    @property
+    def pending(self) -> list[PolicyVersion]:
+        return [v for v in self.versions if v.state == PROPOSED]
+
+    def view(self) -> dict[str, Any]:
+        return {
+            "link_id": self.link_id,
+            "link": self.link_name,
+            "in_force": None if self.in_force is None else self.in_force.to_map(),
+            "version": 0 if self.in_force is None else self.in_force.version,
+            "signed_by": (
+                None
+                if self.agreement is None
+                else [self.agreement.proposer.party, self.agreement.acceptor.party]
+            ),
+            "versions": [v.view() for v in self.versions],
         }
 
 
@@ -144,6 +176,17 @@ def agreement(session: Session, link: Link, me: PublicIdentity) -> Agreement | N
         acceptor,
         row.acceptor_signature,
     )
+
+
+def policy_state(node: NodeRuntime, link: Link) -> PolicyState:
+    """The link's policies, the agreement in force verified, in one read."""
+    with node.reading() as session:
+        signed = agreement(session, link, node.identity.public)
+        if signed is not None:
+            signed.verify()
+        return PolicyState(
+            link.id, link.name, in_force(session, link.id), signed, versions(session, link.id)
+        )
 
 
 def current_version(session: Session, link_id: str) -> int:
