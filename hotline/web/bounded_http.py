@@ -39,6 +39,10 @@ class BoundedConfig(uvicorn.Config):
 
     def __init__(self, app: Any, *, bounds: RequestBounds, **kwargs: Any) -> None:
         kwargs.setdefault("http", BoundedHttpProtocol)
+        # No endpoint of the node is a WebSocket (the console's live view is an event
+        # stream): an upgrade request is answered as plain HTTP, and uvicorn does not
+        # import a WebSocket implementation (some 30 ms of a node's start-up CPU).
+        kwargs.setdefault("ws", "none")
         super().__init__(app, **kwargs)
         self.bounds = bounds
 

@@ -23,10 +23,8 @@ import dataclasses
 from collections.abc import Callable, Sequence
 
 from hotline.language.translation import glossary, tags
-from hotline.language.translation.ct2 import CTranslate2Provider
 from hotline.language.translation.detection import Detection, LanguageDetector
 from hotline.language.translation.glossary import ProtectedTerm
-from hotline.language.translation.libretranslate import LibreTranslateProvider
 from hotline.language.translation.outcome import NotTranslated, Outcome, Reason, Translated
 from hotline.language.translation.provider import Provider
 from hotline.language.translation.settings import (
@@ -221,7 +219,11 @@ def build_chain(
 
 
 def _provider(settings: ProviderSettings) -> Provider:
+    # Each provider's module is imported for a node configured with it: most nodes have
+    # none, and their start-up need not load the providers and the model manifest.
     if isinstance(settings, CTranslate2Settings):
+        from hotline.language.translation.ct2 import CTranslate2Provider
+
         return CTranslate2Provider(
             settings.models,
             name=settings.name,
@@ -232,6 +234,8 @@ def _provider(settings: ProviderSettings) -> Provider:
             queue_size=settings.queue_size,
             timeout_s=settings.timeout_s,
         )
+    from hotline.language.translation.libretranslate import LibreTranslateProvider
+
     return LibreTranslateProvider(
         str(settings.url),
         name=settings.name,
