@@ -18,6 +18,7 @@ import os
 import queue
 import threading
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -48,7 +49,7 @@ if _WORKER is not None:
 BACKENDS = ("sqlite", "postgresql")
 # Tiers whose tests run on one backend each (see the module's docstring).
 ONE_BACKEND_TIERS = frozenset({"cli", "web", "language"})
-_TAKEN: dict[str, int] = {}
+_TAKEN: Counter[str] = Counter()  # one-backend tests parametrized so far, per module
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -58,16 +59,15 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     same whatever subset runs, as a module is always collected whole). A module-wide
     ``databases`` fixture gets PostgreSQL, the production store."""
     module = metafunc.module.__name__
-    if module.split(".")[1:2] == [] or module.split(".")[1] not in ONE_BACKEND_TIERS:
+    if module.partition(".")[2].partition(".")[0] not in ONE_BACKEND_TIERS:
         return
     if "databases" in metafunc.fixturenames:
-        kind = "postgresql"
+        name, kind = "databases", "postgresql"
     elif "database" in metafunc.fixturenames:
-        kind = ("postgresql", "sqlite")[_TAKEN.get(module, 0) % 2]
-        _TAKEN[module] = _TAKEN.get(module, 0) + 1
+        name, kind = "database", ("postgresql", "sqlite")[_TAKEN[module] % 2]
+        _TAKEN[module] += 1
     else:
         return
-    name = "databases" if "databases" in metafunc.fixturenames else "database"
     metafunc.definition.add_marker(pytest.mark.parametrize(name, [kind], indirect=True))
 
 

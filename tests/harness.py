@@ -11,7 +11,7 @@ import sys
 import sysconfig
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -254,6 +254,23 @@ def record(handle: NodeHandle) -> list[tuple[Envelope, dict[str, Any]]]:
 
 def kinds_in_record(handle: NodeHandle) -> list[str]:
     return [envelope.header.kind.value for envelope, _ in record(handle)]
+
+
+# What a fresh interpreter loads -------------------------------------------------------
+
+
+def loaded_by(code: str, watched: Sequence[str], *args: str) -> tuple[str, list[str]]:
+    """Run ``code`` in a fresh interpreter (``args`` as ``sys.argv[1:]``), which must
+    exit 0: its standard output, and which of the ``watched`` modules it left loaded."""
+    report = (
+        "\nimport json as _json, sys as _sys\n"
+        f"_sys.stderr.write(_json.dumps([m for m in {list(watched)!r} if m in _sys.modules]))\n"
+    )
+    ran = subprocess.run(
+        [sys.executable, "-c", code + report, *args], capture_output=True, text=True, timeout=120
+    )
+    assert ran.returncode == 0, ran.stderr
+    return ran.stdout, list(json.loads(ran.stderr.strip().splitlines()[-1]))
 
 
 # The command line as users run it ------------------------------------------------------

@@ -7,15 +7,13 @@ them, and a command that reads loads no more of them than it reads with
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from hotline.cli import local
 from hotline.node import home
-from tests.harness import LINK, Cluster
+from tests.harness import LINK, Cluster, loaded_by
 
 # What a command that does not need them must not load. (Not pydantic: typer 0.29
 # converts arguments with it, so every command that parses arguments loads it.)
@@ -43,25 +41,17 @@ def probe(args: tuple[str, ...], watched: tuple[str, ...]) -> tuple[int, list[st
     ``watched`` modules it loaded."""
     code = (
         "import json, sys\n"
-        "args, watched = json.loads(sys.argv[1]), json.loads(sys.argv[2])\n"
-        "sys.argv = ['hotline', *args]\n"
+        "sys.argv = ['hotline', *json.loads(sys.argv[1])]\n"
         "from hotline.cli import main\n"
         "status = 0\n"
         "try:\n"
         "    main()\n"
         "except SystemExit as exc:\n"
         "    status = exc.code if isinstance(exc.code, int) else 1\n"
-        "loaded = [m for m in watched if m in sys.modules]\n"
-        "print(json.dumps([status, loaded]), file=sys.stderr)\n"
+        "print(f'\\nexit status {status}')\n"
     )
-    ran = subprocess.run(
-        [sys.executable, "-c", code, json.dumps(args), json.dumps(watched)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    status, loaded = json.loads(ran.stderr.strip().splitlines()[-1])
-    return int(status), list(loaded)
+    out, loaded = loaded_by(code, watched, json.dumps(args))
+    return int(out.split()[-1]), loaded
 
 
 def loaded_after(*args: str) -> list[str]:
@@ -70,10 +60,7 @@ def loaded_after(*args: str) -> list[str]:
 
 
 def test_importing_the_command_line_loads_none_of_the_node() -> None:
-    code = f"import sys, hotline.cli; print([m for m in {HEAVY!r} if m in sys.modules])"
-    ran = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert ran.returncode == 0, ran.stderr
-    assert ran.stdout.strip() == "[]"
+    assert loaded_by("import hotline.cli", HEAVY)[1] == []
 
 
 @pytest.mark.parametrize(

@@ -5,13 +5,11 @@ of nodes; here only what a fresh process has loaded once the node is built is ch
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 from hotline.demo import free_port
 from hotline.node.home import init_node
+from tests.harness import loaded_by
 
 LATE = (
     "hanzidentifier",
@@ -22,7 +20,7 @@ LATE = (
 )
 
 PROBE = """
-import json, sys
+import sys
 from pathlib import Path
 from hotline.node.home import NodeHome
 from hotline.web.server import NodeServer
@@ -31,7 +29,6 @@ server = NodeServer(NodeHome(Path(sys.argv[1])))
 for listener in (server.peer_server, server.local_server):
     listener.config.load()  # what uvicorn does as it starts serving
 server.node.close()
-print(json.dumps([m for m in json.loads(sys.argv[2]) if m in sys.modules]))
 """
 
 
@@ -39,11 +36,4 @@ def test_a_built_node_has_not_loaded_what_it_loads_on_first_use(tmp_path: Path) 
     home = init_node(
         tmp_path / "w", "washington", peer_port=free_port(), local_port=free_port()
     ).path
-    ran = subprocess.run(
-        [sys.executable, "-c", PROBE, str(home), json.dumps(LATE)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert ran.returncode == 0, ran.stderr
-    assert json.loads(ran.stdout.strip().splitlines()[-1]) == []
+    assert loaded_by(PROBE, LATE, str(home))[1] == []
