@@ -1,4 +1,5 @@
-"""Real nodes for tests: each ``hotline serve`` runs as its own process."""
+"""Real nodes for tests: each ``hotline serve`` runs as its own process (forked from
+a server that has imported Hotline already: see tests/forked.py)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from hotline.node.home import NodeHome, init_node
 from hotline.node.service import Node
 from hotline.protocol.bundle import verify_bundle
 from hotline.protocol.envelope import Envelope, Payload, parse
+from tests.forked import ForkedProcess
 
 LINK = "defence"
 # Liveness bounds, not assertions: a node starts in a second or two on a quiet
@@ -37,7 +39,7 @@ class NodeHandle:
         self.extra_args = extra_args
         self.party = home.load_config().party
         self.log_path = log_path
-        self.process: subprocess.Popen[bytes] | None = None
+        self.process: ForkedProcess | None = None
         config = home.load_config()
         local_port = config.local_port
         if "--local-port" in extra_args:
@@ -51,20 +53,9 @@ class NodeHandle:
     def launch(self) -> None:
         """Start the process without waiting for it (see :meth:`wait_ready`)."""
         assert self.process is None or self.process.poll() is not None
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "hotline",
-                "serve",
-                "--home",
-                str(self.home.path),
-                "--verbose",
-                *self.extra_args,
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
+        self.process = ForkedProcess(
+            ["serve", "--home", str(self.home.path), "--verbose", *self.extra_args],
+            self.log_path,
         )
 
     def wait_ready(self, timeout: float = START_TIMEOUT_S) -> None:

@@ -1,0 +1,86 @@
+"""Node processes forked from an interpreter that has already imported Hotline.
+
+A node started as ``python -m hotline serve`` spends most of its start-up importing
+(about 1 s of CPU of 1.4 s on a quiet machine), and the suite starts nearly two hundred
+of them. Each test worker therefore keeps one fork server (the standard library's
+``multiprocessing`` "forkserver"), which imports the node's modules once, before any
+thread or connection exists; every node is then a fresh process forked from it that
+runs the same ``hotline serve`` command line (``hotline.cli.main``) as a user's.
+
+What this skips is only the imports: the node still builds its database engine, TLS
+contexts, routes and event loop, and listens on real sockets, in a process of its own
+that the tests signal and kill. Start-up itself (what a fresh interpreter loads) is
+tested with a real ``hotline`` process in tests/node/test_node_startup.py and the CLI
+tests, which always run the installed command.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+from multiprocessing.context import ForkServerContext
+from multiprocessing.process import BaseProcess
+from pathlib import Path
+
+# Imported by the fork server before it forks anything (see the module's docstring).
+PRELOAD = ["tests.forked", "hotline.cli", "hotline.cli.node", "hotline.web.server"]
+
+_CONTEXT: ForkServerContext | None = None
+
+
+def _context() -> ForkServerContext:
+    global _CONTEXT
+    if _CONTEXT is None:
+        _CONTEXT = multiprocessing.get_context("forkserver")
+        _CONTEXT.set_forkserver_preload(PRELOAD)
+    return _CONTEXT
+
+
+def _run(argv: list[str], log_path: str, environment: dict[str, str]) -> None:
+    """In the forked process: standard output and error to the log, the caller's
+    environment, then the ``hotline`` command with ``argv``."""
+    log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    os.close(log)
+    os.environ.clear()
+    os.environ.update(environment)
+    from hotline.cli import main
+
+    sys.argv = ["hotline", *argv]
+    main()
+
+
+class ForkedProcess:
+    """A forked ``hotline`` process, with the part of ``subprocess.Popen`` the harness
+    uses: ``pid``, ``poll``, ``send_signal``, ``wait`` and ``kill``."""
+
+    def __init__(self, argv: list[str], log_path: Path) -> None:
+        self._process: BaseProcess = _context().Process(
+            target=_run, args=(argv, str(log_path), dict(os.environ)), daemon=True
+        )  # daemon: should a test leave one running, the worker ends it as it exits
+        self._process.start()
+        assert self._process.pid is not None
+        self.pid: int = self._process.pid
+
+    def poll(self) -> int | None:
+        return self._process.exitcode
+
+    def send_signal(self, signal_number: int) -> None:
+        if self._process.exitcode is None:
+            os.kill(self.pid, signal_number)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+    def wait(self, timeout: float | None = None) -> int:
+        self._process.join(timeout)
+        code = self._process.exitcode
+        if code is None:
+            raise subprocess.TimeoutExpired(["hotline"], timeout or 0)
+        return code
