@@ -11,7 +11,9 @@ What this skips is only the imports: the node still builds its database engine, 
 contexts, routes and event loop, and listens on real sockets, in a process of its own
 that the tests signal and kill. Start-up itself (what a fresh interpreter loads) is
 tested with a real ``hotline`` process in tests/node/test_node_startup.py and the CLI
-tests, which always run the installed command.
+tests, which always run the installed command. (As with any use of ``multiprocessing``, a
+script that starts nodes through the harness keeps its own work under
+``if __name__ == "__main__":``: the forked process imports the script's main module.)
 """
 
 from __future__ import annotations
