@@ -8,7 +8,8 @@ STAMP := $(VENV)/.installed-stamp
 # they would where PYTHONDONTWRITEBYTECODE is set). Stale files are recompiled.
 BYTECODE := $(BIN)/python -m compileall -q -j 0 hotline bench
 # The suite's tests wait on real time (rings, polls, failovers) as well as use CPU:
-# on two cores, three processes keep both busy (378 s against 434 s for two).
+# on two cores, three processes keep both busy where two leave them idle at times
+# (bench/RESULTS.md, 2026-12-03 evening).
 PYTEST_WORKERS ?= 3
 # mypy's incremental cache outside the checkout, so that a fresh clone on the same
 # machine checks only what changed (about 1 s instead of 30); mypy compares each

@@ -1,8 +1,8 @@
 """Node processes forked from an interpreter that has already imported Hotline.
 
-A node started as ``python -m hotline serve`` spends most of its start-up importing
-(about 1 s of CPU of 1.4 s on a quiet machine), and the suite starts nearly two hundred
-of them. Each test worker therefore keeps one fork server (the standard library's
+A node started as ``python -m hotline serve`` spends most of its start-up importing,
+and the suite starts nearly two hundred of them (bench/RESULTS.md, 2026-12-03
+evening). Each test worker therefore keeps one fork server (the standard library's
 ``multiprocessing`` "forkserver"), which imports the node's modules once, before any
 thread or connection exists; every node is then a fresh process forked from it that
 runs the same ``hotline serve`` command line (``hotline.cli.main``) as a user's.
@@ -20,15 +20,16 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import signal
-import subprocess
 import sys
 from multiprocessing.context import ForkServerContext
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 
-# Imported by the fork server before it forks anything (see the module's docstring).
-PRELOAD = ["tests.forked", "hotline.cli", "hotline.cli.node", "hotline.web.server"]
+from hotline.cli import main
+
+# Imported by the fork server before it forks anything (see the module's docstring):
+# this module (hotline.cli with it), and what `serve` imports as it starts.
+PRELOAD = ["tests.forked", "hotline.cli.node", "hotline.web.server"]
 
 _CONTEXT: ForkServerContext | None = None
 
@@ -52,37 +53,16 @@ def _run(argv: list[str], log_path: str, environment: dict[str, str]) -> None:
     os.close(log)
     os.environ.clear()
     os.environ.update(environment)
-    from hotline.cli import main
-
     sys.argv = ["hotline", *argv]
     main()
 
 
-class ForkedProcess:
-    """A forked ``hotline`` process, with the part of ``subprocess.Popen`` the harness
-    uses: ``pid``, ``poll``, ``send_signal``, ``wait`` and ``kill``."""
-
-    def __init__(self, argv: list[str], log_path: Path) -> None:
-        self._process: BaseProcess = _context().Process(
-            target=_run, args=(argv, str(log_path), dict(os.environ)), daemon=True
-        )  # daemon: should a test leave one running, the worker ends it as it exits
-        self._process.start()
-        assert self._process.pid is not None
-        self.pid: int = self._process.pid
-
-    def poll(self) -> int | None:
-        return self._process.exitcode
-
-    def send_signal(self, signal_number: int) -> None:
-        if self._process.exitcode is None:
-            os.kill(self.pid, signal_number)
-
-    def kill(self) -> None:
-        self.send_signal(signal.SIGKILL)
-
-    def wait(self, timeout: float | None = None) -> int:
-        self._process.join(timeout)
-        code = self._process.exitcode
-        if code is None:
-            raise subprocess.TimeoutExpired(["hotline"], timeout or 0)
-        return code
+def start(argv: list[str], log_path: Path) -> BaseProcess:
+    """A forked ``hotline`` process with ``argv``, writing to ``log_path``; it has the
+    ``multiprocessing`` interface (``pid``, ``exitcode``, ``terminate``, ``kill``,
+    ``join``). A daemon: should a test leave one running, the worker ends it as it exits."""
+    process = _context().Process(
+        target=_run, args=(argv, str(log_path), dict(os.environ)), daemon=True
+    )
+    process.start()
+    return process

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import sysconfig
@@ -14,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -25,7 +25,7 @@ from hotline.node.home import NodeHome, init_node
 from hotline.node.service import Node
 from hotline.protocol.bundle import verify_bundle
 from hotline.protocol.envelope import Envelope, Payload, parse
-from tests.forked import ForkedProcess
+from tests import forked
 
 LINK = "defence"
 # Liveness bounds, not assertions: a node starts in a second or two on a quiet
@@ -39,7 +39,7 @@ class NodeHandle:
         self.extra_args = extra_args
         self.party = home.load_config().party
         self.log_path = log_path
-        self.process: ForkedProcess | None = None
+        self.process: BaseProcess | None = None
         config = home.load_config()
         local_port = config.local_port
         if "--local-port" in extra_args:
@@ -52,8 +52,8 @@ class NodeHandle:
 
     def launch(self) -> None:
         """Start the process without waiting for it (see :meth:`wait_ready`)."""
-        assert self.process is None or self.process.poll() is not None
-        self.process = ForkedProcess(
+        assert self.process is None or self.process.exitcode is not None
+        self.process = forked.start(
             ["serve", "--home", str(self.home.path), "--verbose", *self.extra_args],
             self.log_path,
         )
@@ -63,7 +63,7 @@ class NodeHandle:
         deadline = time.monotonic() + timeout
         with self.client() as client:
             while time.monotonic() < deadline:
-                if self.process.poll() is not None:
+                if self.process.exitcode is not None:
                     raise RuntimeError(f"{self.party} exited:\n{self.log_path.read_text()[-3000:]}")
                 try:
                     if client.get("/healthz").status_code == 200:
@@ -74,9 +74,9 @@ class NodeHandle:
 
     def kill(self) -> None:
         """SIGKILL: no shutdown code runs."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait(10)
+        if self.process is not None:
+            self.process.kill()
+            self.process.join(10)
 
     def stop(self) -> None:
         self.terminate()
@@ -84,16 +84,15 @@ class NodeHandle:
 
     def terminate(self) -> None:
         """SIGTERM: the node shuts down in its own time (see :meth:`wait_stopped`)."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
+        if self.process is not None:
+            self.process.terminate()
 
     def wait_stopped(self) -> None:
         if self.process is not None:
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
+            self.process.join(15)
+            if self.process.exitcode is None:
                 self.process.kill()
-                self.process.wait(5)
+                self.process.join(5)
 
     def client(self, **kwargs: Any) -> httpx.Client:
         return httpx.Client(
